@@ -1,0 +1,84 @@
+//! `rootKeys.*` (keyward extension): keys that authorize calls to this API.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::permissions;
+use crate::validate::{Validate, Violations, charset};
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateRootKeyRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Permission strings such as `api.*.verify_key`; a root key may only grant what it holds.
+    #[schema(example = json!(["api.*.verify_key"]))]
+    pub permissions: Vec<String>,
+}
+
+impl Validate for CreateRootKeyRequest {
+    fn validate(&self, v: &mut Violations) {
+        v.opt_length("name", self.name.as_deref(), 1, 255);
+        v.items("permissions", self.permissions.len(), 1, 1000);
+        for (i, p) in self.permissions.iter().enumerate() {
+            if let Err(e) = permissions::check(p) {
+                v.push(
+                    &format!("permissions[{i}]"),
+                    format!("'{p}' is not a permission: {e}"),
+                    Some("use the form api.*.verify_key; docs/API.md lists every permission".to_string()),
+                );
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateRootKeyResponseData {
+    pub key_id: String,
+    /// The root key. This is the only time it is shown.
+    pub key: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ListRootKeysRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 100)]
+    pub limit: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+}
+
+impl Validate for ListRootKeysRequest {
+    fn validate(&self, v: &mut Violations) {
+        if let Some(limit) = self.limit {
+            v.range("limit", limit, 1, 100);
+        }
+        v.opt_length("cursor", self.cursor.as_deref(), 1, 1024);
+    }
+}
+
+/// A root key as listed: never the secret.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RootKey {
+    pub key_id: String,
+    pub start: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub permissions: Vec<String>,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DeleteRootKeyRequest {
+    pub key_id: String,
+}
+
+impl Validate for DeleteRootKeyRequest {
+    fn validate(&self, v: &mut Violations) {
+        v.pattern("keyId", &self.key_id, 3, 255, charset::id, "letters, digits and underscores");
+    }
+}
