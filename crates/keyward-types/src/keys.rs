@@ -10,6 +10,8 @@ use crate::validate::{Validate, Violations, charset};
 
 /// Latest accepted expiry: 2100-01-01T00:00:00Z in unix milliseconds.
 pub const MAX_TIMESTAMP_MS: i64 = 4_102_444_800_000;
+/// Largest credit balance: the largest integer a JavaScript client reads exactly (2^53 - 1).
+pub const MAX_CREDITS: i64 = 9_007_199_254_740_991;
 /// Most properties a `meta` object may have.
 pub const MAX_META_PROPERTIES: usize = 100;
 
@@ -65,9 +67,7 @@ pub struct CreditsRefill {
 }
 
 fn refill(v: &mut Violations, field: &str, r: &CreditsRefill) {
-    if r.amount < 1 {
-        v.push(&format!("{field}.amount"), format!("must be at least 1, got {}", r.amount), None);
-    }
+    v.range(&format!("{field}.amount"), r.amount, 1, MAX_CREDITS);
     match (r.interval, r.refill_day) {
         (RefillInterval::Daily, Some(_)) => v.push(
             &format!("{field}.refillDay"),
@@ -93,7 +93,7 @@ pub struct KeyCredits {
 
 fn credits(v: &mut Violations, c: &KeyCredits) {
     if let Some(remaining) = c.remaining {
-        v.range("credits.remaining", remaining, 0, i64::MAX);
+        v.range("credits.remaining", remaining, 0, MAX_CREDITS);
     }
     if let Some(r) = &c.refill {
         if c.remaining.is_none() {
@@ -373,7 +373,7 @@ impl Validate for UpdateKeyRequest {
         }
         if let Nullable::Value(c) = &self.credits {
             if let Nullable::Value(remaining) = c.remaining {
-                v.range("credits.remaining", remaining, 0, i64::MAX);
+                v.range("credits.remaining", remaining, 0, MAX_CREDITS);
             }
             if let Nullable::Value(r) = &c.refill {
                 if matches!(c.remaining, Nullable::Null) {
@@ -416,7 +416,7 @@ impl Validate for UpdateCreditsRequest {
     fn validate(&self, v: &mut Violations) {
         key_id(v, &self.key_id);
         match (&self.value, self.operation) {
-            (Nullable::Value(n), _) => v.range("value", *n, 0, i64::MAX),
+            (Nullable::Value(n), _) => v.range("value", *n, 0, MAX_CREDITS),
             (_, CreditsOperation::Increment | CreditsOperation::Decrement) => v.push(
                 "value",
                 "is required for increment and decrement",

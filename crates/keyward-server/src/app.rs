@@ -1,0 +1,32 @@
+//! Shared state of a running server.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+
+use crate::auth::RootKeyRecord;
+use crate::cache::KeyCache;
+use crate::metrics::Metrics;
+use crate::store::Db;
+use crate::verify::CachedKey;
+
+/// Everything a request may need. Handlers receive it as [`AppState`].
+pub struct App {
+    pub db: Db,
+    /// Key hash → the key's verification record (`None`: no live key has this hash).
+    pub keys: KeyCache<Option<Arc<CachedKey>>>,
+    /// Root key hash → the root key (`None`: unknown or deleted).
+    pub root_keys: KeyCache<Option<Arc<RootKeyRecord>>>,
+    pub metrics: Metrics,
+    /// The OpenAPI document, serialized once at startup.
+    pub openapi_json: Bytes,
+}
+
+pub type AppState = Arc<App>;
+
+impl App {
+    /// The metrics text, including cache statistics.
+    pub fn render_metrics(&self) -> String {
+        self.metrics.render(&[("keys", self.keys.stats()), ("root_keys", self.root_keys.stats())])
+    }
+}

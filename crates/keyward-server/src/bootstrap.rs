@@ -1,0 +1,84 @@
+//! First start: create a workspace and a root key that holds every permission.
+//!
+//! - `KEYWARD_BOOTSTRAP_ROOT_KEY` set: that exact string becomes the root key (≥ 16 characters).
+//! - Otherwise a random root key is generated, printed once to stderr, and written to
+//!   `<data-dir>/bootstrap-root-key` with mode 0600.
+//! - Against a database that already has a workspace nothing is created and the variable is
+//!   ignored (with a log line saying so).
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use keyward_types::permissions;
+
+use crate::audit::Actor;
+use crate::service::workspaces::insert_workspace;
+use crate::store::{self, Db};
+
+/// Shortest accepted `KEYWARD_BOOTSTRAP_ROOT_KEY`.
+pub const MIN_BOOTSTRAP_KEY_LEN: usize = 16;
+/// Name of the file the generated bootstrap root key is written to, inside the data directory.
+pub const BOOTSTRAP_KEY_FILE: &str = "bootstrap-root-key";
+
+pub async fn bootstrap(db: &Db, data_dir: &Path, configured_key: Option<&str>) -> anyhow::Result<()> {
+    let mut tx = db.begin().await?;
+    if !store::workspaces::none_exist(&mut tx).await? {
+        if configured_key.is_some() {
+            tracing::info!(
+                "KEYWARD_BOOTSTRAP_ROOT_KEY is ignored: the database already has a workspace and root keys"
+            );
+        }
+        return Ok(());
+    }
+    if let Some(key) = configured_key {
+        if key.chars().count() < MIN_BOOTSTRAP_KEY_LEN {
+            bail!("KEYWARD_BOOTSTRAP_ROOT_KEY must be at least {MIN_BOOTSTRAP_KEY_LEN} characters long");
+        }
+        if key.chars().any(char::is_whitespace) {
+            bail!("KEYWARD_BOOTSTRAP_ROOT_KEY must not contain whitespace (it is sent as 'Bearer <key>')");
+        }
+    }
+    let (workspace_id, root_key) = insert_workspace(
+        &mut tx,
+        &Actor::system(),
+        "default",
+        &permissions::all_wildcards(true),
+        configured_key.map(str::to_owned),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("bootstrap failed: {}", e.detail))?;
+
+    if configured_key.is_none() {
+        // Written before the commit: if writing fails, no root key exists that nobody knows.
+        write_key_file(data_dir, &root_key.key)?;
+    }
+    tx.commit().await?;
+    tracing::info!(workspace_id, root_key_id = root_key.key_id, "bootstrapped an empty database");
+    if configured_key.is_none() {
+        let path = data_dir.join(BOOTSTRAP_KEY_FILE);
+        eprintln!(
+            "\nkeyward: created workspace {workspace_id} and its bootstrap root key (shown once, also saved to {}):\n\n    {}\n",
+            path.display(),
+            root_key.key
+        );
+    }
+    Ok(())
+}
+
+fn write_key_file(data_dir: &Path, key: &str) -> anyhow::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::create_dir_all(data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
+    let path = data_dir.join(BOOTSTRAP_KEY_FILE);
+    // Remove a stale file first so `mode` applies (it only affects newly created files).
+    let _ = std::fs::remove_file(&path);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    writeln!(file, "{key}").with_context(|| format!("cannot write {}", path.display()))?;
+    file.sync_all()?;
+    Ok(())
+}

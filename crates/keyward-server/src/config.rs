@@ -1,0 +1,35 @@
+//! Server settings. The binary fills them from flags and `KEYWARD_*` environment variables.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// Address to listen on; port 0 picks a free port (tests).
+    pub listen: SocketAddr,
+    /// Directory of the embedded database and the bootstrap root key file.
+    pub data_dir: PathBuf,
+    /// `sqlite://…` instead of `<data_dir>/keyward.db`.
+    pub database_url: Option<String>,
+    /// The bootstrap root key to create on an empty database instead of a random one.
+    pub bootstrap_root_key: Option<String>,
+    /// Most keys (and, separately, root keys) held in the verification cache.
+    pub cache_capacity: usize,
+    /// How long a cached entry may be served without a reload. Changes made through keyward
+    /// invalidate at once; this bounds only changes made behind its back.
+    pub cache_ttl: Duration,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        ServeConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 7070)),
+            data_dir: PathBuf::from("keyward-data"),
+            database_url: None,
+            bootstrap_root_key: None,
+            cache_capacity: 1_000_000,
+            cache_ttl: Duration::from_secs(60),
+        }
+    }
+}

@@ -1,0 +1,175 @@
+//! Key material: generating keys, hashing them, and the ids of everything else.
+//!
+//! A key is `<prefix>_<base58 of N random bytes>` (or bare base58 without a prefix), N = 16..255
+//! from the OS CSPRNG, so even the shortest key carries 128 bits of entropy. At rest keyward keeps
+//! only SHA-256 of the whole key string, as Unkey does: for secrets of this entropy a fast hash is
+//! the right tool (NIST SP 800-63B §5.1.2.2), and the digest doubles as the lookup index. Keeping
+//! Unkey's exact digest also means hashes exported from Unkey stay valid here.
+
+use std::fmt;
+use std::sync::Mutex;
+
+use sha2::{Digest, Sha256};
+
+/// SHA-256 of a key. The only form in which keys are stored or cached.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct KeyHash(pub [u8; 32]);
+
+impl KeyHash {
+    pub fn of(key: &str) -> KeyHash {
+        KeyHash(Sha256::digest(key.as_bytes()).into())
+    }
+
+    pub fn from_slice(bytes: &[u8]) -> Option<KeyHash> {
+        bytes.try_into().ok().map(KeyHash)
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for KeyHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // A digest is not secret, but there is no reason to spread it through logs either.
+        write!(f, "KeyHash({:02x}{:02x}…)", self.0[0], self.0[1])
+    }
+}
+
+/// A plaintext key, alive only between generation and the response that shows it once.
+/// `Debug` never prints it.
+pub struct PlaintextKey(String);
+
+impl PlaintextKey {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl From<String> for PlaintextKey {
+    fn from(text: String) -> Self {
+        PlaintextKey(text)
+    }
+}
+
+impl fmt::Debug for PlaintextKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PlaintextKey(<redacted>)")
+    }
+}
+
+/// A freshly generated key: the plaintext to show once, and what gets stored.
+#[derive(Debug)]
+pub struct NewKey {
+    pub plaintext: PlaintextKey,
+    pub hash: KeyHash,
+    pub start: String,
+}
+
+/// Generates a key of `byte_length` random bytes behind an optional prefix.
+pub fn generate(prefix: Option<&str>, byte_length: usize) -> NewKey {
+    let mut bytes = vec![0u8; byte_length];
+    getrandom::fill(&mut bytes).expect("the operating system's random number generator failed");
+    let body = bs58::encode(&bytes).into_string();
+    let plaintext = match prefix {
+        Some(prefix) => format!("{prefix}_{body}"),
+        None => body,
+    };
+    let start = start_of(&plaintext);
+    let hash = KeyHash::of(&plaintext);
+    NewKey { plaintext: PlaintextKey(plaintext), hash, start }
+}
+
+/// The recognisable, non-secret beginning of a key: its prefix and underscore plus four more
+/// characters (`sk_3ZxP`), or the first four characters of a key without a prefix.
+pub fn start_of(key: &str) -> String {
+    let prefix_len = key.find('_').map_or(0, |i| i + 1);
+    // Never reveal more than a quarter of a short custom key.
+    let secret_chars = 4.min(key[prefix_len..].chars().count() / 4);
+    let end = key[prefix_len..].char_indices().nth(secret_chars).map_or(key.len(), |(i, _)| prefix_len + i);
+    key[..end].to_string()
+}
+
+/// The prefix a key was issued with (the part before the first underscore), if any.
+pub fn prefix_of(start: &str) -> Option<&str> {
+    start.split_once('_').map(|(prefix, _)| prefix).filter(|p| !p.is_empty())
+}
+
+static ID_GENERATOR: Mutex<ulid::Generator> = Mutex::new(ulid::Generator::new());
+
+/// A new id `<prefix>_<ULID>`. ULIDs sort by creation time (monotonic within this process),
+/// which makes ids usable as pagination cursors and audit order.
+pub fn new_id(prefix: &str) -> String {
+    let ulid = {
+        let mut generator = ID_GENERATOR.lock().unwrap_or_else(|e| e.into_inner());
+        match generator.generate() {
+            Ok(ulid) => ulid,
+            // 2^80 ids in one millisecond: fall back to a fresh random one.
+            Err(overflow) => overflow.commit_overflow_random(),
+        }
+    };
+    format!("{prefix}_{ulid}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_keys_have_prefix_start_and_hash() {
+        let key = generate(Some("sk"), 16);
+        let text = key.plaintext.expose();
+        assert!(text.starts_with("sk_"));
+        assert!(text.len() >= 3 + 21, "16 bytes are at least 21 base58 chars: {}", text.len());
+        assert_eq!(key.start, text[..7]);
+        assert_eq!(key.hash, KeyHash::of(text));
+        assert_ne!(generate(Some("sk"), 16).plaintext.expose(), text);
+    }
+
+    #[test]
+    fn keys_without_prefix() {
+        let key = generate(None, 32);
+        assert!(!key.plaintext.expose().contains('_'));
+        assert_eq!(key.start.len(), 4);
+    }
+
+    #[test]
+    fn hash_is_sha256_of_the_whole_key() {
+        // FIPS 180-2 test vector: SHA-256("abc") = ba7816bf 8f01cfea ...
+        assert_eq!(KeyHash::of("abc").0[..8], [0xba, 0x78, 0x16, 0xbf, 0x8f, 0x01, 0xcf, 0xea]);
+    }
+
+    #[test]
+    fn start_never_reveals_much_of_short_keys() {
+        assert_eq!(start_of("sk_abcdefghijklmnop"), "sk_abcd");
+        assert_eq!(start_of("abcdefghijklmnop"), "abcd");
+        assert_eq!(start_of("abcdefgh"), "ab");
+        assert_eq!(start_of("sk_"), "sk_");
+    }
+
+    #[test]
+    fn prefixes() {
+        assert_eq!(prefix_of("sk_abcd"), Some("sk"));
+        assert_eq!(prefix_of("abcd"), None);
+    }
+
+    #[test]
+    fn ids_sort_by_creation() {
+        let ids: Vec<String> = (0..1000).map(|_| new_id("key")).collect();
+        let mut sorted = ids.clone();
+        sorted.sort();
+        assert_eq!(ids, sorted);
+        assert!(ids[0].starts_with("key_") && ids[0].len() == 30);
+    }
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let key = generate(Some("sk"), 16);
+        let shown = format!("{key:?}");
+        assert!(!shown.contains(key.plaintext.expose()));
+    }
+}

@@ -1,0 +1,150 @@
+//! Prometheus metrics, served at `GET /metrics`.
+//!
+//! A fixed set of counters kept in atomics per server instance: recording is an atomic add with
+//! no allocation or registry lookup on the verification hot path, and two servers in one process
+//! (as in tests) never share counts. Rendering writes the Prometheus text format by hand — it is
+//! a few lines, where a metrics facade would add a global registry.
+
+use std::collections::HashMap;
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+use keyward_types::keys::VerifyCode;
+
+use crate::cache::CacheStats;
+
+/// Upper bounds of the latency histogram buckets, in microseconds.
+const LATENCY_BUCKETS_MICROS: [u64; 12] =
+    [50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 100_000, 1_000_000, 10_000_000];
+
+#[derive(Default)]
+struct RouteStats {
+    /// Responses by status class: index 0 = 1xx … 4 = 5xx.
+    by_class: [AtomicU64; 5],
+    buckets: [AtomicU64; LATENCY_BUCKETS_MICROS.len()],
+    count: AtomicU64,
+    sum_micros: AtomicU64,
+}
+
+pub struct Metrics {
+    routes: HashMap<String, RouteStats>,
+    unmatched: RouteStats,
+    verifications: [AtomicU64; VerifyCode::ALL.len()],
+}
+
+impl Metrics {
+    /// Metrics for a server answering `routes` (paths as the router knows them).
+    pub fn new<'a>(routes: impl IntoIterator<Item = &'a str>) -> Self {
+        Metrics {
+            routes: routes.into_iter().map(|r| (r.to_owned(), RouteStats::default())).collect(),
+            unmatched: RouteStats::default(),
+            verifications: Default::default(),
+        }
+    }
+
+    pub fn record_request(&self, route: &str, status: u16, elapsed: Duration) {
+        let stats = self.routes.get(route).unwrap_or(&self.unmatched);
+        let class = usize::from(status / 100).clamp(1, 5) - 1;
+        stats.by_class[class].fetch_add(1, Relaxed);
+        let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+        if let Some(i) = LATENCY_BUCKETS_MICROS.iter().position(|&bound| micros <= bound) {
+            stats.buckets[i].fetch_add(1, Relaxed);
+        }
+        stats.count.fetch_add(1, Relaxed);
+        stats.sum_micros.fetch_add(micros, Relaxed);
+    }
+
+    pub fn record_verification(&self, code: VerifyCode) {
+        let i = VerifyCode::ALL.iter().position(|c| *c == code).unwrap_or(0);
+        self.verifications[i].fetch_add(1, Relaxed);
+    }
+
+    /// The Prometheus text exposition of every metric, with the caches' statistics.
+    pub fn render(&self, caches: &[(&str, CacheStats)]) -> String {
+        let mut out = String::with_capacity(8 * 1024);
+        let mut routes: Vec<(&str, &RouteStats)> = self.routes.iter().map(|(r, s)| (r.as_str(), s)).collect();
+        routes.sort_by_key(|(r, _)| *r);
+        routes.push(("unmatched", &self.unmatched));
+
+        out.push_str("# HELP keyward_http_requests_total HTTP requests answered, by route and status class.\n");
+        out.push_str("# TYPE keyward_http_requests_total counter\n");
+        for (route, stats) in &routes {
+            for (i, n) in stats.by_class.iter().enumerate() {
+                let n = n.load(Relaxed);
+                if n > 0 {
+                    let _ = writeln!(out, "keyward_http_requests_total{{route=\"{route}\",status=\"{}xx\"}} {n}", i + 1);
+                }
+            }
+        }
+
+        out.push_str("# HELP keyward_http_request_duration_seconds Time to answer HTTP requests.\n");
+        out.push_str("# TYPE keyward_http_request_duration_seconds histogram\n");
+        for (route, stats) in &routes {
+            let count = stats.count.load(Relaxed);
+            if count == 0 {
+                continue;
+            }
+            let mut cumulative = 0;
+            for (bound, n) in LATENCY_BUCKETS_MICROS.iter().zip(&stats.buckets) {
+                cumulative += n.load(Relaxed);
+                let _ = writeln!(
+                    out,
+                    "keyward_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{}\"}} {cumulative}",
+                    *bound as f64 / 1e6
+                );
+            }
+            let _ = writeln!(out, "keyward_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {count}");
+            let _ = writeln!(
+                out,
+                "keyward_http_request_duration_seconds_sum{{route=\"{route}\"}} {}",
+                stats.sum_micros.load(Relaxed) as f64 / 1e6
+            );
+            let _ = writeln!(out, "keyward_http_request_duration_seconds_count{{route=\"{route}\"}} {count}");
+        }
+
+        out.push_str("# HELP keyward_verifications_total Key verifications, by outcome code.\n");
+        out.push_str("# TYPE keyward_verifications_total counter\n");
+        for (code, n) in VerifyCode::ALL.iter().zip(&self.verifications) {
+            let _ = writeln!(out, "keyward_verifications_total{{code=\"{}\"}} {}", code.as_str(), n.load(Relaxed));
+        }
+
+        let fields: [(&str, &str, fn(&CacheStats) -> u64); 4] = [
+            ("hits_total", "Lookups answered from the cache.", |s: &CacheStats| s.hits),
+            ("misses_total", "Lookups that had to wait for a database load.", |s: &CacheStats| s.misses),
+            ("loads_total", "Database loads started by the cache.", |s: &CacheStats| s.loads),
+            ("entries", "Entries currently cached.", |s: &CacheStats| s.entries),
+        ];
+        for (name, help, value) in fields {
+            let kind = if name == "entries" { "gauge" } else { "counter" };
+            let _ = writeln!(out, "# HELP keyward_cache_{name} {help}");
+            let _ = writeln!(out, "# TYPE keyward_cache_{name} {kind}");
+            for (cache, stats) in caches {
+                let _ = writeln!(out, "keyward_cache_{name}{{cache=\"{cache}\"}} {}", value(stats));
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counts_and_histograms() {
+        let m = Metrics::new(["/v2/keys.verifyKey"]);
+        m.record_request("/v2/keys.verifyKey", 200, Duration::from_micros(80));
+        m.record_request("/v2/keys.verifyKey", 404, Duration::from_micros(3000));
+        m.record_request("/nope", 404, Duration::from_micros(10));
+        m.record_verification(VerifyCode::Valid);
+        let text = m.render(&[("keys", CacheStats { hits: 3, misses: 1, loads: 1, entries: 1 })]);
+        assert!(text.contains("keyward_http_requests_total{route=\"/v2/keys.verifyKey\",status=\"2xx\"} 1"));
+        assert!(text.contains("keyward_http_requests_total{route=\"/v2/keys.verifyKey\",status=\"4xx\"} 1"));
+        assert!(text.contains("keyward_http_requests_total{route=\"unmatched\",status=\"4xx\"} 1"));
+        assert!(text.contains("keyward_http_request_duration_seconds_bucket{route=\"/v2/keys.verifyKey\",le=\"0.0001\"} 1"));
+        assert!(text.contains("keyward_http_request_duration_seconds_bucket{route=\"/v2/keys.verifyKey\",le=\"+Inf\"} 2"));
+        assert!(text.contains("keyward_verifications_total{code=\"VALID\"} 1"));
+        assert!(text.contains("keyward_cache_hits_total{cache=\"keys\"} 3"));
+    }
+}

@@ -1,0 +1,133 @@
+//! `rootKeys.*` (keyward extension).
+
+use keyward_types::root_keys::{
+    CreateRootKeyRequest, CreateRootKeyResponseData, DeleteRootKeyRequest, ListRootKeysRequest, RootKey,
+};
+use keyward_types::{Empty, ErrorCode, Pagination};
+
+use crate::app::App;
+use crate::audit::{self, Actor};
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::key_material::{self, KeyHash, PlaintextKey, new_id};
+use crate::service::paginate;
+use crate::store::{self, Tx, root_keys::RootKeyRow};
+use crate::time::now_ms;
+
+/// Prefix of generated root keys, so they are recognisable in configs and secret scanners.
+pub const ROOT_KEY_PREFIX: &str = "kwroot";
+/// Random bytes of a generated root key (256 bits).
+const ROOT_KEY_BYTES: usize = 32;
+
+/// Inserts a root key of `workspace_id` holding `permissions`. With `plaintext`, that exact
+/// string becomes the key (the bootstrap key from the environment); otherwise one is generated.
+pub(crate) async fn insert_root_key(
+    tx: &mut Tx,
+    actor: &Actor,
+    workspace_id: &str,
+    name: Option<String>,
+    permissions: &[String],
+    plaintext: Option<String>,
+) -> ApiResult<(String, PlaintextKey)> {
+    let (hash, start, secret) = match plaintext {
+        Some(text) => (KeyHash::of(&text), key_material::start_of(&text), PlaintextKey::from(text)),
+        None => {
+            let key = key_material::generate(Some(ROOT_KEY_PREFIX), ROOT_KEY_BYTES);
+            (key.hash, key.start, key.plaintext)
+        }
+    };
+    let row = RootKeyRow {
+        id: new_id("key"),
+        workspace_id: workspace_id.to_owned(),
+        hash: hash.as_bytes().to_vec(),
+        start,
+        name,
+        permissions: serde_json::to_string(permissions).expect("permissions serialize"),
+        created_at: now_ms(),
+    };
+    store::root_keys::insert(tx, &row).await?;
+    audit::record(
+        tx,
+        actor,
+        workspace_id,
+        "rootKey.create",
+        format!("Created root key {} with {} permission(s)", row.id, permissions.len()),
+        vec![audit::target("rootKey", &row.id, row.name.as_deref())],
+    )
+    .await?;
+    Ok((row.id, secret))
+}
+
+pub async fn create_root_key(
+    app: &App,
+    caller: &Caller,
+    req: CreateRootKeyRequest,
+) -> ApiResult<CreateRootKeyResponseData> {
+    caller.require("rootkey.*.create_root_key")?;
+    // A root key can only hand out what it holds: no escalation through delegation.
+    let beyond: Vec<&String> = req.permissions.iter().filter(|p| !caller.has(p)).collect();
+    if !beyond.is_empty() {
+        let list = beyond.iter().map(|p| format!("'{p}'")).collect::<Vec<_>>().join(", ");
+        return Err(ApiError::new(
+            ErrorCode::InsufficientPermissions,
+            format!("A root key can only grant permissions it holds itself; this one lacks {list}. Remove them from the request."),
+        ));
+    }
+    let mut permissions = req.permissions;
+    permissions.sort();
+    permissions.dedup();
+    let mut tx = app.db.begin().await?;
+    let (key_id, key) =
+        insert_root_key(&mut tx, &Actor::from(caller), caller.workspace_id(), req.name, &permissions, None).await?;
+    tx.commit().await?;
+    Ok(CreateRootKeyResponseData { key_id, key: key.into_string() })
+}
+
+pub async fn list_root_keys(
+    app: &App,
+    caller: &Caller,
+    req: ListRootKeysRequest,
+) -> ApiResult<(Vec<RootKey>, Pagination)> {
+    caller.require("rootkey.*.read_root_key")?;
+    let limit = req.limit.unwrap_or(100);
+    let rows = store::root_keys::list(&mut app.db.reader().await?, caller.workspace_id(), req.cursor.as_deref(), limit + 1)
+        .await?;
+    let (rows, pagination) = paginate(rows, limit, |row| row.id.clone());
+    let keys = rows
+        .into_iter()
+        .map(|row| RootKey {
+            permissions: serde_json::from_str(&row.permissions).unwrap_or_default(),
+            key_id: row.id,
+            start: row.start,
+            name: row.name,
+            created_at: row.created_at,
+        })
+        .collect();
+    Ok((keys, pagination))
+}
+
+pub async fn delete_root_key(app: &App, caller: &Caller, req: DeleteRootKeyRequest) -> ApiResult<Empty> {
+    caller.require("rootkey.*.delete_root_key")?;
+    let mut tx = app.db.begin().await?;
+    let row = store::root_keys::find_live(&mut tx, caller.workspace_id(), &req.key_id).await?.ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::RootKeyNotFound,
+            format!("The root key '{}' was not found in this workspace; it may have been deleted.", req.key_id),
+        )
+    })?;
+    store::root_keys::soft_delete(&mut tx, &row.id, now_ms()).await?;
+    audit::record(
+        &mut tx,
+        &Actor::from(caller),
+        caller.workspace_id(),
+        "rootKey.delete",
+        format!("Deleted root key {}", row.id),
+        vec![audit::target("rootKey", &row.id, row.name.as_deref())],
+    )
+    .await?;
+    tx.commit().await?;
+    if let Some(hash) = KeyHash::from_slice(&row.hash) {
+        app.root_keys.invalidate(&hash);
+    }
+    Ok(Empty {})
+}

@@ -1,0 +1,98 @@
+//! `audit_logs`: one row per audited change, written inside the change's own transaction.
+
+use super::{AsConn, StoreResult, on_conn};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AuditRow {
+    pub id: String,
+    pub workspace_id: String,
+    pub time: i64,
+    pub event: String,
+    pub description: String,
+    pub actor_type: String,
+    pub actor_id: String,
+    pub actor_name: Option<String>,
+    pub remote_ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub request_id: Option<String>,
+    /// JSON array of targets.
+    pub targets: String,
+}
+
+/// Inserts the event and indexes its targets for `targetId` filtering.
+pub async fn insert(c: &mut impl AsConn, row: &AuditRow, target_ids: &[&str]) -> StoreResult<()> {
+    on_conn!(c, |conn| {
+        sqlx::query(
+            "insert into audit_logs (id, workspace_id, time, event, description, actor_type, actor_id, \
+             actor_name, remote_ip, user_agent, request_id, targets) \
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(&row.id)
+        .bind(&row.workspace_id)
+        .bind(row.time)
+        .bind(&row.event)
+        .bind(&row.description)
+        .bind(&row.actor_type)
+        .bind(&row.actor_id)
+        .bind(&row.actor_name)
+        .bind(&row.remote_ip)
+        .bind(&row.user_agent)
+        .bind(&row.request_id)
+        .bind(&row.targets)
+        .execute(&mut *conn)
+        .await?;
+        for target_id in target_ids {
+            sqlx::query(
+                "insert into audit_log_targets (log_id, target_id) values ($1, $2) on conflict do nothing",
+            )
+            .bind(&row.id)
+            .bind(*target_id)
+            .execute(&mut *conn)
+            .await?;
+        }
+        Ok(())
+    })
+}
+
+/// Filters of [`list`]; every field narrows the result.
+#[derive(Debug, Default)]
+pub struct AuditFilter<'a> {
+    pub event: Option<&'a str>,
+    pub target_id: Option<&'a str>,
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    /// Only events older than this id (the previous page's last).
+    pub before: Option<&'a str>,
+}
+
+/// A page of a workspace's events, newest first.
+pub async fn list(
+    c: &mut impl AsConn,
+    workspace_id: &str,
+    filter: &AuditFilter<'_>,
+    limit: i64,
+) -> StoreResult<Vec<AuditRow>> {
+    on_conn!(c, |conn| {
+        sqlx::query_as(
+            "select id, workspace_id, time, event, description, actor_type, actor_id, actor_name, \
+             remote_ip, user_agent, request_id, targets from audit_logs l \
+             where workspace_id = $1 \
+             and ($2 is null or event = $2) \
+             and ($3 is null or exists (select 1 from audit_log_targets t \
+                                        where t.log_id = l.id and t.target_id = $3)) \
+             and ($4 is null or time >= $4) \
+             and ($5 is null or time < $5) \
+             and ($6 is null or id < $6) \
+             order by id desc limit $7",
+        )
+        .bind(workspace_id)
+        .bind(filter.event)
+        .bind(filter.target_id)
+        .bind(filter.since)
+        .bind(filter.until)
+        .bind(filter.before)
+        .bind(limit)
+        .fetch_all(conn)
+        .await
+    })
+}

@@ -1,0 +1,262 @@
+//! `keys`: the keys you issue to your customers, stored only by hash.
+
+use super::{AsConn, StoreResult, on_conn};
+
+/// A key with its identity, as every read returns it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct KeyRow {
+    pub id: String,
+    pub workspace_id: String,
+    pub api_id: String,
+    pub hash: Vec<u8>,
+    pub start: String,
+    pub byte_length: i64,
+    pub name: Option<String>,
+    pub identity_id: Option<String>,
+    pub identity_external_id: Option<String>,
+    pub identity_meta: Option<String>,
+    /// JSON object text.
+    pub meta: Option<String>,
+    pub enabled: bool,
+    pub expires_at: Option<i64>,
+    pub remaining: Option<i64>,
+    pub refill_amount: Option<i64>,
+    pub refill_day: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: Option<i64>,
+}
+
+/// Selects [`KeyRow`]s of live keys (not deleted, in a live API); append `and …` conditions.
+macro_rules! select_live_keys {
+    ($($condition:literal),*) => {
+        concat!(
+            "select k.id, k.workspace_id, k.api_id, k.hash, k.start, k.byte_length, k.name, \
+             k.identity_id, i.external_id as identity_external_id, i.meta as identity_meta, \
+             k.meta, k.enabled, k.expires_at, k.remaining, k.refill_amount, k.refill_day, \
+             k.created_at, k.updated_at \
+             from keys k join apis a on a.id = k.api_id \
+             left join identities i on i.id = k.identity_id \
+             where k.deleted_at is null and a.deleted_at is null ",
+            $($condition, " ",)*
+        )
+    };
+}
+
+pub async fn insert(c: &mut impl AsConn, k: &KeyRow) -> StoreResult<()> {
+    on_conn!(c, |conn| {
+        sqlx::query(
+            "insert into keys (id, workspace_id, api_id, hash, start, byte_length, name, identity_id, \
+             meta, enabled, expires_at, remaining, refill_amount, refill_day, created_at) \
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+        )
+        .bind(&k.id)
+        .bind(&k.workspace_id)
+        .bind(&k.api_id)
+        .bind(&k.hash)
+        .bind(&k.start)
+        .bind(k.byte_length)
+        .bind(&k.name)
+        .bind(&k.identity_id)
+        .bind(&k.meta)
+        .bind(k.enabled)
+        .bind(k.expires_at)
+        .bind(k.remaining)
+        .bind(k.refill_amount)
+        .bind(k.refill_day)
+        .bind(k.created_at)
+        .execute(conn)
+        .await
+    })?;
+    Ok(())
+}
+
+/// The live key `id` of `workspace_id`.
+pub async fn find_live_by_id(c: &mut impl AsConn, workspace_id: &str, id: &str) -> StoreResult<Option<KeyRow>> {
+    on_conn!(c, |conn| {
+        sqlx::query_as(select_live_keys!("and k.id = $1 and k.workspace_id = $2"))
+            .bind(id)
+            .bind(workspace_id)
+            .fetch_optional(conn)
+            .await
+    })
+}
+
+/// The live key with this hash, in any workspace (the caller checks the workspace).
+pub async fn find_live_by_hash(c: &mut impl AsConn, hash: &[u8]) -> StoreResult<Option<KeyRow>> {
+    on_conn!(c, |conn| {
+        sqlx::query_as(select_live_keys!("and k.hash = $1"))
+            .bind(hash)
+            .fetch_optional(conn)
+            .await
+    })
+}
+
+/// One page of the live keys of `api_id`, optionally of one identity, in id order after `after`.
+pub async fn list_by_api(
+    c: &mut impl AsConn,
+    api_id: &str,
+    identity_id: Option<&str>,
+    after: Option<&str>,
+    limit: i64,
+) -> StoreResult<Vec<KeyRow>> {
+    on_conn!(c, |conn| {
+        sqlx::query_as(select_live_keys!(
+            "and k.api_id = $1",
+            "and ($2 is null or k.identity_id = $2)",
+            "and ($3 is null or k.id > $3)",
+            "order by k.id limit $4"
+        ))
+        .bind(api_id)
+        .bind(identity_id)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(conn)
+        .await
+    })
+}
+
+/// Writes every changeable field of `k` (name, identity, meta, enabled, expiry, credits).
+pub async fn update(c: &mut impl AsConn, k: &KeyRow, now: i64) -> StoreResult<()> {
+    on_conn!(c, |conn| {
+        sqlx::query(
+            "update keys set name = $2, identity_id = $3, meta = $4, enabled = $5, expires_at = $6, \
+             remaining = $7, refill_amount = $8, refill_day = $9, updated_at = $10 where id = $1",
+        )
+        .bind(&k.id)
+        .bind(&k.name)
+        .bind(&k.identity_id)
+        .bind(&k.meta)
+        .bind(k.enabled)
+        .bind(k.expires_at)
+        .bind(k.remaining)
+        .bind(k.refill_amount)
+        .bind(k.refill_day)
+        .bind(now)
+        .execute(conn)
+        .await
+    })?;
+    Ok(())
+}
+
+/// Keeps the record (and its hash, so the key can never be reissued) for audit.
+pub async fn soft_delete(c: &mut impl AsConn, id: &str, now: i64) -> StoreResult<()> {
+    on_conn!(c, |conn| {
+        sqlx::query("update keys set deleted_at = $2, updated_at = $2 where id = $1")
+            .bind(id)
+            .bind(now)
+            .execute(conn)
+            .await
+    })?;
+    Ok(())
+}
+
+/// Erases the row and its hash. Audit events naming the key are kept.
+pub async fn hard_delete(c: &mut impl AsConn, id: &str) -> StoreResult<()> {
+    on_conn!(c, |conn| sqlx::query("delete from keys where id = $1").bind(id).execute(conn).await)?;
+    Ok(())
+}
+
+/// Spends `cost` credits if at least that many remain, atomically: the check and the decrement
+/// are one statement. Returns the credits left, or `None` when too few remain (nothing spent).
+pub async fn spend_credits(c: &mut impl AsConn, id: &str, cost: i64) -> StoreResult<Option<i64>> {
+    let row: Option<(i64,)> = on_conn!(c, |conn| {
+        sqlx::query_as(
+            "update keys set remaining = remaining - $2 \
+             where id = $1 and deleted_at is null and remaining >= $2 returning remaining",
+        )
+        .bind(id)
+        .bind(cost)
+        .fetch_optional(conn)
+        .await
+    })?;
+    Ok(row.map(|(remaining,)| remaining))
+}
+
+/// The credits of a live key: `None` if there is no such key, `Some(None)` when unlimited.
+pub async fn remaining(c: &mut impl AsConn, id: &str) -> StoreResult<Option<Option<i64>>> {
+    let row: Option<(Option<i64>,)> = on_conn!(c, |conn| {
+        sqlx::query_as("select remaining from keys where id = $1 and deleted_at is null")
+            .bind(id)
+            .fetch_optional(conn)
+            .await
+    })?;
+    Ok(row.map(|(remaining,)| remaining))
+}
+
+/// How `keys.updateCredits` changes a balance.
+#[derive(Debug, Clone, Copy)]
+pub enum CreditsChange {
+    /// Set the balance; `None` makes it unlimited and removes any refill.
+    Set(Option<i64>),
+    /// Add, saturating at `max`.
+    Increment { amount: i64, max: i64 },
+    /// Subtract, flooring at 0.
+    Decrement(i64),
+}
+
+/// The credit settings of a key after a change.
+#[derive(Debug, Clone, Copy, sqlx::FromRow)]
+pub struct CreditsRow {
+    pub remaining: Option<i64>,
+    pub refill_amount: Option<i64>,
+    pub refill_day: Option<i64>,
+}
+
+/// Applies `change` in one statement, so it composes with concurrent credit spending.
+/// Increments and decrements only touch keys with limited credits; `None` means no row matched.
+pub async fn change_credits(
+    c: &mut impl AsConn,
+    id: &str,
+    change: CreditsChange,
+    now: i64,
+) -> StoreResult<Option<CreditsRow>> {
+    on_conn!(c, |conn| {
+        match change {
+            CreditsChange::Set(value) => sqlx::query_as(
+                "update keys set remaining = $2, updated_at = $3, \
+                 refill_amount = case when $2 is null then null else refill_amount end, \
+                 refill_day = case when $2 is null then null else refill_day end \
+                 where id = $1 returning remaining, refill_amount, refill_day",
+            )
+            .bind(id)
+            .bind(value)
+            .bind(now)
+            .fetch_optional(conn)
+            .await,
+            CreditsChange::Increment { amount, max } => sqlx::query_as(
+                "update keys set updated_at = $3, \
+                 remaining = case when remaining > $4 - $2 then $4 else remaining + $2 end \
+                 where id = $1 and remaining is not null returning remaining, refill_amount, refill_day",
+            )
+            .bind(id)
+            .bind(amount)
+            .bind(now)
+            .bind(max)
+            .fetch_optional(conn)
+            .await,
+            CreditsChange::Decrement(amount) => sqlx::query_as(
+                "update keys set updated_at = $3, \
+                 remaining = case when remaining > $2 then remaining - $2 else 0 end \
+                 where id = $1 and remaining is not null returning remaining, refill_amount, refill_day",
+            )
+            .bind(id)
+            .bind(amount)
+            .bind(now)
+            .fetch_optional(conn)
+            .await,
+        }
+    })
+}
+
+/// Sets when a key stops working (rerolling ends the old key's life).
+pub async fn set_expiry(c: &mut impl AsConn, id: &str, expires_at: i64, now: i64) -> StoreResult<()> {
+    on_conn!(c, |conn| {
+        sqlx::query("update keys set expires_at = $2, updated_at = $3 where id = $1")
+            .bind(id)
+            .bind(expires_at)
+            .bind(now)
+            .execute(conn)
+            .await
+    })?;
+    Ok(())
+}

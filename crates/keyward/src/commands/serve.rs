@@ -1,0 +1,46 @@
+//! `keyward serve`
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use keyward_server::{ServeConfig, Server};
+use tracing_subscriber::EnvFilter;
+
+use crate::args::{LogFormat, ServeArgs};
+
+pub async fn run(args: ServeArgs) -> ExitCode {
+    init_logging(args.log_format);
+    let config = ServeConfig {
+        listen: args.listen,
+        data_dir: args.data_dir,
+        database_url: args.database_url,
+        // Only from the environment: a flag would show the secret in `ps`.
+        bootstrap_root_key: std::env::var("KEYWARD_BOOTSTRAP_ROOT_KEY").ok().filter(|k| !k.is_empty()),
+        cache_capacity: args.cache_capacity,
+        cache_ttl: Duration::from_secs(args.cache_ttl_secs),
+    };
+    let server = match Server::start(config).await {
+        Ok(server) => server,
+        Err(err) => {
+            eprintln!("keyward: cannot start: {err:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    eprintln!("keyward listening on {}", server.url());
+    match server.run_until_signal().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("keyward: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
