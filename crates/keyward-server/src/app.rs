@@ -27,6 +27,9 @@ pub type AppState = Arc<App>;
 impl App {
     /// The metrics text, including cache statistics.
     pub fn render_metrics(&self) -> String {
-        self.metrics.render(&[("keys", self.keys.stats()), ("root_keys", self.root_keys.stats())])
+        self.metrics.render(&[
+            ("keys", self.keys.stats()),
+            ("root_keys", self.root_keys.stats()),
+        ])
     }
 }

@@ -25,7 +25,13 @@ pub struct Actor {
 impl Actor {
     /// keyward itself (bootstrap, scheduled jobs).
     pub fn system() -> Actor {
-        Actor { kind: "system", id: "keyward".into(), name: None, remote_ip: None, user_agent: None }
+        Actor {
+            kind: "system",
+            id: "keyward".into(),
+            name: None,
+            remote_ip: None,
+            user_agent: None,
+        }
     }
 }
 
@@ -36,14 +42,23 @@ impl From<&Caller> for Actor {
             id: caller.root_key.id.clone(),
             name: caller.root_key.name.clone(),
             remote_ip: caller.remote_ip.map(|addr| addr.ip().to_string()),
-            user_agent: caller.user_agent.as_ref().and_then(|v| v.to_str().ok()).map(str::to_owned),
+            user_agent: caller
+                .user_agent
+                .as_ref()
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
         }
     }
 }
 
 /// A resource a change touched.
 pub fn target(kind: &str, id: &str, name: Option<&str>) -> AuditTarget {
-    AuditTarget { target_type: kind.to_owned(), id: id.to_owned(), name: name.map(str::to_owned), meta: None }
+    AuditTarget {
+        target_type: kind.to_owned(),
+        id: id.to_owned(),
+        name: name.map(str::to_owned),
+        meta: None,
+    }
 }
 
 /// Writes one event into `tx`.
@@ -82,7 +97,11 @@ pub fn to_wire(row: AuditRow) -> AuditLog {
         workspace_id: row.workspace_id,
         event: row.event,
         description: row.description,
-        actor: AuditActor { actor_type: row.actor_type, id: row.actor_id, name: row.actor_name },
+        actor: AuditActor {
+            actor_type: row.actor_type,
+            id: row.actor_id,
+            name: row.actor_name,
+        },
         remote_ip: row.remote_ip,
         user_agent: row.user_agent,
         request_id: row.request_id,

@@ -43,6 +43,21 @@ impl Caller {
         self.root_key.permissions.contains(permission)
     }
 
+    /// Whether the root key holds `permission` or the wildcard that includes it
+    /// (`api.*.read_key` includes `api.api_1.read_key`). Used when delegating permissions.
+    pub fn covers(&self, permission: &str) -> bool {
+        if self.has(permission) {
+            return true;
+        }
+        let mut parts = permission.splitn(3, '.');
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some(resource), Some(id), Some(action)) if id != "*" => {
+                self.has(&format!("{resource}.*.{action}"))
+            }
+            _ => false,
+        }
+    }
+
     /// Requires one permission that applies to the whole workspace, e.g. `api.*.create_api`.
     pub fn require(&self, permission: &str) -> ApiResult<()> {
         if self.has(permission) {
@@ -67,7 +82,10 @@ impl Caller {
         if self.may_on_api(api_id, action) {
             Ok(())
         } else {
-            Err(ApiError::missing_permission(&[format!("api.*.{action}"), format!("api.{api_id}.{action}")]))
+            Err(ApiError::missing_permission(&[
+                format!("api.*.{action}"),
+                format!("api.{api_id}.{action}"),
+            ]))
         }
     }
 }
@@ -105,13 +123,19 @@ pub async fn authenticate(app: &App, authorization: Option<&str>) -> ApiResult<A
     })
 }
 
-async fn load_root_key(db: &store::Db, hash: KeyHash) -> Result<Option<Arc<RootKeyRecord>>, LoadError> {
+async fn load_root_key(
+    db: &store::Db,
+    hash: KeyHash,
+) -> Result<Option<Arc<RootKeyRecord>>, LoadError> {
     let to_load_error = |e: sqlx::Error| LoadError(format!("loading a root key: {e}").into());
     let mut conn = db.reader().await.map_err(to_load_error)?;
-    let row = store::root_keys::find_live_by_hash(&mut conn, hash.as_bytes()).await.map_err(to_load_error)?;
+    let row = store::root_keys::find_live_by_hash(&mut conn, hash.as_bytes())
+        .await
+        .map_err(to_load_error)?;
     row.map(|row| {
-        let permissions: HashSet<String> = serde_json::from_str(&row.permissions)
-            .map_err(|e| LoadError(format!("root key {} has unreadable permissions: {e}", row.id).into()))?;
+        let permissions: HashSet<String> = serde_json::from_str(&row.permissions).map_err(|e| {
+            LoadError(format!("root key {} has unreadable permissions: {e}", row.id).into())
+        })?;
         Ok(Arc::new(RootKeyRecord {
             id: row.id,
             workspace_id: row.workspace_id,

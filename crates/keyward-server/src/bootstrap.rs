@@ -21,7 +21,11 @@ pub const MIN_BOOTSTRAP_KEY_LEN: usize = 16;
 /// Name of the file the generated bootstrap root key is written to, inside the data directory.
 pub const BOOTSTRAP_KEY_FILE: &str = "bootstrap-root-key";
 
-pub async fn bootstrap(db: &Db, data_dir: &Path, configured_key: Option<&str>) -> anyhow::Result<()> {
+pub async fn bootstrap(
+    db: &Db,
+    data_dir: &Path,
+    configured_key: Option<&str>,
+) -> anyhow::Result<()> {
     let mut tx = db.begin().await?;
     if !store::workspaces::none_exist(&mut tx).await? {
         if configured_key.is_some() {
@@ -33,10 +37,14 @@ pub async fn bootstrap(db: &Db, data_dir: &Path, configured_key: Option<&str>) -
     }
     if let Some(key) = configured_key {
         if key.chars().count() < MIN_BOOTSTRAP_KEY_LEN {
-            bail!("KEYWARD_BOOTSTRAP_ROOT_KEY must be at least {MIN_BOOTSTRAP_KEY_LEN} characters long");
+            bail!(
+                "KEYWARD_BOOTSTRAP_ROOT_KEY must be at least {MIN_BOOTSTRAP_KEY_LEN} characters long"
+            );
         }
         if key.chars().any(char::is_whitespace) {
-            bail!("KEYWARD_BOOTSTRAP_ROOT_KEY must not contain whitespace (it is sent as 'Bearer <key>')");
+            bail!(
+                "KEYWARD_BOOTSTRAP_ROOT_KEY must not contain whitespace (it is sent as 'Bearer <key>')"
+            );
         }
     }
     let (workspace_id, root_key) = insert_workspace(
@@ -54,7 +62,11 @@ pub async fn bootstrap(db: &Db, data_dir: &Path, configured_key: Option<&str>) -
         write_key_file(data_dir, &root_key.key)?;
     }
     tx.commit().await?;
-    tracing::info!(workspace_id, root_key_id = root_key.key_id, "bootstrapped an empty database");
+    tracing::info!(
+        workspace_id,
+        root_key_id = root_key.key_id,
+        "bootstrapped an empty database"
+    );
     if configured_key.is_none() {
         let path = data_dir.join(BOOTSTRAP_KEY_FILE);
         eprintln!(
@@ -68,7 +80,8 @@ pub async fn bootstrap(db: &Db, data_dir: &Path, configured_key: Option<&str>) -
 
 fn write_key_file(data_dir: &Path, key: &str) -> anyhow::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
-    std::fs::create_dir_all(data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create {}", data_dir.display()))?;
     let path = data_dir.join(BOOTSTRAP_KEY_FILE);
     // Remove a stale file first so `mode` applies (it only affects newly created files).
     let _ = std::fs::remove_file(&path);

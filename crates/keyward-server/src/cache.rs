@@ -50,8 +50,14 @@ impl Hasher for DigestHasher {
 type ShardMap<V> = HashMap<KeyHash, Slot<V>, BuildHasherDefault<DigestHasher>>;
 
 enum Slot<V> {
-    Ready { value: V, expires: Instant },
-    Loading { load_id: u64, done: watch::Receiver<Option<Result<V, LoadError>>> },
+    Ready {
+        value: V,
+        expires: Instant,
+    },
+    Loading {
+        load_id: u64,
+        done: watch::Receiver<Option<Result<V, LoadError>>>,
+    },
 }
 
 /// Why a load failed; shared by every request that waited for it. Never cached.
@@ -90,7 +96,9 @@ pub struct KeyCache<V> {
 
 impl<V> Clone for KeyCache<V> {
     fn clone(&self) -> Self {
-        KeyCache { inner: Arc::clone(&self.inner) }
+        KeyCache {
+            inner: Arc::clone(&self.inner),
+        }
     }
 }
 
@@ -98,7 +106,9 @@ impl<V: Clone + Send + Sync + 'static> KeyCache<V> {
     pub fn new(capacity: usize, ttl: Duration) -> Self {
         KeyCache {
             inner: Arc::new(Inner {
-                shards: (0..SHARDS).map(|_| Mutex::new(ShardMap::default())).collect(),
+                shards: (0..SHARDS)
+                    .map(|_| Mutex::new(ShardMap::default()))
+                    .collect(),
                 shard_capacity: capacity.div_ceil(SHARDS).max(1),
                 ttl,
                 next_load_id: AtomicU64::new(0),
@@ -113,7 +123,9 @@ impl<V: Clone + Send + Sync + 'static> KeyCache<V> {
         let index = usize::from(key.0[0]) % SHARDS;
         // A panic while holding a shard lock cannot leave a map half-updated (every critical
         // section is a single map operation), so a poisoned lock is safe to keep using.
-        self.inner.shards[index].lock().unwrap_or_else(|e| e.into_inner())
+        self.inner.shards[index]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
     }
 
     /// The cached value for `key`, or the result of `load` — run at most once at a time per key.
@@ -141,7 +153,13 @@ impl<V: Clone + Send + Sync + 'static> KeyCache<V> {
                     if !shard.contains_key(&key) {
                         evict_one_if_full(&mut shard, self.inner.shard_capacity);
                     }
-                    shard.insert(key, Slot::Loading { load_id, done: done.clone() });
+                    shard.insert(
+                        key,
+                        Slot::Loading {
+                            load_id,
+                            done: done.clone(),
+                        },
+                    );
                     let loading = load();
                     let cache = self.clone();
                     tokio::spawn(async move {
@@ -164,14 +182,21 @@ impl<V: Clone + Send + Sync + 'static> KeyCache<V> {
     /// Installs a finished load, unless the slot was invalidated (or replaced) meanwhile.
     fn finish_load(&self, key: KeyHash, load_id: u64, result: &Result<V, LoadError>) {
         let mut shard = self.shard(&key);
-        let ours = matches!(shard.get(&key), Some(Slot::Loading { load_id: id, .. }) if *id == load_id);
+        let ours =
+            matches!(shard.get(&key), Some(Slot::Loading { load_id: id, .. }) if *id == load_id);
         if !ours {
             return;
         }
         match result {
             Ok(value) => {
                 let expires = Instant::now() + self.inner.ttl;
-                shard.insert(key, Slot::Ready { value: value.clone(), expires });
+                shard.insert(
+                    key,
+                    Slot::Ready {
+                        value: value.clone(),
+                        expires,
+                    },
+                );
             }
             Err(_) => {
                 shard.remove(&key);
@@ -223,7 +248,10 @@ fn evict_one_if_full<V>(shard: &mut ShardMap<V>, capacity: usize) {
     if shard.len() < capacity {
         return;
     }
-    let victim = shard.iter().find(|(_, slot)| matches!(slot, Slot::Ready { .. })).map(|(k, _)| *k);
+    let victim = shard
+        .iter()
+        .find(|(_, slot)| matches!(slot, Slot::Ready { .. }))
+        .map(|(k, _)| *k);
     if let Some(victim) = victim {
         shard.remove(&victim);
     }
@@ -256,7 +284,10 @@ mod tests {
         }
         assert_eq!(loads.load(Relaxed), 1);
         let stats = cache.stats();
-        assert_eq!((stats.hits, stats.misses, stats.loads, stats.entries), (4, 1, 1, 1));
+        assert_eq!(
+            (stats.hits, stats.misses, stats.loads, stats.entries),
+            (4, 1, 1, 1)
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -305,13 +336,23 @@ mod tests {
         // The row changes; the change invalidates.
         cache.invalidate(&key(1));
         // A request after the invalidation must not join the stale load.
-        let fresh = cache.get_or_load(key(1), || async { Ok::<_, LoadError>("new") }).await.unwrap();
+        let fresh = cache
+            .get_or_load(key(1), || async { Ok::<_, LoadError>("new") })
+            .await
+            .unwrap();
         assert_eq!(fresh, "new");
         gate.notify_one();
-        assert_eq!(slow.await.unwrap().unwrap(), "old", "waiters of the old load still get its answer");
+        assert_eq!(
+            slow.await.unwrap().unwrap(),
+            "old",
+            "waiters of the old load still get its answer"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
         // …but the old answer never replaced the new one.
-        let again = cache.get_or_load(key(1), || async { Ok::<_, LoadError>("reloaded") }).await.unwrap();
+        let again = cache
+            .get_or_load(key(1), || async { Ok::<_, LoadError>("reloaded") })
+            .await
+            .unwrap();
         assert_eq!(again, "new");
     }
 
@@ -319,20 +360,31 @@ mod tests {
     async fn invalidate_where_drops_matching_entries() {
         let cache = KeyCache::new(100, Duration::from_secs(60));
         for n in 0..10u8 {
-            cache.get_or_load(key(n), move || async move { Ok::<_, LoadError>(n % 2) }).await.unwrap();
+            cache
+                .get_or_load(key(n), move || async move { Ok::<_, LoadError>(n % 2) })
+                .await
+                .unwrap();
         }
         cache.invalidate_where(|v| *v == 1);
         assert_eq!(cache.stats().entries, 5);
-        let v = cache.get_or_load(key(1), || async { Ok::<_, LoadError>(99) }).await.unwrap();
+        let v = cache
+            .get_or_load(key(1), || async { Ok::<_, LoadError>(99) })
+            .await
+            .unwrap();
         assert_eq!(v, 99);
-        let v = cache.get_or_load(key(2), || async { Ok::<_, LoadError>(99) }).await.unwrap();
+        let v = cache
+            .get_or_load(key(2), || async { Ok::<_, LoadError>(99) })
+            .await
+            .unwrap();
         assert_eq!(v, 0);
     }
 
     #[tokio::test]
     async fn errors_are_not_cached() {
         let cache: KeyCache<u8> = KeyCache::new(100, Duration::from_secs(60));
-        let err = cache.get_or_load(key(1), || async { Err(LoadError("db down".into())) }).await;
+        let err = cache
+            .get_or_load(key(1), || async { Err(LoadError("db down".into())) })
+            .await;
         assert_eq!(err.unwrap_err().to_string(), "db down");
         let ok = cache.get_or_load(key(1), || async { Ok(1) }).await.unwrap();
         assert_eq!(ok, 1);
@@ -342,11 +394,17 @@ mod tests {
     async fn entries_expire_and_capacity_is_bounded() {
         let cache = KeyCache::new(SHARDS, Duration::from_millis(30));
         for n in 0..=255u8 {
-            cache.get_or_load(key(n), move || async move { Ok::<_, LoadError>(n) }).await.unwrap();
+            cache
+                .get_or_load(key(n), move || async move { Ok::<_, LoadError>(n) })
+                .await
+                .unwrap();
         }
         assert!(cache.stats().entries <= SHARDS as u64);
         tokio::time::sleep(Duration::from_millis(40)).await;
-        let v = cache.get_or_load(key(255), || async { Ok::<_, LoadError>(0) }).await.unwrap();
+        let v = cache
+            .get_or_load(key(255), || async { Ok::<_, LoadError>(0) })
+            .await
+            .unwrap();
         assert_eq!(v, 0, "an expired entry is loaded again");
     }
 }

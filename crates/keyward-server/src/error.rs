@@ -24,7 +24,11 @@ pub type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
     pub fn new(code: ErrorCode, detail: impl Into<String>) -> Self {
-        ApiError { code, detail: detail.into(), errors: None }
+        ApiError {
+            code,
+            detail: detail.into(),
+            errors: None,
+        }
     }
 
     /// 400 with one entry per problem; the detail names the first so a human sees it at once.
@@ -60,9 +64,14 @@ impl ApiError {
 
     /// 403: the root key lacks every one of `permissions`.
     pub fn missing_permission(permissions: &[String]) -> Self {
-        let list = permissions.iter().map(|p| format!("'{p}'")).collect::<Vec<_>>();
+        let list = permissions
+            .iter()
+            .map(|p| format!("'{p}'"))
+            .collect::<Vec<_>>();
         let detail = match list.as_slice() {
-            [one] => format!("Missing permission: {one}. Grant it to the root key or use one that has it."),
+            [one] => format!(
+                "Missing permission: {one}. Grant it to the root key or use one that has it."
+            ),
             _ => format!(
                 "Missing one of these permissions: {}. Grant one to the root key or use one that has it.",
                 list.join(" or ")
@@ -74,14 +83,18 @@ impl ApiError {
     pub fn key_not_found(key_id: &str) -> Self {
         ApiError::new(
             ErrorCode::KeyNotFound,
-            format!("The key '{key_id}' was not found in this workspace; it may have been deleted."),
+            format!(
+                "The key '{key_id}' was not found in this workspace; it may have been deleted."
+            ),
         )
     }
 
     pub fn api_not_found(api_id: &str) -> Self {
         ApiError::new(
             ErrorCode::ApiNotFound,
-            format!("The API '{api_id}' was not found in this workspace; it may have been deleted."),
+            format!(
+                "The API '{api_id}' was not found in this workspace; it may have been deleted."
+            ),
         )
     }
 
@@ -91,7 +104,9 @@ impl ApiError {
         tracing::error!(request_id = %request_id, error = %cause, "internal error");
         ApiError::new(
             ErrorCode::Internal,
-            format!("keyward failed to complete the request; the server log has the cause under {request_id}."),
+            format!(
+                "keyward failed to complete the request; the server log has the cause under {request_id}."
+            ),
         )
     }
 }
@@ -104,14 +119,21 @@ impl From<sqlx::Error> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status =
+            StatusCode::from_u16(self.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut problem = self.code.problem(self.detail);
         problem.errors = self.errors;
-        let body = ErrorEnvelope { meta: Meta { request_id: request_id::current() }, error: problem };
+        let body = ErrorEnvelope {
+            meta: Meta {
+                request_id: request_id::current(),
+            },
+            error: problem,
+        };
         let mut response = (status, axum::Json(body)).into_response();
-        response
-            .headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
         response
     }
 }

@@ -75,28 +75,43 @@ pub fn generate(prefix: Option<&str>, byte_length: usize) -> NewKey {
     let mut bytes = vec![0u8; byte_length];
     getrandom::fill(&mut bytes).expect("the operating system's random number generator failed");
     let body = bs58::encode(&bytes).into_string();
+    // Base58 has no underscore, so the last underscore of a key always ends its prefix.
+    let start = match prefix {
+        Some(prefix) => format!("{prefix}_{}", &body[..4]),
+        None => body[..4].to_owned(),
+    };
     let plaintext = match prefix {
         Some(prefix) => format!("{prefix}_{body}"),
         None => body,
     };
-    let start = start_of(&plaintext);
     let hash = KeyHash::of(&plaintext);
-    NewKey { plaintext: PlaintextKey(plaintext), hash, start }
+    NewKey {
+        plaintext: PlaintextKey(plaintext),
+        hash,
+        start,
+    }
 }
 
-/// The recognisable, non-secret beginning of a key: its prefix and underscore plus four more
-/// characters (`sk_3ZxP`), or the first four characters of a key without a prefix.
+/// The recognisable, non-secret beginning of a key chosen by a user (a bootstrap key): up to its
+/// last underscore plus four more characters (`sk_live_3ZxP`), or its first four characters.
 pub fn start_of(key: &str) -> String {
-    let prefix_len = key.find('_').map_or(0, |i| i + 1);
+    let prefix_len = key.rfind('_').map_or(0, |i| i + 1);
     // Never reveal more than a quarter of a short custom key.
     let secret_chars = 4.min(key[prefix_len..].chars().count() / 4);
-    let end = key[prefix_len..].char_indices().nth(secret_chars).map_or(key.len(), |(i, _)| prefix_len + i);
+    let end = key[prefix_len..]
+        .char_indices()
+        .nth(secret_chars)
+        .map_or(key.len(), |(i, _)| prefix_len + i);
     key[..end].to_string()
 }
 
-/// The prefix a key was issued with (the part before the first underscore), if any.
+/// The prefix a key was issued with, read from its `start` (everything before the last
+/// underscore: prefixes may contain underscores, base58 never does).
 pub fn prefix_of(start: &str) -> Option<&str> {
-    start.split_once('_').map(|(prefix, _)| prefix).filter(|p| !p.is_empty())
+    start
+        .rsplit_once('_')
+        .map(|(prefix, _)| prefix)
+        .filter(|p| !p.is_empty())
 }
 
 static ID_GENERATOR: Mutex<ulid::Generator> = Mutex::new(ulid::Generator::new());
@@ -124,7 +139,11 @@ mod tests {
         let key = generate(Some("sk"), 16);
         let text = key.plaintext.expose();
         assert!(text.starts_with("sk_"));
-        assert!(text.len() >= 3 + 21, "16 bytes are at least 21 base58 chars: {}", text.len());
+        assert!(
+            text.len() >= 3 + 21,
+            "16 bytes are at least 21 base58 chars: {}",
+            text.len()
+        );
         assert_eq!(key.start, text[..7]);
         assert_eq!(key.hash, KeyHash::of(text));
         assert_ne!(generate(Some("sk"), 16).plaintext.expose(), text);
@@ -140,7 +159,10 @@ mod tests {
     #[test]
     fn hash_is_sha256_of_the_whole_key() {
         // FIPS 180-2 test vector: SHA-256("abc") = ba7816bf 8f01cfea ...
-        assert_eq!(KeyHash::of("abc").0[..8], [0xba, 0x78, 0x16, 0xbf, 0x8f, 0x01, 0xcf, 0xea]);
+        assert_eq!(
+            KeyHash::of("abc").0[..8],
+            [0xba, 0x78, 0x16, 0xbf, 0x8f, 0x01, 0xcf, 0xea]
+        );
     }
 
     #[test]
@@ -149,12 +171,17 @@ mod tests {
         assert_eq!(start_of("abcdefghijklmnop"), "abcd");
         assert_eq!(start_of("abcdefgh"), "ab");
         assert_eq!(start_of("sk_"), "sk_");
+        assert_eq!(start_of("sk_live_abcdefghijklmnop"), "sk_live_abcd");
     }
 
     #[test]
     fn prefixes() {
         assert_eq!(prefix_of("sk_abcd"), Some("sk"));
         assert_eq!(prefix_of("abcd"), None);
+        assert_eq!(prefix_of("sk_live_abcd"), Some("sk_live"));
+        let key = generate(Some("sk_live"), 16);
+        assert_eq!(key.start, key.plaintext.expose()[..12]);
+        assert_eq!(prefix_of(&key.start), Some("sk_live"));
     }
 
     #[test]

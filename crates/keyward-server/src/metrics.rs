@@ -15,8 +15,12 @@ use keyward_types::keys::VerifyCode;
 use crate::cache::CacheStats;
 
 /// Upper bounds of the latency histogram buckets, in microseconds.
-const LATENCY_BUCKETS_MICROS: [u64; 12] =
-    [50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 100_000, 1_000_000, 10_000_000];
+const LATENCY_BUCKETS_MICROS: [u64; 12] = [
+    50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 100_000, 1_000_000, 10_000_000,
+];
+
+/// A cache statistic: metric name suffix, help text, and how to read it.
+type CacheMetric = (&'static str, &'static str, fn(&CacheStats) -> u64);
 
 #[derive(Default)]
 struct RouteStats {
@@ -37,7 +41,10 @@ impl Metrics {
     /// Metrics for a server answering `routes` (paths as the router knows them).
     pub fn new<'a>(routes: impl IntoIterator<Item = &'a str>) -> Self {
         Metrics {
-            routes: routes.into_iter().map(|r| (r.to_owned(), RouteStats::default())).collect(),
+            routes: routes
+                .into_iter()
+                .map(|r| (r.to_owned(), RouteStats::default()))
+                .collect(),
             unmatched: RouteStats::default(),
             verifications: Default::default(),
         }
@@ -48,7 +55,10 @@ impl Metrics {
         let class = usize::from(status / 100).clamp(1, 5) - 1;
         stats.by_class[class].fetch_add(1, Relaxed);
         let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
-        if let Some(i) = LATENCY_BUCKETS_MICROS.iter().position(|&bound| micros <= bound) {
+        if let Some(i) = LATENCY_BUCKETS_MICROS
+            .iter()
+            .position(|&bound| micros <= bound)
+        {
             stats.buckets[i].fetch_add(1, Relaxed);
         }
         stats.count.fetch_add(1, Relaxed);
@@ -63,7 +73,8 @@ impl Metrics {
     /// The Prometheus text exposition of every metric, with the caches' statistics.
     pub fn render(&self, caches: &[(&str, CacheStats)]) -> String {
         let mut out = String::with_capacity(8 * 1024);
-        let mut routes: Vec<(&str, &RouteStats)> = self.routes.iter().map(|(r, s)| (r.as_str(), s)).collect();
+        let mut routes: Vec<(&str, &RouteStats)> =
+            self.routes.iter().map(|(r, s)| (r.as_str(), s)).collect();
         routes.sort_by_key(|(r, _)| *r);
         routes.push(("unmatched", &self.unmatched));
 
@@ -73,12 +84,18 @@ impl Metrics {
             for (i, n) in stats.by_class.iter().enumerate() {
                 let n = n.load(Relaxed);
                 if n > 0 {
-                    let _ = writeln!(out, "keyward_http_requests_total{{route=\"{route}\",status=\"{}xx\"}} {n}", i + 1);
+                    let _ = writeln!(
+                        out,
+                        "keyward_http_requests_total{{route=\"{route}\",status=\"{}xx\"}} {n}",
+                        i + 1
+                    );
                 }
             }
         }
 
-        out.push_str("# HELP keyward_http_request_duration_seconds Time to answer HTTP requests.\n");
+        out.push_str(
+            "# HELP keyward_http_request_duration_seconds Time to answer HTTP requests.\n",
+        );
         out.push_str("# TYPE keyward_http_request_duration_seconds histogram\n");
         for (route, stats) in &routes {
             let count = stats.count.load(Relaxed);
@@ -94,33 +111,66 @@ impl Metrics {
                     *bound as f64 / 1e6
                 );
             }
-            let _ = writeln!(out, "keyward_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {count}");
+            let _ = writeln!(
+                out,
+                "keyward_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {count}"
+            );
             let _ = writeln!(
                 out,
                 "keyward_http_request_duration_seconds_sum{{route=\"{route}\"}} {}",
                 stats.sum_micros.load(Relaxed) as f64 / 1e6
             );
-            let _ = writeln!(out, "keyward_http_request_duration_seconds_count{{route=\"{route}\"}} {count}");
+            let _ = writeln!(
+                out,
+                "keyward_http_request_duration_seconds_count{{route=\"{route}\"}} {count}"
+            );
         }
 
         out.push_str("# HELP keyward_verifications_total Key verifications, by outcome code.\n");
         out.push_str("# TYPE keyward_verifications_total counter\n");
         for (code, n) in VerifyCode::ALL.iter().zip(&self.verifications) {
-            let _ = writeln!(out, "keyward_verifications_total{{code=\"{}\"}} {}", code.as_str(), n.load(Relaxed));
+            let _ = writeln!(
+                out,
+                "keyward_verifications_total{{code=\"{}\"}} {}",
+                code.as_str(),
+                n.load(Relaxed)
+            );
         }
 
-        let fields: [(&str, &str, fn(&CacheStats) -> u64); 4] = [
-            ("hits_total", "Lookups answered from the cache.", |s: &CacheStats| s.hits),
-            ("misses_total", "Lookups that had to wait for a database load.", |s: &CacheStats| s.misses),
-            ("loads_total", "Database loads started by the cache.", |s: &CacheStats| s.loads),
-            ("entries", "Entries currently cached.", |s: &CacheStats| s.entries),
+        let fields: [CacheMetric; 4] = [
+            (
+                "hits_total",
+                "Lookups answered from the cache.",
+                |s: &CacheStats| s.hits,
+            ),
+            (
+                "misses_total",
+                "Lookups that had to wait for a database load.",
+                |s: &CacheStats| s.misses,
+            ),
+            (
+                "loads_total",
+                "Database loads started by the cache.",
+                |s: &CacheStats| s.loads,
+            ),
+            ("entries", "Entries currently cached.", |s: &CacheStats| {
+                s.entries
+            }),
         ];
         for (name, help, value) in fields {
-            let kind = if name == "entries" { "gauge" } else { "counter" };
+            let kind = if name == "entries" {
+                "gauge"
+            } else {
+                "counter"
+            };
             let _ = writeln!(out, "# HELP keyward_cache_{name} {help}");
             let _ = writeln!(out, "# TYPE keyward_cache_{name} {kind}");
             for (cache, stats) in caches {
-                let _ = writeln!(out, "keyward_cache_{name}{{cache=\"{cache}\"}} {}", value(stats));
+                let _ = writeln!(
+                    out,
+                    "keyward_cache_{name}{{cache=\"{cache}\"}} {}",
+                    value(stats)
+                );
             }
         }
         out
@@ -138,9 +188,21 @@ mod tests {
         m.record_request("/v2/keys.verifyKey", 404, Duration::from_micros(3000));
         m.record_request("/nope", 404, Duration::from_micros(10));
         m.record_verification(VerifyCode::Valid);
-        let text = m.render(&[("keys", CacheStats { hits: 3, misses: 1, loads: 1, entries: 1 })]);
-        assert!(text.contains("keyward_http_requests_total{route=\"/v2/keys.verifyKey\",status=\"2xx\"} 1"));
-        assert!(text.contains("keyward_http_requests_total{route=\"/v2/keys.verifyKey\",status=\"4xx\"} 1"));
+        let text = m.render(&[(
+            "keys",
+            CacheStats {
+                hits: 3,
+                misses: 1,
+                loads: 1,
+                entries: 1,
+            },
+        )]);
+        assert!(text.contains(
+            "keyward_http_requests_total{route=\"/v2/keys.verifyKey\",status=\"2xx\"} 1"
+        ));
+        assert!(text.contains(
+            "keyward_http_requests_total{route=\"/v2/keys.verifyKey\",status=\"4xx\"} 1"
+        ));
         assert!(text.contains("keyward_http_requests_total{route=\"unmatched\",status=\"4xx\"} 1"));
         assert!(text.contains("keyward_http_request_duration_seconds_bucket{route=\"/v2/keys.verifyKey\",le=\"0.0001\"} 1"));
         assert!(text.contains("keyward_http_request_duration_seconds_bucket{route=\"/v2/keys.verifyKey\",le=\"+Inf\"} 2"));

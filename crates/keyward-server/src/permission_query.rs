@@ -68,7 +68,10 @@ fn tokenize(input: &str) -> Result<Vec<(usize, Token)>, SyntaxError> {
             };
             tokens.push((start, token));
         } else {
-            return Err(SyntaxError { position: i, message: format!("unexpected character {c:?}") });
+            return Err(SyntaxError {
+                position: i,
+                message: format!("unexpected character {c:?}"),
+            });
         }
     }
     Ok(tokens)
@@ -90,7 +93,10 @@ impl Parser {
     }
 
     fn error<T>(&self, message: impl Into<String>) -> Result<T, SyntaxError> {
-        Err(SyntaxError { position: self.position(), message: message.into() })
+        Err(SyntaxError {
+            position: self.position(),
+            message: message.into(),
+        })
     }
 
     fn or(&mut self) -> Result<Query, SyntaxError> {
@@ -99,7 +105,11 @@ impl Parser {
             self.next += 1;
             terms.push(self.and()?);
         }
-        Ok(if terms.len() == 1 { terms.pop().expect("one term") } else { Query::Or(terms) })
+        Ok(if terms.len() == 1 {
+            terms.pop().expect("one term")
+        } else {
+            Query::Or(terms)
+        })
     }
 
     fn and(&mut self) -> Result<Query, SyntaxError> {
@@ -108,7 +118,11 @@ impl Parser {
             self.next += 1;
             factors.push(self.factor()?);
         }
-        Ok(if factors.len() == 1 { factors.pop().expect("one factor") } else { Query::And(factors) })
+        Ok(if factors.len() == 1 {
+            factors.pop().expect("one factor")
+        } else {
+            Query::And(factors)
+        })
     }
 
     fn factor(&mut self) -> Result<Query, SyntaxError> {
@@ -139,7 +153,11 @@ impl Parser {
 impl Query {
     pub fn parse(input: &str) -> Result<Query, SyntaxError> {
         let tokens = tokenize(input)?;
-        let mut parser = Parser { tokens, next: 0, end: input.chars().count() };
+        let mut parser = Parser {
+            tokens,
+            next: 0,
+            end: input.chars().count(),
+        };
         let query = parser.or()?;
         if parser.next < parser.tokens.len() {
             return parser.error("unexpected token after the end of the query");
@@ -172,7 +190,10 @@ mod tests {
             q,
             Query::Or(vec![
                 Query::Permission("a".into()),
-                Query::And(vec![Query::Permission("b".into()), Query::Permission("c".into())]),
+                Query::And(vec![
+                    Query::Permission("b".into()),
+                    Query::Permission("c".into())
+                ]),
             ])
         );
         assert!(q.is_satisfied_by(&perms(&["a"])));
@@ -214,7 +235,10 @@ mod tests {
 
     #[test]
     fn long_queries() {
-        let input = (0..25).map(|i| format!("p{i}")).collect::<Vec<_>>().join(" OR ");
+        let input = (0..25)
+            .map(|i| format!("p{i}"))
+            .collect::<Vec<_>>()
+            .join(" OR ");
         let q = Query::parse(&input).unwrap();
         assert!(q.is_satisfied_by(&perms(&["p24"])));
     }

@@ -34,8 +34,17 @@ impl Server {
 
         let (api, openapi) = http::api_routes();
         let route_paths: Vec<String> = openapi.paths.paths.keys().cloned().collect();
-        let metrics = Metrics::new(route_paths.iter().map(String::as_str).chain(http::OPERATIONAL_ROUTES));
-        let openapi_json = Bytes::from(openapi.to_pretty_json().context("cannot render the OpenAPI document")?);
+        let metrics = Metrics::new(
+            route_paths
+                .iter()
+                .map(String::as_str)
+                .chain(http::OPERATIONAL_ROUTES),
+        );
+        let openapi_json = Bytes::from(
+            openapi
+                .to_pretty_json()
+                .context("cannot render the OpenAPI document")?,
+        );
         let app = Arc::new(App {
             db,
             keys: KeyCache::new(config.cache_capacity, config.cache_ttl),
@@ -51,14 +60,22 @@ impl Server {
         let router = http::router(api, app.clone());
         let (stop, stopped) = oneshot::channel::<()>();
         let serving = tokio::spawn(async move {
-            axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.await;
-                })
-                .await
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            })
+            .await
         });
         tracing::info!(%local_addr, "keyward is serving");
-        Ok(Server { local_addr, app, stop: Some(stop), serving })
+        Ok(Server {
+            local_addr,
+            app,
+            stop: Some(stop),
+            serving,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -80,7 +97,9 @@ impl Server {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        (&mut self.serving).await.context("the server task failed")??;
+        (&mut self.serving)
+            .await
+            .context("the server task failed")??;
         self.app.db.close().await;
         tracing::info!("keyward stopped");
         Ok(())

@@ -85,11 +85,17 @@ pub async fn lookup(app: &App, hash: KeyHash) -> ApiResult<Option<Arc<CachedKey>
 async fn load(db: &Db, hash: KeyHash) -> Result<Option<Arc<CachedKey>>, LoadError> {
     let to_load_error = |e: sqlx::Error| LoadError(format!("loading a key: {e}").into());
     let mut conn = db.reader().await.map_err(to_load_error)?;
-    let row = store::keys::find_live_by_hash(&mut conn, hash.as_bytes()).await.map_err(to_load_error)?;
+    let row = store::keys::find_live_by_hash(&mut conn, hash.as_bytes())
+        .await
+        .map_err(to_load_error)?;
     Ok(row.map(|row| Arc::new(CachedKey::from_row(row))))
 }
 
-pub async fn verify_key(app: &App, caller: &Caller, req: VerifyKeyRequest) -> ApiResult<VerifyKeyResponseData> {
+pub async fn verify_key(
+    app: &App,
+    caller: &Caller,
+    req: VerifyKeyRequest,
+) -> ApiResult<VerifyKeyResponseData> {
     // A malformed query is the caller's bug whatever the key: reject it before looking.
     let query = match req.permissions.as_deref() {
         Some(text) => Some(Query::parse(text).map_err(|e| {
@@ -101,9 +107,9 @@ pub async fn verify_key(app: &App, caller: &Caller, req: VerifyKeyRequest) -> Ap
         None => None,
     };
 
-    let key = lookup(app, KeyHash::of(&req.key))
-        .await?
-        .filter(|k| k.workspace_id == caller.workspace_id() && caller.may_on_api(&k.api_id, "verify_key"));
+    let key = lookup(app, KeyHash::of(&req.key)).await?.filter(|k| {
+        k.workspace_id == caller.workspace_id() && caller.may_on_api(&k.api_id, "verify_key")
+    });
     let Some(key) = key else {
         app.metrics.record_verification(VerifyCode::NotFound);
         return Ok(VerifyKeyResponseData::not_found());
@@ -127,8 +133,16 @@ pub async fn verify_key(app: &App, caller: &Caller, req: VerifyKeyRequest) -> Ap
     if key.metered {
         let cost = req.credits.as_ref().map_or(1, |c| c.cost);
         let spend = code == VerifyCode::Valid && cost > 0;
-        let mut conn = if spend { app.db.writer().await? } else { app.db.reader().await? };
-        let spent = if spend { store::keys::spend_credits(&mut conn, &key.id, cost).await? } else { None };
+        let mut conn = if spend {
+            app.db.writer().await?
+        } else {
+            app.db.reader().await?
+        };
+        let spent = if spend {
+            store::keys::spend_credits(&mut conn, &key.id, cost).await?
+        } else {
+            None
+        };
         credits = match spent {
             Some(left) => Some(left),
             None => match store::keys::remaining(&mut conn, &key.id).await? {

@@ -150,9 +150,16 @@ mod tests {
     fn type_urls_are_unique_and_follow_the_urn() {
         let mut seen = HashSet::new();
         for code in ErrorCode::ALL {
-            assert!(seen.insert(code.type_url()), "duplicate type url {}", code.type_url());
+            assert!(
+                seen.insert(code.type_url()),
+                "duplicate type url {}",
+                code.type_url()
+            );
             let path = code.urn().trim_start_matches("err:").replace(':', "/");
-            assert_eq!(code.type_url(), format!("https://unkey.com/docs/errors/{path}"));
+            assert_eq!(
+                code.type_url(),
+                format!("https://unkey.com/docs/errors/{path}")
+            );
             assert_eq!(ErrorCode::from_type_url(code.type_url()), Some(*code));
         }
     }
@@ -161,7 +168,10 @@ mod tests {
     fn statuses_match_unkey() {
         assert_eq!(ErrorCode::InvalidInput.status(), 400);
         assert_eq!(ErrorCode::AuthenticationKeyNotFound.status(), 401);
-        assert_eq!(ErrorCode::InsufficientPermissions.title(), "Insufficient Permissions");
+        assert_eq!(
+            ErrorCode::InsufficientPermissions.title(),
+            "Insufficient Permissions"
+        );
         assert_eq!(ErrorCode::ProtectedResource.status(), 412);
         assert_eq!(
             ErrorCode::KeyNotFound.type_url(),

@@ -23,14 +23,24 @@ fn key_id(v: &mut Violations, value: &str) {
 }
 
 fn external_id(v: &mut Violations, value: &str) {
-    v.pattern("externalId", value, 1, 255, charset::external_id, EXTERNAL_ID_CHARS);
+    v.pattern(
+        "externalId",
+        value,
+        1,
+        255,
+        charset::external_id,
+        EXTERNAL_ID_CHARS,
+    );
 }
 
 fn meta(v: &mut Violations, value: &Map<String, Value>) {
     if value.len() > MAX_META_PROPERTIES {
         v.push(
             "meta",
-            format!("may have at most {MAX_META_PROPERTIES} properties, got {}", value.len()),
+            format!(
+                "may have at most {MAX_META_PROPERTIES} properties, got {}",
+                value.len()
+            ),
             None,
         );
     }
@@ -380,7 +390,10 @@ impl Validate for UpdateKeyRequest {
                     v.push(
                         "credits.refill",
                         "cannot refill unlimited credits",
-                        Some("set credits.remaining to a number, or remove credits.refill".to_string()),
+                        Some(
+                            "set credits.remaining to a number, or remove credits.refill"
+                                .to_string(),
+                        ),
                     );
                 }
                 refill(v, "credits.refill", r);
@@ -522,7 +535,11 @@ impl Validate for VerifyKeyRequest {
         if let Some(limits) = &self.ratelimits {
             for (i, r) in limits.iter().enumerate() {
                 v.length(&format!("ratelimits[{i}].name"), &r.name, 3, 255);
-                for (field, value) in [("cost", r.cost), ("limit", r.limit), ("duration", r.duration)] {
+                for (field, value) in [
+                    ("cost", r.cost),
+                    ("limit", r.limit),
+                    ("duration", r.duration),
+                ] {
                     if let Some(n) = value {
                         v.range(&format!("ratelimits[{i}].{field}"), n, 0, i64::MAX);
                     }
@@ -646,12 +663,18 @@ mod tests {
     fn problems(r: &impl Validate) -> Vec<String> {
         let mut v = Violations::new();
         r.validate(&mut v);
-        v.into_errors().into_iter().map(|e| format!("{}: {}", e.location, e.message)).collect()
+        v.into_errors()
+            .into_iter()
+            .map(|e| format!("{}: {}", e.location, e.message))
+            .collect()
     }
 
     #[test]
     fn create_key_limits() {
-        let ok = CreateKeyRequest { api_id: "api_123".into(), ..Default::default() };
+        let ok = CreateKeyRequest {
+            api_id: "api_123".into(),
+            ..Default::default()
+        };
         assert!(problems(&ok).is_empty());
         let bad = CreateKeyRequest {
             api_id: "a".into(),
@@ -680,14 +703,18 @@ mod tests {
             "body.credits.refill.amount",
             "body.credits.refill.refillDay",
         ] {
-            assert!(p.iter().any(|m| m.starts_with(&format!("{expected}:"))), "{expected} in {p:?}");
+            assert!(
+                p.iter().any(|m| m.starts_with(&format!("{expected}:"))),
+                "{expected} in {p:?}"
+            );
         }
     }
 
     #[test]
     fn update_key_is_tri_state() {
         let r: UpdateKeyRequest =
-            serde_json::from_str(r#"{"keyId":"key_1","name":null,"credits":{"remaining":5}}"#).unwrap();
+            serde_json::from_str(r#"{"keyId":"key_1","name":null,"credits":{"remaining":5}}"#)
+                .unwrap();
         assert_eq!(r.name, Nullable::Null);
         assert_eq!(r.external_id, Nullable::Absent);
         let credits = r.credits.value().unwrap();
@@ -705,7 +732,10 @@ mod tests {
     fn update_credits_needs_a_value_to_add() {
         let r: UpdateCreditsRequest =
             serde_json::from_str(r#"{"keyId":"key_1","operation":"increment"}"#).unwrap();
-        assert_eq!(problems(&r), vec!["body.value: is required for increment and decrement"]);
+        assert_eq!(
+            problems(&r),
+            vec!["body.value: is required for increment and decrement"]
+        );
         let r: UpdateCreditsRequest =
             serde_json::from_str(r#"{"keyId":"key_1","operation":"set","value":null}"#).unwrap();
         assert!(problems(&r).is_empty());

@@ -59,8 +59,19 @@ pub const CATALOG: &[(&str, &[&str])] = &[
             "remove_permission_from_role",
         ],
     ),
-    ("identity", &["create_identity", "read_identity", "update_identity", "delete_identity"]),
-    ("rootkey", &["create_root_key", "read_root_key", "delete_root_key"]),
+    (
+        "identity",
+        &[
+            "create_identity",
+            "read_identity",
+            "update_identity",
+            "delete_identity",
+        ],
+    ),
+    (
+        "rootkey",
+        &["create_root_key", "read_root_key", "delete_root_key"],
+    ),
     ("auditlog", &["read_audit_log"]),
     ("workspace", &["create_workspace"]),
 ];
@@ -81,10 +92,15 @@ pub enum PermissionError {
 impl std::fmt::Display for PermissionError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            PermissionError::Shape => f.write_str("must have the form <resource>.<id or *>.<action>"),
+            PermissionError::Shape => {
+                f.write_str("must have the form <resource>.<id or *>.<action>")
+            }
             PermissionError::UnknownResource(r) => write!(f, "unknown resource type '{r}'"),
             PermissionError::UnknownAction { resource, action } => {
-                write!(f, "unknown action '{action}' for resource type '{resource}'")
+                write!(
+                    f,
+                    "unknown action '{action}' for resource type '{resource}'"
+                )
             }
             PermissionError::BadId => {
                 f.write_str("the id must be '*' or letters, digits and underscores")
@@ -140,8 +156,14 @@ mod tests {
     fn rejects_the_rest() {
         assert_eq!(check("api.delete_key"), Err(PermissionError::Shape));
         assert_eq!(check("api.*.x.y"), Err(PermissionError::Shape));
-        assert!(matches!(check("apis.*.delete_key"), Err(PermissionError::UnknownResource(_))));
-        assert!(matches!(check("api.*.delete"), Err(PermissionError::UnknownAction { .. })));
+        assert!(matches!(
+            check("apis.*.delete_key"),
+            Err(PermissionError::UnknownResource(_))
+        ));
+        assert!(matches!(
+            check("api.*.delete"),
+            Err(PermissionError::UnknownAction { .. })
+        ));
         assert_eq!(check("api.a-b.delete_key"), Err(PermissionError::BadId));
         assert_eq!(check("api..delete_key"), Err(PermissionError::BadId));
     }

@@ -25,7 +25,10 @@ impl Validate for CreateRootKeyRequest {
                 v.push(
                     &format!("permissions[{i}]"),
                     format!("'{p}' is not a permission: {e}"),
-                    Some("use the form api.*.verify_key; docs/API.md lists every permission".to_string()),
+                    Some(
+                        "use the form api.*.verify_key; docs/API.md lists every permission"
+                            .to_string(),
+                    ),
                 );
             }
         }
@@ -79,6 +82,13 @@ pub struct DeleteRootKeyRequest {
 
 impl Validate for DeleteRootKeyRequest {
     fn validate(&self, v: &mut Violations) {
-        v.pattern("keyId", &self.key_id, 3, 255, charset::id, "letters, digits and underscores");
+        v.pattern(
+            "keyId",
+            &self.key_id,
+            3,
+            255,
+            charset::id,
+            "letters, digits and underscores",
+        );
     }
 }

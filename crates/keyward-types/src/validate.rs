@@ -91,7 +91,11 @@ impl Violations {
     /// The number must lie in `min..=max`.
     pub fn range(&mut self, field: &str, value: i64, min: i64, max: i64) {
         if value < min || value > max {
-            self.push(field, format!("must be between {min} and {max}, got {value}"), None);
+            self.push(
+                field,
+                format!("must be between {min} and {max}, got {value}"),
+                None,
+            );
         }
     }
 
@@ -100,7 +104,11 @@ impl Violations {
         if len < min {
             self.push(field, format!("must hold at least {min} item(s)"), None);
         } else if len > max {
-            self.push(field, format!("may hold at most {max} items, got {len}"), None);
+            self.push(
+                field,
+                format!("may hold at most {max} items, got {len}"),
+                None,
+            );
         }
     }
 
@@ -120,7 +128,14 @@ mod tests {
     fn collects_every_problem() {
         let mut v = Violations::new();
         v.length("name", "", 1, 10);
-        v.pattern("apiId", "api-1", 3, 255, charset::id, "letters, digits and _");
+        v.pattern(
+            "apiId",
+            "api-1",
+            3,
+            255,
+            charset::id,
+            "letters, digits and _",
+        );
         v.range("byteLength", 8, 16, 255);
         v.items("tags", 21, 0, 20);
         let errors = v.into_errors();

@@ -7,7 +7,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::header::{AUTHORIZATION, USER_AGENT};
 use axum::http::request::Parts;
-use keyward_types::{ErrorCode, ValidationError, Validate, Violations};
+use keyward_types::{ErrorCode, Validate, ValidationError, Violations};
 use serde::de::DeserializeOwned;
 
 use crate::app::AppState;
@@ -27,7 +27,9 @@ where
 
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
         let context = format!("POST request body for '{}'", request.uri().path());
-        let bytes = Bytes::from_request(request, state).await.map_err(body_rejection)?;
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(body_rejection)?;
         let value = parse::<T>(&bytes, &context)?;
         let mut violations = Violations::new();
         value.validate(&mut violations);
@@ -45,7 +47,10 @@ fn body_rejection(rejection: BytesRejection) -> ApiError {
             "The request body is larger than the 2 MiB keyward accepts. Send less (e.g. smaller meta).",
         )
     } else {
-        ApiError::new(ErrorCode::RequestBodyUnreadable, format!("The request body could not be read: {rejection}"))
+        ApiError::new(
+            ErrorCode::RequestBodyUnreadable,
+            format!("The request body could not be read: {rejection}"),
+        )
     }
 }
 
@@ -70,7 +75,9 @@ fn parse<T: DeserializeOwned>(bytes: &[u8], context: &str) -> Result<T, ApiError
 fn unreadable(err: &serde_json::Error) -> ApiError {
     ApiError::new(
         ErrorCode::RequestBodyUnreadable,
-        format!("The request body is not valid JSON ({err}). Send one JSON object with Content-Type: application/json."),
+        format!(
+            "The request body is not valid JSON ({err}). Send one JSON object with Content-Type: application/json."
+        ),
     )
 }
 
@@ -79,20 +86,39 @@ fn field_error(path: &str, err: &serde_json::Error) -> ValidationError {
     let text = err.to_string();
     // serde appends " at line L column C"; the location says more.
     let text = text.split(" at line ").next().unwrap_or(&text).to_owned();
-    let base = if path == "." { "body".to_owned() } else { format!("body.{path}") };
-    let quoted = |prefix: &str| text.strip_prefix(prefix).and_then(|rest| rest.split('`').next()).map(str::to_owned);
+    let base = if path == "." {
+        "body".to_owned()
+    } else {
+        format!("body.{path}")
+    };
+    let quoted = |prefix: &str| {
+        text.strip_prefix(prefix)
+            .and_then(|rest| rest.split('`').next())
+            .map(str::to_owned)
+    };
     if let Some(field) = quoted("missing field `") {
-        return ValidationError { location: format!("{base}.{field}"), message: "is required".into(), fix: None };
-    }
-    if let Some(field) = quoted("unknown field `") {
-        let expected = text.split_once(", expected ").map(|(_, e)| e.replace('`', ""));
         return ValidationError {
             location: format!("{base}.{field}"),
+            message: "is required".into(),
+            fix: None,
+        };
+    }
+    if quoted("unknown field `").is_some() {
+        // The path already ends with the unknown field's name.
+        let expected = text
+            .split_once(", expected ")
+            .map(|(_, e)| e.replace('`', ""));
+        return ValidationError {
+            location: base,
             message: "is not a field of this request".into(),
             fix: expected.map(|e| format!("remove it; expected {e}")),
         };
     }
-    ValidationError { location: base, message: text, fix: None }
+    ValidationError {
+        location: base,
+        message: text,
+        fix: None,
+    }
 }
 
 impl FromRequestParts<AppState> for Caller {
@@ -111,7 +137,10 @@ impl FromRequestParts<AppState> for Caller {
         let root_key = authenticate(app, authorization).await?;
         Ok(Caller {
             root_key,
-            remote_ip: parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0),
+            remote_ip: parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0),
             user_agent: parts.headers.get(USER_AGENT).cloned(),
         })
     }
@@ -131,7 +160,10 @@ mod tests {
         let e = errors("{}");
         assert_eq!(e.code, ErrorCode::InvalidInput);
         let first = &e.errors.as_ref().unwrap()[0];
-        assert_eq!((first.location.as_str(), first.message.as_str()), ("body.keyId", "is required"));
+        assert_eq!(
+            (first.location.as_str(), first.message.as_str()),
+            ("body.keyId", "is required")
+        );
 
         let e = errors(r#"{"keyId":"key_1","nope":1}"#);
         let first = &e.errors.as_ref().unwrap()[0];
@@ -144,13 +176,22 @@ mod tests {
         let e = errors(r#"{"keyId":"key_1","permanent":"yes"}"#);
         let first = &e.errors.as_ref().unwrap()[0];
         assert_eq!(first.location, "body.permanent");
-        assert!(first.message.starts_with("invalid type: string \"yes\", expected a boolean"), "{}", first.message);
+        assert!(
+            first
+                .message
+                .starts_with("invalid type: string \"yes\", expected a boolean"),
+            "{}",
+            first.message
+        );
     }
 
     #[test]
     fn broken_json_is_unreadable() {
         assert_eq!(errors("{").code, ErrorCode::RequestBodyUnreadable);
         assert_eq!(errors("").code, ErrorCode::RequestBodyUnreadable);
-        assert_eq!(errors(r#"{"keyId":"key_1"} x"#).code, ErrorCode::RequestBodyUnreadable);
+        assert_eq!(
+            errors(r#"{"keyId":"key_1"} x"#).code,
+            ErrorCode::RequestBodyUnreadable
+        );
     }
 }

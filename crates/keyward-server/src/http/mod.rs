@@ -114,14 +114,19 @@ async fn route_not_found(request: Request) -> ApiError {
 }
 
 async fn method_not_allowed(request: Request) -> Response {
-    let method_hint = if request.uri().path().starts_with("/v2/") && request.uri().path() != "/v2/liveness" {
-        "use POST with a JSON body"
-    } else {
-        "use GET"
-    };
+    let method_hint =
+        if request.uri().path().starts_with("/v2/") && request.uri().path() != "/v2/liveness" {
+            "use POST with a JSON body"
+        } else {
+            "use GET"
+        };
     ApiError::new(
         ErrorCode::MethodNotAllowed,
-        format!("{} is not allowed on {}: {method_hint}.", request.method(), request.uri().path()),
+        format!(
+            "{} is not allowed on {}: {method_hint}.",
+            request.method(),
+            request.uri().path()
+        ),
     )
     .into_response()
 }

@@ -17,12 +17,18 @@ tokio::task_local! {
 
 /// The id of the request being served, or a fresh one outside a request.
 pub fn current() -> String {
-    REQUEST_ID.try_with(Clone::clone).unwrap_or_else(|_| new_id("req"))
+    REQUEST_ID
+        .try_with(Clone::clone)
+        .unwrap_or_else(|_| new_id("req"))
 }
 
 /// Assigns the request id, and records the request in the log and the metrics. Bodies and
 /// headers are never logged: they carry keys.
-pub async fn middleware(metrics: &crate::metrics::Metrics, request: Request, next: Next) -> Response {
+pub async fn middleware(
+    metrics: &crate::metrics::Metrics,
+    request: Request,
+    next: Next,
+) -> Response {
     let id = new_id("req");
     let started = Instant::now();
     let method = request.method().clone();

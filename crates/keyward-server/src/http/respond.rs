@@ -12,8 +12,14 @@ pub struct Data<T>(pub T);
 
 impl<T: Serialize> IntoResponse for Data<T> {
     fn into_response(self) -> Response {
-        Json(Envelope { meta: Meta { request_id: request_id::current() }, data: self.0, pagination: None })
-            .into_response()
+        Json(Envelope {
+            meta: Meta {
+                request_id: request_id::current(),
+            },
+            data: self.0,
+            pagination: None,
+        })
+        .into_response()
     }
 }
 
@@ -22,8 +28,14 @@ pub struct Page<T>(pub Vec<T>, pub Pagination);
 
 impl<T: Serialize> IntoResponse for Page<T> {
     fn into_response(self) -> Response {
-        Json(Envelope { meta: Meta { request_id: request_id::current() }, data: self.0, pagination: Some(self.1) })
-            .into_response()
+        Json(Envelope {
+            meta: Meta {
+                request_id: request_id::current(),
+            },
+            data: self.0,
+            pagination: Some(self.1),
+        })
+        .into_response()
     }
 }
 

@@ -1,8 +1,8 @@
 //! `apis.*`
 
 use keyward_types::apis::{
-    CreateApiRequest, CreateApiResponseData, DeleteApiRequest, GetApiRequest, GetApiResponseData, ListKeysRequest,
-    UpdateApiRequest,
+    CreateApiRequest, CreateApiResponseData, DeleteApiRequest, GetApiRequest, GetApiResponseData,
+    ListKeysRequest, UpdateApiRequest,
 };
 use keyward_types::keys::KeyResponseData;
 use keyward_types::{Empty, ErrorCode, Pagination};
@@ -23,7 +23,11 @@ async fn find_api(c: &mut impl AsConn, caller: &Caller, api_id: &str) -> ApiResu
         .ok_or_else(|| ApiError::api_not_found(api_id))
 }
 
-pub async fn create_api(app: &App, caller: &Caller, req: CreateApiRequest) -> ApiResult<CreateApiResponseData> {
+pub async fn create_api(
+    app: &App,
+    caller: &Caller,
+    req: CreateApiRequest,
+) -> ApiResult<CreateApiResponseData> {
     caller.require("api.*.create_api")?;
     let api = ApiRow {
         id: new_id("api"),
@@ -47,10 +51,18 @@ pub async fn create_api(app: &App, caller: &Caller, req: CreateApiRequest) -> Ap
     Ok(CreateApiResponseData { api_id: api.id })
 }
 
-pub async fn get_api(app: &App, caller: &Caller, req: GetApiRequest) -> ApiResult<GetApiResponseData> {
+pub async fn get_api(
+    app: &App,
+    caller: &Caller,
+    req: GetApiRequest,
+) -> ApiResult<GetApiResponseData> {
     let api = find_api(&mut app.db.reader().await?, caller, &req.api_id).await?;
     caller.require_on_api(&api.id, "read_api")?;
-    Ok(GetApiResponseData { id: api.id, name: api.name, delete_protection: api.delete_protection })
+    Ok(GetApiResponseData {
+        id: api.id,
+        name: api.name,
+        delete_protection: api.delete_protection,
+    })
 }
 
 pub async fn update_api(app: &App, caller: &Caller, req: UpdateApiRequest) -> ApiResult<Empty> {
@@ -63,7 +75,10 @@ pub async fn update_api(app: &App, caller: &Caller, req: UpdateApiRequest) -> Ap
     store::apis::update(&mut tx, &api.id, &name, delete_protection, now_ms()).await?;
     let mut changes = Vec::new();
     if let Some(p) = req.delete_protection {
-        changes.push(format!("delete protection {}", if p { "on" } else { "off" }));
+        changes.push(format!(
+            "delete protection {}",
+            if p { "on" } else { "off" }
+        ));
     }
     if renamed {
         changes.push(format!("name '{name}'"));
@@ -88,8 +103,8 @@ pub async fn delete_api(app: &App, caller: &Caller, req: DeleteApiRequest) -> Ap
     if api.delete_protection {
         return Err(ApiError::new(
             ErrorCode::ProtectedResource,
-            "This API has delete protection enabled. Disable it before attempting to delete \
-             (apis.updateApi with deleteProtection: false).",
+            "This API has delete protection enabled. Disable it before attempting to delete. \
+             Switch it off with apis.updateApi and deleteProtection: false.",
         ));
     }
     store::apis::soft_delete(&mut tx, &api.id, now_ms()).await?;
@@ -104,7 +119,8 @@ pub async fn delete_api(app: &App, caller: &Caller, req: DeleteApiRequest) -> Ap
     .await?;
     tx.commit().await?;
     // After the commit, so no load can re-read the API as live; see `cache`.
-    app.keys.invalidate_where(|k| k.as_ref().is_some_and(|k| k.api_id == api.id));
+    app.keys
+        .invalidate_where(|k| k.as_ref().is_some_and(|k| k.api_id == api.id));
     Ok(Empty {})
 }
 
@@ -125,15 +141,31 @@ pub async fn list_keys(
     }
     let limit = req.limit.unwrap_or(100);
     let identity_id = match &req.external_id {
-        Some(external_id) => match store::identities::find_id(&mut conn, caller.workspace_id(), external_id).await? {
-            Some(id) => Some(id),
-            // An unknown customer has no keys: an empty page, not an error.
-            None => return Ok((Vec::new(), Pagination { cursor: None, has_more: false })),
-        },
+        Some(external_id) => {
+            match store::identities::find_id(&mut conn, caller.workspace_id(), external_id).await? {
+                Some(id) => Some(id),
+                // An unknown customer has no keys: an empty page, not an error.
+                None => {
+                    return Ok((
+                        Vec::new(),
+                        Pagination {
+                            cursor: None,
+                            has_more: false,
+                        },
+                    ));
+                }
+            }
+        }
         None => None,
     };
-    let rows =
-        store::keys::list_by_api(&mut conn, &api.id, identity_id.as_deref(), req.cursor.as_deref(), limit + 1).await?;
+    let rows = store::keys::list_by_api(
+        &mut conn,
+        &api.id,
+        identity_id.as_deref(),
+        req.cursor.as_deref(),
+        limit + 1,
+    )
+    .await?;
     let (rows, pagination) = paginate(rows, limit, |row| row.id.clone());
     Ok((rows.into_iter().map(key_view).collect(), pagination))
 }

@@ -1,9 +1,9 @@
 //! `keys.*` except verification (see [`crate::verify`]).
 
 use keyward_types::keys::{
-    CreateKeyRequest, CreateKeyResponseData, CreditsOperation, CreditsRefill, DeleteKeyRequest, GetKeyRequest,
-    Identity, KeyCredits, KeyResponseData, MAX_CREDITS, RefillInterval, RerollKeyRequest, RerollKeyResponseData,
-    UpdateCreditsRequest, UpdateKeyRequest, WhoamiRequest,
+    CreateKeyRequest, CreateKeyResponseData, CreditsOperation, CreditsRefill, DeleteKeyRequest,
+    GetKeyRequest, Identity, KeyCredits, KeyResponseData, MAX_CREDITS, RefillInterval,
+    RerollKeyRequest, RerollKeyResponseData, UpdateCreditsRequest, UpdateKeyRequest, WhoamiRequest,
 };
 use keyward_types::{Empty, ErrorCode, Nullable};
 
@@ -56,7 +56,11 @@ pub fn key_view(row: KeyRow) -> KeyResponseData {
 
 fn refill_view(amount: Option<i64>, day: Option<i64>) -> Option<CreditsRefill> {
     amount.map(|amount| CreditsRefill {
-        interval: if day.is_some() { RefillInterval::Monthly } else { RefillInterval::Daily },
+        interval: if day.is_some() {
+            RefillInterval::Monthly
+        } else {
+            RefillInterval::Daily
+        },
         amount,
         refill_day: day,
     })
@@ -75,16 +79,32 @@ fn refill_columns(refill: Option<&CreditsRefill>) -> (Option<i64>, Option<i64>) 
 }
 
 /// Refuses what this version cannot store yet rather than silently dropping it.
-fn refuse_unsupported(roles: &Option<Vec<String>>, permissions: &Option<Vec<String>>, ratelimits_sent: bool) -> ApiResult<()> {
+fn refuse_unsupported(
+    roles: &Option<Vec<String>>,
+    permissions: &Option<Vec<String>>,
+    ratelimits_sent: bool,
+) -> ApiResult<()> {
     let fix = "remove the field; roles, permissions and rate limits on keys arrive in a later keyward version";
     if roles.is_some() {
-        return Err(ApiError::invalid_field("roles", "is not supported yet", fix));
+        return Err(ApiError::invalid_field(
+            "roles",
+            "is not supported yet",
+            fix,
+        ));
     }
     if permissions.is_some() {
-        return Err(ApiError::invalid_field("permissions", "is not supported yet", fix));
+        return Err(ApiError::invalid_field(
+            "permissions",
+            "is not supported yet",
+            fix,
+        ));
     }
     if ratelimits_sent {
-        return Err(ApiError::invalid_field("ratelimits", "is not supported yet", fix));
+        return Err(ApiError::invalid_field(
+            "ratelimits",
+            "is not supported yet",
+            fix,
+        ));
     }
     Ok(())
 }
@@ -104,7 +124,11 @@ async fn identity_for(tx: &mut Tx, workspace_id: &str, external_id: &str) -> Api
     Ok(store::identities::upsert(tx, &new_id("id"), workspace_id, external_id, now_ms()).await?)
 }
 
-pub async fn create_key(app: &App, caller: &Caller, req: CreateKeyRequest) -> ApiResult<CreateKeyResponseData> {
+pub async fn create_key(
+    app: &App,
+    caller: &Caller,
+    req: CreateKeyRequest,
+) -> ApiResult<CreateKeyResponseData> {
     refuse_unsupported(&req.roles, &req.permissions, req.ratelimits.is_some())?;
     let mut tx = app.db.begin().await?;
     // Deleted APIs take no new keys (Unkey allows it; see docs/API.md).
@@ -124,7 +148,8 @@ pub async fn create_key(app: &App, caller: &Caller, req: CreateKeyRequest) -> Ap
         Some(external_id) => Some(identity_for(&mut tx, caller.workspace_id(), external_id).await?),
         None => None,
     };
-    let (refill_amount, refill_day) = refill_columns(req.credits.as_ref().and_then(|c| c.refill.as_ref()));
+    let (refill_amount, refill_day) =
+        refill_columns(req.credits.as_ref().and_then(|c| c.refill.as_ref()));
     let row = KeyRow {
         id: new_id("key"),
         workspace_id: caller.workspace_id().to_owned(),
@@ -152,13 +177,19 @@ pub async fn create_key(app: &App, caller: &Caller, req: CreateKeyRequest) -> Ap
         caller.workspace_id(),
         "key.create",
         format!("Created {} in {}", row.id, api.id),
-        vec![audit::target("key", &row.id, row.name.as_deref()), audit::target("api", &api.id, Some(&api.name))],
+        vec![
+            audit::target("key", &row.id, row.name.as_deref()),
+            audit::target("api", &api.id, Some(&api.name)),
+        ],
     )
     .await?;
     tx.commit().await?;
     // Drop a cached "not found" for this hash, should anyone have tried it before it existed.
     app.keys.invalidate(&new_key.hash);
-    Ok(CreateKeyResponseData { key_id: row.id, key: new_key.plaintext.into_string() })
+    Ok(CreateKeyResponseData {
+        key_id: row.id,
+        key: new_key.plaintext.into_string(),
+    })
 }
 
 pub async fn get_key(app: &App, caller: &Caller, req: GetKeyRequest) -> ApiResult<KeyResponseData> {
@@ -179,7 +210,10 @@ pub async fn whoami(app: &App, caller: &Caller, req: WhoamiRequest) -> ApiResult
     // Without read permission the answer is the same 404 as for an unknown key: the request
     // carries a secret, and a different status would tell whether it is a real key.
     match row {
-        Some(row) if row.workspace_id == caller.workspace_id() && caller.may_on_api(&row.api_id, "read_key") => {
+        Some(row)
+            if row.workspace_id == caller.workspace_id()
+                && caller.may_on_api(&row.api_id, "read_key") =>
+        {
             Ok(key_view(row))
         }
         _ => Err(ApiError::new(
@@ -202,7 +236,9 @@ pub async fn update_key(app: &App, caller: &Caller, req: UpdateKeyRequest) -> Ap
     }
     if let Some(external_id) = req.external_id.into_change() {
         row.identity_id = match external_id {
-            Some(external_id) => Some(identity_for(&mut tx, caller.workspace_id(), &external_id).await?),
+            Some(external_id) => {
+                Some(identity_for(&mut tx, caller.workspace_id(), &external_id).await?)
+            }
             None => None,
         };
         changed.push("externalId");
@@ -264,17 +300,30 @@ pub async fn update_key(app: &App, caller: &Caller, req: UpdateKeyRequest) -> Ap
     Ok(Empty {})
 }
 
-pub async fn update_credits(app: &App, caller: &Caller, req: UpdateCreditsRequest) -> ApiResult<KeyCredits> {
+pub async fn update_credits(
+    app: &App,
+    caller: &Caller,
+    req: UpdateCreditsRequest,
+) -> ApiResult<KeyCredits> {
     let mut tx = app.db.begin().await?;
     let row = find_key(&mut tx, caller, &req.key_id).await?;
     caller.require_on_api(&row.api_id, "update_key")?;
     let value = req.value.value().copied();
     let change = match (req.operation, value) {
         (CreditsOperation::Set, value) => CreditsChange::Set(value),
-        (CreditsOperation::Increment, Some(amount)) => CreditsChange::Increment { amount, max: MAX_CREDITS },
+        (CreditsOperation::Increment, Some(amount)) => CreditsChange::Increment {
+            amount,
+            max: MAX_CREDITS,
+        },
         (CreditsOperation::Decrement, Some(amount)) => CreditsChange::Decrement(amount),
         // Validation requires a value for these.
-        (_, None) => return Err(ApiError::invalid_field("value", "is required", "send a number")),
+        (_, None) => {
+            return Err(ApiError::invalid_field(
+                "value",
+                "is required",
+                "send a number",
+            ));
+        }
     };
     let Some(after) = store::keys::change_credits(&mut tx, &row.id, change, now_ms()).await? else {
         return Err(ApiError::invalid_field(
@@ -293,22 +342,34 @@ pub async fn update_credits(app: &App, caller: &Caller, req: UpdateCreditsReques
             row.id,
             req.operation,
             value.map_or("unlimited".to_string(), |v| v.to_string()),
-            after.remaining.map_or("unlimited".to_string(), |v| v.to_string())
+            after
+                .remaining
+                .map_or("unlimited".to_string(), |v| v.to_string())
         ),
         vec![audit::target("key", &row.id, row.name.as_deref())],
     )
     .await?;
     tx.commit().await?;
     invalidate(app, &row);
-    Ok(KeyCredits { remaining: after.remaining, refill: refill_view(after.refill_amount, after.refill_day) })
+    Ok(KeyCredits {
+        remaining: after.remaining,
+        refill: refill_view(after.refill_amount, after.refill_day),
+    })
 }
 
-pub async fn reroll_key(app: &App, caller: &Caller, req: RerollKeyRequest) -> ApiResult<RerollKeyResponseData> {
+pub async fn reroll_key(
+    app: &App,
+    caller: &Caller,
+    req: RerollKeyRequest,
+) -> ApiResult<RerollKeyResponseData> {
     let mut tx = app.db.begin().await?;
     let old = find_key(&mut tx, caller, &req.key_id).await?;
     caller.require_on_api(&old.api_id, "create_key")?;
     let now = now_ms();
-    let new_key = key_material::generate(key_material::prefix_of(&old.start), old.byte_length as usize);
+    let new_key = key_material::generate(
+        key_material::prefix_of(&old.start),
+        old.byte_length as usize,
+    );
     // The new key inherits everything but its secret, id and timestamps.
     let new_row = KeyRow {
         id: new_id("key"),
@@ -328,7 +389,10 @@ pub async fn reroll_key(app: &App, caller: &Caller, req: RerollKeyRequest) -> Ap
         &Actor::from(caller),
         caller.workspace_id(),
         "key.reroll",
-        format!("Rerolled {} as {}; the old key expires at {old_expires}", old.id, new_row.id),
+        format!(
+            "Rerolled {} as {}; the old key expires at {old_expires}",
+            old.id, new_row.id
+        ),
         vec![
             audit::target("key", &old.id, old.name.as_deref()),
             audit::target("key", &new_row.id, new_row.name.as_deref()),
@@ -338,7 +402,10 @@ pub async fn reroll_key(app: &App, caller: &Caller, req: RerollKeyRequest) -> Ap
     tx.commit().await?;
     invalidate(app, &old);
     app.keys.invalidate(&new_key.hash);
-    Ok(RerollKeyResponseData { key_id: new_row.id, key: new_key.plaintext.into_string() })
+    Ok(RerollKeyResponseData {
+        key_id: new_row.id,
+        key: new_key.plaintext.into_string(),
+    })
 }
 
 pub async fn delete_key(app: &App, caller: &Caller, req: DeleteKeyRequest) -> ApiResult<Empty> {
@@ -356,8 +423,15 @@ pub async fn delete_key(app: &App, caller: &Caller, req: DeleteKeyRequest) -> Ap
         &Actor::from(caller),
         caller.workspace_id(),
         "key.delete",
-        if permanent { format!("Permanently deleted {}", row.id) } else { format!("Deleted {}", row.id) },
-        vec![audit::target("key", &row.id, row.name.as_deref()), audit::target("api", &row.api_id, None)],
+        if permanent {
+            format!("Permanently deleted {}", row.id)
+        } else {
+            format!("Deleted {}", row.id)
+        },
+        vec![
+            audit::target("key", &row.id, row.name.as_deref()),
+            audit::target("api", &row.api_id, None),
+        ],
     )
     .await?;
     tx.commit().await?;

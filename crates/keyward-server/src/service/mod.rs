@@ -16,9 +16,17 @@ pub mod workspaces;
 use keyward_types::Pagination;
 
 /// Splits one extra row off a page query (fetched with `limit + 1`) into the pagination.
-pub(crate) fn paginate<T>(mut rows: Vec<T>, limit: i64, cursor_of: impl Fn(&T) -> String) -> (Vec<T>, Pagination) {
+pub(crate) fn paginate<T>(
+    mut rows: Vec<T>,
+    limit: i64,
+    cursor_of: impl Fn(&T) -> String,
+) -> (Vec<T>, Pagination) {
     let has_more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
-    let cursor = if has_more { rows.last().map(cursor_of) } else { None };
+    let cursor = if has_more {
+        rows.last().map(cursor_of)
+    } else {
+        None
+    };
     (rows, Pagination { cursor, has_more })
 }

@@ -1,7 +1,8 @@
 //! `rootKeys.*` (keyward extension).
 
 use keyward_types::root_keys::{
-    CreateRootKeyRequest, CreateRootKeyResponseData, DeleteRootKeyRequest, ListRootKeysRequest, RootKey,
+    CreateRootKeyRequest, CreateRootKeyResponseData, DeleteRootKeyRequest, ListRootKeysRequest,
+    RootKey,
 };
 use keyward_types::{Empty, ErrorCode, Pagination};
 
@@ -30,7 +31,11 @@ pub(crate) async fn insert_root_key(
     plaintext: Option<String>,
 ) -> ApiResult<(String, PlaintextKey)> {
     let (hash, start, secret) = match plaintext {
-        Some(text) => (KeyHash::of(&text), key_material::start_of(&text), PlaintextKey::from(text)),
+        Some(text) => (
+            KeyHash::of(&text),
+            key_material::start_of(&text),
+            PlaintextKey::from(text),
+        ),
         None => {
             let key = key_material::generate(Some(ROOT_KEY_PREFIX), ROOT_KEY_BYTES);
             (key.hash, key.start, key.plaintext)
@@ -51,7 +56,11 @@ pub(crate) async fn insert_root_key(
         actor,
         workspace_id,
         "rootKey.create",
-        format!("Created root key {} with {} permission(s)", row.id, permissions.len()),
+        format!(
+            "Created root key {} with {} permission(s)",
+            row.id,
+            permissions.len()
+        ),
         vec![audit::target("rootKey", &row.id, row.name.as_deref())],
     )
     .await?;
@@ -65,22 +74,42 @@ pub async fn create_root_key(
 ) -> ApiResult<CreateRootKeyResponseData> {
     caller.require("rootkey.*.create_root_key")?;
     // A root key can only hand out what it holds: no escalation through delegation.
-    let beyond: Vec<&String> = req.permissions.iter().filter(|p| !caller.has(p)).collect();
+    let beyond: Vec<&String> = req
+        .permissions
+        .iter()
+        .filter(|p| !caller.covers(p))
+        .collect();
     if !beyond.is_empty() {
-        let list = beyond.iter().map(|p| format!("'{p}'")).collect::<Vec<_>>().join(", ");
+        let list = beyond
+            .iter()
+            .map(|p| format!("'{p}'"))
+            .collect::<Vec<_>>()
+            .join(", ");
         return Err(ApiError::new(
             ErrorCode::InsufficientPermissions,
-            format!("A root key can only grant permissions it holds itself; this one lacks {list}. Remove them from the request."),
+            format!(
+                "A root key can only grant permissions it holds itself; this one lacks {list}. Remove them from the request."
+            ),
         ));
     }
     let mut permissions = req.permissions;
     permissions.sort();
     permissions.dedup();
     let mut tx = app.db.begin().await?;
-    let (key_id, key) =
-        insert_root_key(&mut tx, &Actor::from(caller), caller.workspace_id(), req.name, &permissions, None).await?;
+    let (key_id, key) = insert_root_key(
+        &mut tx,
+        &Actor::from(caller),
+        caller.workspace_id(),
+        req.name,
+        &permissions,
+        None,
+    )
+    .await?;
     tx.commit().await?;
-    Ok(CreateRootKeyResponseData { key_id, key: key.into_string() })
+    Ok(CreateRootKeyResponseData {
+        key_id,
+        key: key.into_string(),
+    })
 }
 
 pub async fn list_root_keys(
@@ -90,8 +119,13 @@ pub async fn list_root_keys(
 ) -> ApiResult<(Vec<RootKey>, Pagination)> {
     caller.require("rootkey.*.read_root_key")?;
     let limit = req.limit.unwrap_or(100);
-    let rows = store::root_keys::list(&mut app.db.reader().await?, caller.workspace_id(), req.cursor.as_deref(), limit + 1)
-        .await?;
+    let rows = store::root_keys::list(
+        &mut app.db.reader().await?,
+        caller.workspace_id(),
+        req.cursor.as_deref(),
+        limit + 1,
+    )
+    .await?;
     let (rows, pagination) = paginate(rows, limit, |row| row.id.clone());
     let keys = rows
         .into_iter()
@@ -106,15 +140,24 @@ pub async fn list_root_keys(
     Ok((keys, pagination))
 }
 
-pub async fn delete_root_key(app: &App, caller: &Caller, req: DeleteRootKeyRequest) -> ApiResult<Empty> {
+pub async fn delete_root_key(
+    app: &App,
+    caller: &Caller,
+    req: DeleteRootKeyRequest,
+) -> ApiResult<Empty> {
     caller.require("rootkey.*.delete_root_key")?;
     let mut tx = app.db.begin().await?;
-    let row = store::root_keys::find_live(&mut tx, caller.workspace_id(), &req.key_id).await?.ok_or_else(|| {
-        ApiError::new(
-            ErrorCode::RootKeyNotFound,
-            format!("The root key '{}' was not found in this workspace; it may have been deleted.", req.key_id),
-        )
-    })?;
+    let row = store::root_keys::find_live(&mut tx, caller.workspace_id(), &req.key_id)
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::RootKeyNotFound,
+                format!(
+                    "The root key '{}' was not found in this workspace; it may have been deleted.",
+                    req.key_id
+                ),
+            )
+        })?;
     store::root_keys::soft_delete(&mut tx, &row.id, now_ms()).await?;
     audit::record(
         &mut tx,

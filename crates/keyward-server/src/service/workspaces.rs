@@ -42,7 +42,13 @@ pub(crate) async fn insert_workspace(
         root_key_plaintext,
     )
     .await?;
-    Ok((workspace_id, CreateRootKeyResponseData { key_id, key: key.into_string() }))
+    Ok((
+        workspace_id,
+        CreateRootKeyResponseData {
+            key_id,
+            key: key.into_string(),
+        },
+    ))
 }
 
 pub async fn create_workspace(
@@ -53,8 +59,14 @@ pub async fn create_workspace(
     caller.require("workspace.*.create_workspace")?;
     let actor = Actor::from(caller);
     let mut tx = app.db.begin().await?;
-    let (workspace_id, root_key) =
-        insert_workspace(&mut tx, &actor, &req.name, &permissions::all_wildcards(false), None).await?;
+    let (workspace_id, root_key) = insert_workspace(
+        &mut tx,
+        &actor,
+        &req.name,
+        &permissions::all_wildcards(false),
+        None,
+    )
+    .await?;
     // Also in the creator's own log, where its operators will look.
     audit::record(
         &mut tx,
@@ -66,5 +78,8 @@ pub async fn create_workspace(
     )
     .await?;
     tx.commit().await?;
-    Ok(CreateWorkspaceResponseData { workspace_id, root_key })
+    Ok(CreateWorkspaceResponseData {
+        workspace_id,
+        root_key,
+    })
 }

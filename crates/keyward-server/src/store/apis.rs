@@ -29,7 +29,11 @@ pub async fn insert(c: &mut impl AsConn, api: &ApiRow) -> StoreResult<()> {
 }
 
 /// The API `id` of `workspace_id`, unless deleted.
-pub async fn find_live(c: &mut impl AsConn, workspace_id: &str, id: &str) -> StoreResult<Option<ApiRow>> {
+pub async fn find_live(
+    c: &mut impl AsConn,
+    workspace_id: &str,
+    id: &str,
+) -> StoreResult<Option<ApiRow>> {
     on_conn!(c, |conn| {
         sqlx::query_as(
             "select id, workspace_id, name, delete_protection, created_at from apis \
@@ -50,13 +54,15 @@ pub async fn update(
     now: i64,
 ) -> StoreResult<()> {
     on_conn!(c, |conn| {
-        sqlx::query("update apis set name = $2, delete_protection = $3, updated_at = $4 where id = $1")
-            .bind(id)
-            .bind(name)
-            .bind(delete_protection)
-            .bind(now)
-            .execute(conn)
-            .await
+        sqlx::query(
+            "update apis set name = $2, delete_protection = $3, updated_at = $4 where id = $1",
+        )
+        .bind(id)
+        .bind(name)
+        .bind(delete_protection)
+        .bind(now)
+        .execute(conn)
+        .await
     })?;
     Ok(())
 }

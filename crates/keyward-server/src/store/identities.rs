@@ -28,7 +28,11 @@ pub async fn upsert(
 }
 
 /// The id of the identity `external_id` in `workspace_id`, if any.
-pub async fn find_id(c: &mut impl AsConn, workspace_id: &str, external_id: &str) -> StoreResult<Option<String>> {
+pub async fn find_id(
+    c: &mut impl AsConn,
+    workspace_id: &str,
+    external_id: &str,
+) -> StoreResult<Option<String>> {
     let row: Option<(String,)> = on_conn!(c, |conn| {
         sqlx::query_as("select id from identities where workspace_id = $1 and external_id = $2")
             .bind(workspace_id)

@@ -71,7 +71,11 @@ pub async fn insert(c: &mut impl AsConn, k: &KeyRow) -> StoreResult<()> {
 }
 
 /// The live key `id` of `workspace_id`.
-pub async fn find_live_by_id(c: &mut impl AsConn, workspace_id: &str, id: &str) -> StoreResult<Option<KeyRow>> {
+pub async fn find_live_by_id(
+    c: &mut impl AsConn,
+    workspace_id: &str,
+    id: &str,
+) -> StoreResult<Option<KeyRow>> {
     on_conn!(c, |conn| {
         sqlx::query_as(select_live_keys!("and k.id = $1 and k.workspace_id = $2"))
             .bind(id)
@@ -152,7 +156,10 @@ pub async fn soft_delete(c: &mut impl AsConn, id: &str, now: i64) -> StoreResult
 
 /// Erases the row and its hash. Audit events naming the key are kept.
 pub async fn hard_delete(c: &mut impl AsConn, id: &str) -> StoreResult<()> {
-    on_conn!(c, |conn| sqlx::query("delete from keys where id = $1").bind(id).execute(conn).await)?;
+    on_conn!(c, |conn| sqlx::query("delete from keys where id = $1")
+        .bind(id)
+        .execute(conn)
+        .await)?;
     Ok(())
 }
 
@@ -249,7 +256,12 @@ pub async fn change_credits(
 }
 
 /// Sets when a key stops working (rerolling ends the old key's life).
-pub async fn set_expiry(c: &mut impl AsConn, id: &str, expires_at: i64, now: i64) -> StoreResult<()> {
+pub async fn set_expiry(
+    c: &mut impl AsConn,
+    id: &str,
+    expires_at: i64,
+    now: i64,
+) -> StoreResult<()> {
     on_conn!(c, |conn| {
         sqlx::query("update keys set expires_at = $2, updated_at = $3 where id = $1")
             .bind(id)

@@ -154,7 +154,9 @@ impl Db {
             .connect_with(options.read_only(true))
             .await
             .context("cannot open the SQLite database for reading")?;
-        Ok(Db { backend: Backend::Sqlite { read, write } })
+        Ok(Db {
+            backend: Backend::Sqlite { read, write },
+        })
     }
 
     async fn migrate(&self) -> anyhow::Result<()> {
@@ -170,21 +172,27 @@ impl Db {
     /// Starts a write transaction.
     pub async fn begin(&self) -> StoreResult<Tx> {
         match &self.backend {
-            Backend::Sqlite { write, .. } => Ok(Tx { inner: TxInner::Sqlite(write.begin().await?) }),
+            Backend::Sqlite { write, .. } => Ok(Tx {
+                inner: TxInner::Sqlite(write.begin().await?),
+            }),
         }
     }
 
     /// A connection for reads.
     pub async fn reader(&self) -> StoreResult<Conn> {
         match &self.backend {
-            Backend::Sqlite { read, .. } => Ok(Conn { inner: ConnInner::Sqlite(read.acquire().await?) }),
+            Backend::Sqlite { read, .. } => Ok(Conn {
+                inner: ConnInner::Sqlite(read.acquire().await?),
+            }),
         }
     }
 
     /// A connection for single-statement writes outside a transaction (credit spending).
     pub async fn writer(&self) -> StoreResult<Conn> {
         match &self.backend {
-            Backend::Sqlite { write, .. } => Ok(Conn { inner: ConnInner::Sqlite(write.acquire().await?) }),
+            Backend::Sqlite { write, .. } => Ok(Conn {
+                inner: ConnInner::Sqlite(write.acquire().await?),
+            }),
         }
     }
 

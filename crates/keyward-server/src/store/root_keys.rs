@@ -34,7 +34,10 @@ pub async fn insert(c: &mut impl AsConn, k: &RootKeyRow) -> StoreResult<()> {
 }
 
 /// The live root key with this hash.
-pub async fn find_live_by_hash(c: &mut impl AsConn, hash: &[u8]) -> StoreResult<Option<RootKeyRow>> {
+pub async fn find_live_by_hash(
+    c: &mut impl AsConn,
+    hash: &[u8],
+) -> StoreResult<Option<RootKeyRow>> {
     on_conn!(c, |conn| {
         sqlx::query_as(
             "select id, workspace_id, hash, start, name, permissions, created_at from root_keys \
@@ -46,7 +49,11 @@ pub async fn find_live_by_hash(c: &mut impl AsConn, hash: &[u8]) -> StoreResult<
     })
 }
 
-pub async fn find_live(c: &mut impl AsConn, workspace_id: &str, id: &str) -> StoreResult<Option<RootKeyRow>> {
+pub async fn find_live(
+    c: &mut impl AsConn,
+    workspace_id: &str,
+    id: &str,
+) -> StoreResult<Option<RootKeyRow>> {
     on_conn!(c, |conn| {
         sqlx::query_as(
             "select id, workspace_id, hash, start, name, permissions, created_at from root_keys \

@@ -17,7 +17,9 @@ pub async fn insert(c: &mut impl AsConn, id: &str, name: &str, now: i64) -> Stor
 /// Whether no workspace exists yet (a fresh database, due for bootstrap).
 pub async fn none_exist(c: &mut impl AsConn) -> StoreResult<bool> {
     let row: Option<(String,)> = on_conn!(c, |conn| {
-        sqlx::query_as("select id from workspaces limit 1").fetch_optional(conn).await
+        sqlx::query_as("select id from workspaces limit 1")
+            .fetch_optional(conn)
+            .await
     })?;
     Ok(row.is_none())
 }

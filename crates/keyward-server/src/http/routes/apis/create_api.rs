@@ -1,8 +1,8 @@
 //! `POST /v2/apis.createApi`
 
 use axum::extract::State;
-use keyward_types::{Envelope, ErrorEnvelope};
 use keyward_types::apis::{CreateApiRequest, CreateApiResponseData};
+use keyward_types::{Envelope, ErrorEnvelope};
 
 use crate::app::AppState;
 use crate::auth::Caller;
@@ -34,5 +34,7 @@ pub async fn create_api(
     caller: Caller,
     Body(request): Body<CreateApiRequest>,
 ) -> ApiResult<Data<CreateApiResponseData>> {
-    service::apis::create_api(&app, &caller, request).await.map(Data)
+    service::apis::create_api(&app, &caller, request)
+        .await
+        .map(Data)
 }

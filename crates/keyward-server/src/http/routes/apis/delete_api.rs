@@ -1,8 +1,8 @@
 //! `POST /v2/apis.deleteApi`
 
 use axum::extract::State;
-use keyward_types::{Empty, Envelope, ErrorEnvelope};
 use keyward_types::apis::DeleteApiRequest;
+use keyward_types::{Empty, Envelope, ErrorEnvelope};
 
 use crate::app::AppState;
 use crate::auth::Caller;
@@ -36,5 +36,7 @@ pub async fn delete_api(
     caller: Caller,
     Body(request): Body<DeleteApiRequest>,
 ) -> ApiResult<Data<Empty>> {
-    service::apis::delete_api(&app, &caller, request).await.map(Data)
+    service::apis::delete_api(&app, &caller, request)
+        .await
+        .map(Data)
 }

@@ -1,8 +1,8 @@
 //! `POST /v2/apis.getApi`
 
 use axum::extract::State;
-use keyward_types::{Envelope, ErrorEnvelope};
 use keyward_types::apis::{GetApiRequest, GetApiResponseData};
+use keyward_types::{Envelope, ErrorEnvelope};
 
 use crate::app::AppState;
 use crate::auth::Caller;
@@ -35,5 +35,7 @@ pub async fn get_api(
     caller: Caller,
     Body(request): Body<GetApiRequest>,
 ) -> ApiResult<Data<GetApiResponseData>> {
-    service::apis::get_api(&app, &caller, request).await.map(Data)
+    service::apis::get_api(&app, &caller, request)
+        .await
+        .map(Data)
 }

@@ -1,9 +1,9 @@
 //! `POST /v2/apis.listKeys`
 
 use axum::extract::State;
-use keyward_types::{Envelope, ErrorEnvelope};
 use keyward_types::apis::ListKeysRequest;
 use keyward_types::keys::KeyResponseData;
+use keyward_types::{Envelope, ErrorEnvelope};
 
 use crate::app::AppState;
 use crate::auth::Caller;
@@ -37,5 +37,7 @@ pub async fn list_keys(
     caller: Caller,
     Body(request): Body<ListKeysRequest>,
 ) -> ApiResult<Page<KeyResponseData>> {
-    service::apis::list_keys(&app, &caller, request).await.map(Page::from)
+    service::apis::list_keys(&app, &caller, request)
+        .await
+        .map(Page::from)
 }

@@ -1,8 +1,8 @@
 //! `POST /v2/apis.updateApi`
 
 use axum::extract::State;
-use keyward_types::{Empty, Envelope, ErrorEnvelope};
 use keyward_types::apis::UpdateApiRequest;
+use keyward_types::{Empty, Envelope, ErrorEnvelope};
 
 use crate::app::AppState;
 use crate::auth::Caller;
@@ -35,5 +35,7 @@ pub async fn update_api(
     caller: Caller,
     Body(request): Body<UpdateApiRequest>,
 ) -> ApiResult<Data<Empty>> {
-    service::apis::update_api(&app, &caller, request).await.map(Data)
+    service::apis::update_api(&app, &caller, request)
+        .await
+        .map(Data)
 }

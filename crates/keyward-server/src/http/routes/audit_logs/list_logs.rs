@@ -1,8 +1,8 @@
 //! `POST /v2/auditLogs.listLogs`
 
 use axum::extract::State;
-use keyward_types::{Envelope, ErrorEnvelope};
 use keyward_types::audit_logs::{AuditLog, ListLogsRequest};
+use keyward_types::{Envelope, ErrorEnvelope};
 
 use crate::app::AppState;
 use crate::auth::Caller;
@@ -34,5 +34,7 @@ pub async fn list_logs(
     caller: Caller,
     Body(request): Body<ListLogsRequest>,
 ) -> ApiResult<Page<AuditLog>> {
-    service::audit_logs::list_logs(&app, &caller, request).await.map(Page::from)
+    service::audit_logs::list_logs(&app, &caller, request)
+        .await
+        .map(Page::from)
 }

@@ -1,8 +1,8 @@
 //! `POST /v2/keys.createKey`
 
 use axum::extract::State;
-use keyward_types::{Envelope, ErrorEnvelope};
 use keyward_types::keys::{CreateKeyRequest, CreateKeyResponseData};
+use keyward_types::{Envelope, ErrorEnvelope};
 
 use crate::app::AppState;
 use crate::auth::Caller;
@@ -36,5 +36,7 @@ pub async fn create_key(
     caller: Caller,
     Body(request): Body<CreateKeyRequest>,
 ) -> ApiResult<Data<CreateKeyResponseData>> {
-    service::keys::create_key(&app, &caller, request).await.map(Data)
+    service::keys::create_key(&app, &caller, request)
+        .await
+        .map(Data)
 }

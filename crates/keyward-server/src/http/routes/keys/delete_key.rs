@@ -1,8 +1,8 @@
 //! `POST /v2/keys.deleteKey`
 
 use axum::extract::State;
-use keyward_types::{Empty, Envelope, ErrorEnvelope};
 use keyward_types::keys::DeleteKeyRequest;
+use keyward_types::{Empty, Envelope, ErrorEnvelope};
 
 use crate::app::AppState;
 use crate::auth::Caller;
@@ -35,5 +35,7 @@ pub async fn delete_key(
     caller: Caller,
     Body(request): Body<DeleteKeyRequest>,
 ) -> ApiResult<Data<Empty>> {
-    service::keys::delete_key(&app, &caller, request).await.map(Data)
+    service::keys::delete_key(&app, &caller, request)
+        .await
+        .map(Data)
 }

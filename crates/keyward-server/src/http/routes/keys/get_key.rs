@@ -1,8 +1,8 @@
 //! `POST /v2/keys.getKey`
 
 use axum::extract::State;
-use keyward_types::{Envelope, ErrorEnvelope};
 use keyward_types::keys::{GetKeyRequest, KeyResponseData};
+use keyward_types::{Envelope, ErrorEnvelope};
 
 use crate::app::AppState;
 use crate::auth::Caller;
@@ -36,5 +36,7 @@ pub async fn get_key(
     caller: Caller,
     Body(request): Body<GetKeyRequest>,
 ) -> ApiResult<Data<KeyResponseData>> {
-    service::keys::get_key(&app, &caller, request).await.map(Data)
+    service::keys::get_key(&app, &caller, request)
+        .await
+        .map(Data)
 }

@@ -1,8 +1,8 @@
 //! `POST /v2/keys.rerollKey`
 
 use axum::extract::State;
-use keyward_types::{Envelope, ErrorEnvelope};
 use keyward_types::keys::{RerollKeyRequest, RerollKeyResponseData};
+use keyward_types::{Envelope, ErrorEnvelope};
 
 use crate::app::AppState;
 use crate::auth::Caller;
@@ -35,5 +35,7 @@ pub async fn reroll_key(
     caller: Caller,
     Body(request): Body<RerollKeyRequest>,
 ) -> ApiResult<Data<RerollKeyResponseData>> {
-    service::keys::reroll_key(&app, &caller, request).await.map(Data)
+    service::keys::reroll_key(&app, &caller, request)
+        .await
+        .map(Data)
 }

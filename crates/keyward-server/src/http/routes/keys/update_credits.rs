@@ -1,8 +1,8 @@
 //! `POST /v2/keys.updateCredits`
 
 use axum::extract::State;
-use keyward_types::{Envelope, ErrorEnvelope};
 use keyward_types::keys::{KeyCredits, UpdateCreditsRequest};
+use keyward_types::{Envelope, ErrorEnvelope};
 
 use crate::app::AppState;
 use crate::auth::Caller;
@@ -35,5 +35,7 @@ pub async fn update_credits(
     caller: Caller,
     Body(request): Body<UpdateCreditsRequest>,
 ) -> ApiResult<Data<KeyCredits>> {
-    service::keys::update_credits(&app, &caller, request).await.map(Data)
+    service::keys::update_credits(&app, &caller, request)
+        .await
+        .map(Data)
 }

@@ -1,8 +1,8 @@
 //! `POST /v2/keys.updateKey`
 
 use axum::extract::State;
-use keyward_types::{Empty, Envelope, ErrorEnvelope};
 use keyward_types::keys::UpdateKeyRequest;
+use keyward_types::{Empty, Envelope, ErrorEnvelope};
 
 use crate::app::AppState;
 use crate::auth::Caller;
@@ -35,5 +35,7 @@ pub async fn update_key(
     caller: Caller,
     Body(request): Body<UpdateKeyRequest>,
 ) -> ApiResult<Data<Empty>> {
-    service::keys::update_key(&app, &caller, request).await.map(Data)
+    service::keys::update_key(&app, &caller, request)
+        .await
+        .map(Data)
 }

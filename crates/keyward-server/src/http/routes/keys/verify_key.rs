@@ -1,8 +1,8 @@
 //! `POST /v2/keys.verifyKey`
 
 use axum::extract::State;
-use keyward_types::{Envelope, ErrorEnvelope};
 use keyward_types::keys::{VerifyKeyRequest, VerifyKeyResponseData};
+use keyward_types::{Envelope, ErrorEnvelope};
 
 use crate::app::AppState;
 use crate::auth::Caller;

@@ -1,8 +1,8 @@
 //! `POST /v2/keys.whoami`
 
 use axum::extract::State;
-use keyward_types::{Envelope, ErrorEnvelope};
 use keyward_types::keys::{KeyResponseData, WhoamiRequest};
+use keyward_types::{Envelope, ErrorEnvelope};
 
 use crate::app::AppState;
 use crate::auth::Caller;
@@ -34,5 +34,7 @@ pub async fn whoami(
     caller: Caller,
     Body(request): Body<WhoamiRequest>,
 ) -> ApiResult<Data<KeyResponseData>> {
-    service::keys::whoami(&app, &caller, request).await.map(Data)
+    service::keys::whoami(&app, &caller, request)
+        .await
+        .map(Data)
 }

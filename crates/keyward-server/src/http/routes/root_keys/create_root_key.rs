@@ -1,8 +1,8 @@
 //! `POST /v2/rootKeys.createRootKey`
 
 use axum::extract::State;
-use keyward_types::{Envelope, ErrorEnvelope};
 use keyward_types::root_keys::{CreateRootKeyRequest, CreateRootKeyResponseData};
+use keyward_types::{Envelope, ErrorEnvelope};
 
 use crate::app::AppState;
 use crate::auth::Caller;
@@ -34,5 +34,7 @@ pub async fn create_root_key(
     caller: Caller,
     Body(request): Body<CreateRootKeyRequest>,
 ) -> ApiResult<Data<CreateRootKeyResponseData>> {
-    service::root_keys::create_root_key(&app, &caller, request).await.map(Data)
+    service::root_keys::create_root_key(&app, &caller, request)
+        .await
+        .map(Data)
 }

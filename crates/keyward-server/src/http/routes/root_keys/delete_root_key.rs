@@ -1,8 +1,8 @@
 //! `POST /v2/rootKeys.deleteRootKey`
 
 use axum::extract::State;
-use keyward_types::{Empty, Envelope, ErrorEnvelope};
 use keyward_types::root_keys::DeleteRootKeyRequest;
+use keyward_types::{Empty, Envelope, ErrorEnvelope};
 
 use crate::app::AppState;
 use crate::auth::Caller;
@@ -35,5 +35,7 @@ pub async fn delete_root_key(
     caller: Caller,
     Body(request): Body<DeleteRootKeyRequest>,
 ) -> ApiResult<Data<Empty>> {
-    service::root_keys::delete_root_key(&app, &caller, request).await.map(Data)
+    service::root_keys::delete_root_key(&app, &caller, request)
+        .await
+        .map(Data)
 }

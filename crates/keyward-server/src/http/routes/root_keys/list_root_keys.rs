@@ -1,8 +1,8 @@
 //! `POST /v2/rootKeys.listRootKeys`
 
 use axum::extract::State;
-use keyward_types::{Envelope, ErrorEnvelope};
 use keyward_types::root_keys::{ListRootKeysRequest, RootKey};
+use keyward_types::{Envelope, ErrorEnvelope};
 
 use crate::app::AppState;
 use crate::auth::Caller;
@@ -34,5 +34,7 @@ pub async fn list_root_keys(
     caller: Caller,
     Body(request): Body<ListRootKeysRequest>,
 ) -> ApiResult<Page<RootKey>> {
-    service::root_keys::list_root_keys(&app, &caller, request).await.map(Page::from)
+    service::root_keys::list_root_keys(&app, &caller, request)
+        .await
+        .map(Page::from)
 }

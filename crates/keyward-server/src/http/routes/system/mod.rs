@@ -27,15 +27,23 @@ pub struct LivenessResponseData {
     responses((status = 200, description = "The server is up", body = Envelope<LivenessResponseData>))
 )]
 pub async fn liveness() -> Data<LivenessResponseData> {
-    Data(LivenessResponseData { message: "OK".to_owned() })
+    Data(LivenessResponseData {
+        message: "OK".to_owned(),
+    })
 }
 
 /// `GET /openapi.json`: the OpenAPI 3.1 document of every route, generated from the code.
 pub async fn openapi(State(app): State<AppState>) -> impl IntoResponse {
-    ([(CONTENT_TYPE, "application/json")], app.openapi_json.clone())
+    (
+        [(CONTENT_TYPE, "application/json")],
+        app.openapi_json.clone(),
+    )
 }
 
 /// `GET /metrics`: Prometheus text format.
 pub async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
-    ([(CONTENT_TYPE, "text/plain; version=0.0.4")], app.render_metrics())
+    (
+        [(CONTENT_TYPE, "text/plain; version=0.0.4")],
+        app.render_metrics(),
+    )
 }

@@ -1,8 +1,8 @@
 //! `POST /v2/workspaces.createWorkspace`
 
 use axum::extract::State;
-use keyward_types::{Envelope, ErrorEnvelope};
 use keyward_types::workspaces::{CreateWorkspaceRequest, CreateWorkspaceResponseData};
+use keyward_types::{Envelope, ErrorEnvelope};
 
 use crate::app::AppState;
 use crate::auth::Caller;
@@ -34,5 +34,7 @@ pub async fn create_workspace(
     caller: Caller,
     Body(request): Body<CreateWorkspaceRequest>,
 ) -> ApiResult<Data<CreateWorkspaceResponseData>> {
-    service::workspaces::create_workspace(&app, &caller, request).await.map(Data)
+    service::workspaces::create_workspace(&app, &caller, request)
+        .await
+        .map(Data)
 }

@@ -1,0 +1,18 @@
+//! Black-box HTTP tests: a real keyward server on 127.0.0.1 over a real SQLite file, driven
+//! with plain HTTP requests. One module per area of the API.
+
+mod helpers;
+
+mod apis;
+mod audit_logs;
+mod auth;
+mod keys_create;
+mod keys_delete;
+mod keys_read;
+mod keys_update;
+mod revocation;
+mod root_keys;
+mod system;
+mod validation;
+mod verify;
+mod workspaces;

@@ -1,0 +1,94 @@
+//! Request bodies: strict JSON, every problem reported, nothing applied on failure.
+
+use std::collections::HashSet;
+
+use serde_json::json;
+
+use crate::helpers::{ROOT_KEY, Reply, TestApp};
+
+async fn raw(app: &TestApp, operation: &str, body: Vec<u8>) -> Reply {
+    let response = app
+        .client
+        .post(format!("{}/v2/{operation}", app.url))
+        .bearer_auth(ROOT_KEY)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    Reply {
+        status: response.status(),
+        body: response.json().await.unwrap(),
+    }
+}
+
+#[tokio::test]
+async fn unknown_fields_are_refused_everywhere() {
+    let app = TestApp::start().await;
+    for operation in [
+        "apis.createApi",
+        "apis.getApi",
+        "apis.updateApi",
+        "apis.deleteApi",
+        "apis.listKeys",
+        "keys.createKey",
+        "keys.getKey",
+        "keys.whoami",
+        "keys.updateKey",
+        "keys.updateCredits",
+        "keys.rerollKey",
+        "keys.deleteKey",
+        "keys.verifyKey",
+        "rootKeys.createRootKey",
+        "rootKeys.listRootKeys",
+        "rootKeys.deleteRootKey",
+        "workspaces.createWorkspace",
+        "auditLogs.listLogs",
+    ] {
+        let reply = app
+            .post(operation, json!({"definitelyNotAField": true}))
+            .await;
+        reply.error(400, "/unkey/application/invalid_input");
+        assert!(
+            reply
+                .error_locations()
+                .iter()
+                .any(|l| l == "body.definitelyNotAField"),
+            "{operation}: {}",
+            reply.body
+        );
+    }
+}
+
+#[tokio::test]
+async fn unreadable_and_oversized_bodies() {
+    let app = TestApp::start().await;
+    raw(&app, "apis.createApi", b"{\"name\":".to_vec())
+        .await
+        .error(400, "/user/bad_request/request_body_unreadable");
+    raw(&app, "apis.createApi", Vec::new())
+        .await
+        .error(400, "/request_body_unreadable");
+    raw(&app, "apis.createApi", b"[1,2]".to_vec())
+        .await
+        .error(400, "/invalid_input");
+    let big = format!("{{\"name\":\"{}\"}}", "x".repeat(3 * 1024 * 1024));
+    raw(&app, "apis.createApi", big.into_bytes())
+        .await
+        .error(413, "/request_body_too_large");
+    let reply = raw(&app, "apis.createApi", br#"{"name": 42}"#.to_vec()).await;
+    reply.error(400, "/invalid_input");
+    assert_eq!(reply.error_locations(), vec!["body.name"]);
+}
+
+#[tokio::test]
+async fn every_response_has_its_own_request_id() {
+    let app = TestApp::start().await;
+    let mut ids = HashSet::new();
+    for _ in 0..20 {
+        let reply = app.post("apis.createApi", json!({"name": "ok-name"})).await;
+        assert!(ids.insert(reply.body["meta"]["requestId"].as_str().unwrap().to_owned()));
+        let reply = app.post("apis.createApi", json!({})).await;
+        assert!(ids.insert(reply.body["meta"]["requestId"].as_str().unwrap().to_owned()));
+    }
+}
