@@ -1,0 +1,280 @@
+//! `keyward serve` as a process: crash durability (kill -9), graceful shutdown, and the promise
+//! that plaintext keys never reach the database files or the logs.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+const ROOT_KEY: &str = "serve_test_root_key_0123456789";
+
+/// A running `keyward serve` whose stderr is collected.
+struct Process {
+    child: Child,
+    url: String,
+    log: Arc<Mutex<String>>,
+}
+
+impl Process {
+    fn start(data_dir: &Path) -> Process {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_keyward"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .env_clear()
+            .env("KEYWARD_BOOTSTRAP_ROOT_KEY", ROOT_KEY)
+            // The most verbose logging: plaintext must not leak even here.
+            .env("RUST_LOG", "trace")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("keyward starts");
+        let stderr = child.stderr.take().unwrap();
+        let log = Arc::new(Mutex::new(String::new()));
+        let (url_tx, url_rx) = std::sync::mpsc::channel();
+        {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    if let Some(url) = line.strip_prefix("keyward listening on ") {
+                        let _ = url_tx.send(url.to_owned());
+                    }
+                    let mut log = log.lock().unwrap();
+                    log.push_str(&line);
+                    log.push('\n');
+                }
+            });
+        }
+        let url = url_rx
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("keyward did not start:\n{}", log.lock().unwrap()));
+        Process { child, url, log }
+    }
+
+    fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    fn kill_9(mut self) -> String {
+        self.child.kill().unwrap(); // SIGKILL
+        self.child.wait().unwrap();
+        self.log()
+    }
+}
+
+async fn post(client: &reqwest::Client, url: &str, op: &str, body: Value) -> Value {
+    let response = client
+        .post(format!("{url}/v2/{op}"))
+        .bearer_auth(ROOT_KEY)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{op}");
+    let body: Value = response.json().await.unwrap();
+    body["data"].clone()
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+/// Every file of the data directory, concatenated (database, WAL, shared memory).
+fn data_files(dir: &Path) -> Vec<u8> {
+    let mut all = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            all.extend(std::fs::read(path).unwrap());
+        }
+    }
+    all
+}
+
+#[tokio::test]
+async fn acknowledged_writes_survive_kill_9_and_plaintext_is_never_stored_or_logged() {
+    let dir = tempfile::tempdir().unwrap();
+    let client = reqwest::Client::new();
+    let first = Process::start(dir.path());
+    let url = first.url.clone();
+
+    let api_id = post(&client, &url, "apis.createApi", json!({"name": "durable"})).await["apiId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut keys = Vec::new();
+    for i in 0..30 {
+        let data = post(&client, &url, "keys.createKey", json!({"apiId": api_id, "prefix": "sk", "name": format!("k{i}"), "credits": {"remaining": 10}})).await;
+        keys.push((
+            data["keyId"].as_str().unwrap().to_owned(),
+            data["key"].as_str().unwrap().to_owned(),
+        ));
+    }
+    // Spend credits, disable one key, delete another, reroll a third: all acknowledged.
+    for (_, key) in &keys {
+        let verdict = post(
+            &client,
+            &url,
+            "keys.verifyKey",
+            json!({"key": key, "credits": {"cost": 3}}),
+        )
+        .await;
+        assert_eq!(verdict["credits"], json!(7));
+    }
+    post(
+        &client,
+        &url,
+        "keys.updateKey",
+        json!({"keyId": keys[0].0, "enabled": false}),
+    )
+    .await;
+    post(&client, &url, "keys.deleteKey", json!({"keyId": keys[1].0})).await;
+    let rerolled = post(
+        &client,
+        &url,
+        "keys.rerollKey",
+        json!({"keyId": keys[2].0, "expiration": 3_600_000}),
+    )
+    .await;
+    let rerolled_key = rerolled["key"].as_str().unwrap().to_owned();
+    let root = post(
+        &client,
+        &url,
+        "rootKeys.createRootKey",
+        json!({"permissions": ["api.*.verify_key"]}),
+    )
+    .await;
+    let new_root_key = root["key"].as_str().unwrap().to_owned();
+
+    let first_log = first.kill_9();
+
+    let second = Process::start(dir.path());
+    let url = second.url.clone();
+    let verdict = |key: String| {
+        let (client, url) = (client.clone(), url.clone());
+        async move {
+            post(
+                &client,
+                &url,
+                "keys.verifyKey",
+                json!({"key": key, "credits": {"cost": 0}}),
+            )
+            .await
+        }
+    };
+    assert_eq!(verdict(keys[0].1.clone()).await["code"], "DISABLED");
+    assert_eq!(verdict(keys[1].1.clone()).await["code"], "NOT_FOUND");
+    assert_eq!(verdict(rerolled_key.clone()).await["code"], "VALID");
+    for (_, key) in &keys[2..] {
+        let data = verdict(key.clone()).await;
+        assert_eq!(
+            (data["code"].as_str(), data["credits"].as_i64()),
+            (Some("VALID"), Some(7)),
+            "{key}"
+        );
+    }
+    let listed = post(&client, &url, "apis.listKeys", json!({"apiId": api_id})).await;
+    assert_eq!(
+        listed.as_array().unwrap().len(),
+        30,
+        "30 created - 1 deleted + 1 rerolled"
+    );
+    let audit = post(&client, &url, "auditLogs.listLogs", json!({"limit": 100})).await;
+    assert_eq!(
+        audit
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["event"] == "key.create")
+            .count(),
+        30
+    );
+    let audit_text = audit.to_string();
+
+    // Graceful shutdown: SIGTERM ends the process cleanly.
+    let status = Command::new("kill")
+        .args(["-TERM", &second.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut second = second;
+    let started = Instant::now();
+    let exit = loop {
+        if let Some(exit) = second.child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "keyward did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(exit.success(), "{exit:?}");
+    std::thread::sleep(Duration::from_millis(100));
+    let second_log = second.log();
+    assert!(second_log.contains("keyward stopped"), "{second_log}");
+
+    // Plaintext appears nowhere: not in any database file, not in the logs, not in the audit log.
+    let files = data_files(dir.path());
+    assert!(
+        contains(&files, &keys[5].0),
+        "sanity: the files do hold key ids"
+    );
+    let logs = format!("{first_log}{second_log}");
+    assert!(logs.contains("request"), "sanity: requests were logged");
+    let secrets = keys.iter().map(|(_, k)| k.clone()).chain([
+        rerolled_key,
+        new_root_key,
+        ROOT_KEY.to_owned(),
+    ]);
+    for secret in secrets {
+        assert!(
+            !contains(&files, &secret),
+            "plaintext {secret} found in the data directory"
+        );
+        assert!(
+            !logs.contains(&secret),
+            "plaintext {secret} found in the logs"
+        );
+        assert!(
+            !audit_text.contains(&secret),
+            "plaintext {secret} found in the audit log"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_generated_bootstrap_key_is_printed_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let start = || {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_keyward"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir.path())
+            .env_clear()
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap())
+            .lines()
+            .map_while(Result::ok);
+        let before_ready: Vec<String> = lines
+            .by_ref()
+            .take_while(|l| !l.starts_with("keyward listening on"))
+            .collect();
+        child.kill().unwrap();
+        child.wait().unwrap();
+        before_ready.join("\n")
+    };
+    let first = start();
+    let key = std::fs::read_to_string(dir.path().join("bootstrap-root-key"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    assert!(first.contains(&key), "printed on first start:\n{first}");
+    let second = start();
+    assert!(!second.contains(&key), "never printed again:\n{second}");
+}
