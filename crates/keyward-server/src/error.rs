@@ -137,3 +137,46 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::to_bytes;
+
+    #[tokio::test]
+    async fn internal_errors_never_echo_their_cause() {
+        let response = request_id::scope("req_test".into(), async {
+            ApiError::internal("disk I/O error at /secret/path").into_response()
+        })
+        .await;
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let error = &body["error"];
+        assert_eq!(
+            error["type"],
+            "https://unkey.com/docs/errors/unkey/application/unexpected_error"
+        );
+        assert_eq!(error["status"], 500);
+        let request_id = body["meta"]["requestId"].as_str().unwrap();
+        assert!(
+            error["detail"].as_str().unwrap().contains(request_id),
+            "the detail names the request id"
+        );
+        assert!(!body.to_string().contains("/secret/path"));
+    }
+
+    #[test]
+    fn permission_errors_list_every_accepted_permission() {
+        let one = ApiError::missing_permission(&["api.*.create_api".into()]);
+        assert!(
+            one.detail
+                .starts_with("Missing permission: 'api.*.create_api'.")
+        );
+        let two =
+            ApiError::missing_permission(&["api.*.read_key".into(), "api.api_1.read_key".into()]);
+        assert!(two.detail.starts_with(
+            "Missing one of these permissions: 'api.*.read_key' or 'api.api_1.read_key'."
+        ));
+    }
+}

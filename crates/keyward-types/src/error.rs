@@ -118,8 +118,6 @@ error_codes! {
     PreconditionFailed => (412, "Precondition Failed", "unkey", "application", "precondition_failed"),
     /// The request body exceeds the size limit.
     RequestBodyTooLarge => (413, "Request Entity Too Large", "user", "bad_request", "request_body_too_large"),
-    /// The body is not sent as `application/json`.
-    UnsupportedMediaType => (415, "Unsupported Media Type", "user", "bad_request", "unsupported_media_type"),
     /// Too many requests.
     TooManyRequests => (429, "Too Many Requests", "user", "too_many_requests", "workspace_rate_limited"),
     /// Something failed inside keyward; the request id finds it in the log.

@@ -22,6 +22,11 @@ pub fn current() -> String {
         .unwrap_or_else(|_| new_id("req"))
 }
 
+/// Runs `future` as the request `id`.
+pub async fn scope<F: std::future::Future>(id: String, future: F) -> F::Output {
+    REQUEST_ID.scope(id, future).await
+}
+
 /// Assigns the request id, and records the request in the log and the metrics. Bodies and
 /// headers are never logged: they carry keys.
 pub async fn middleware(
@@ -37,7 +42,7 @@ pub async fn middleware(
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".to_owned());
-    let response = REQUEST_ID.scope(id.clone(), next.run(request)).await;
+    let response = scope(id.clone(), next.run(request)).await;
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
     metrics.record_request(&route, status, elapsed);
