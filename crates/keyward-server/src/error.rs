@@ -123,17 +123,26 @@ impl IntoResponse for ApiError {
             StatusCode::from_u16(self.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut problem = self.code.problem(self.detail);
         problem.errors = self.errors;
+        if problem.status == 400 {
+            // Unkey always sends `errors` on a 400 (empty when no field is at fault), and its SDKs
+            // require it to parse the error.
+            problem.errors.get_or_insert_with(Vec::new);
+        }
         let body = ErrorEnvelope {
             meta: Meta {
                 request_id: request_id::current(),
             },
             error: problem,
         };
+        let content_type = if request_id::problem_json_preferred() {
+            "application/problem+json"
+        } else {
+            "application/json"
+        };
         let mut response = (status, axum::Json(body)).into_response();
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
         response
     }
 }

@@ -92,3 +92,49 @@ async fn every_response_has_its_own_request_id() {
         assert!(ids.insert(reply.body["meta"]["requestId"].as_str().unwrap().to_owned()));
     }
 }
+
+#[tokio::test]
+async fn every_400_carries_an_errors_list() {
+    // Unkey's SDKs require `error.errors` on a 400 to parse it, even when no field is at fault.
+    let app = TestApp::start().await;
+    let query = app
+        .post(
+            "keys.verifyKey",
+            json!({"key": "k", "permissions": "a AND"}),
+        )
+        .await;
+    let missing_auth = app
+        .post_as(None, "apis.createApi", json!({"name": "abc"}))
+        .await;
+    let unreadable = raw(&app, "apis.createApi", b"{".to_vec()).await;
+    for reply in [query, missing_auth, unreadable] {
+        assert_eq!(reply.status, 400);
+        assert!(reply.body["error"]["errors"].is_array(), "{}", reply.body);
+    }
+}
+
+#[tokio::test]
+async fn errors_are_problem_json_when_the_client_accepts_it() {
+    let app = TestApp::start().await;
+    for (accept, expected) in [
+        ("application/json", "application/json"),
+        ("*/*", "application/problem+json"),
+        ("application/problem+json", "application/problem+json"),
+    ] {
+        let response = app
+            .client
+            .post(format!("{}/v2/apis.getApi", app.url))
+            .bearer_auth(ROOT_KEY)
+            .header("accept", accept)
+            .json(&json!({"apiId": "api_unknown1"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 404);
+        assert_eq!(
+            response.headers()["content-type"],
+            expected,
+            "Accept: {accept}"
+        );
+    }
+}
