@@ -15,7 +15,9 @@ pub async fn run(args: ServeArgs) -> ExitCode {
         data_dir: args.data_dir,
         database_url: args.database_url,
         // Only from the environment: a flag would show the secret in `ps`.
-        bootstrap_root_key: std::env::var("KEYWARD_BOOTSTRAP_ROOT_KEY").ok().filter(|k| !k.is_empty()),
+        bootstrap_root_key: std::env::var("KEYWARD_BOOTSTRAP_ROOT_KEY")
+            .ok()
+            .filter(|k| !k.is_empty()),
         cache_capacity: args.cache_capacity,
         cache_ttl: Duration::from_secs(args.cache_ttl_secs),
     };
@@ -38,7 +40,9 @@ pub async fn run(args: ServeArgs) -> ExitCode {
 
 fn init_logging(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),

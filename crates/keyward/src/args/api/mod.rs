@@ -1,0 +1,45 @@
+//! `keyward api <group> <command>`: one module per group, one struct per operation.
+//!
+//! Groups still to come with their endpoints: `identities`, `permissions`, `ratelimit`.
+
+pub mod apis;
+pub mod audit_logs;
+pub mod keys;
+pub mod root_keys;
+pub mod workspaces;
+
+use clap::Subcommand;
+
+use super::GlobalArgs;
+
+#[derive(Debug, clap::Args)]
+pub struct ApiArgs {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub group: ApiGroup,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApiGroup {
+    /// API namespaces: the containers of keys.
+    #[command(subcommand)]
+    Apis(apis::ApisCommand),
+    /// Issue, read, change, verify and revoke keys; revoke a customer's keys in bulk.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
+    /// Root keys: the keys that authorize calls to this API (keyward extension).
+    #[command(subcommand)]
+    RootKeys(root_keys::RootKeysCommand),
+    /// Workspaces: isolated tenants of one keyward instance (keyward extension).
+    #[command(subcommand)]
+    Workspaces(workspaces::WorkspacesCommand),
+    /// The audit log: who changed what (keyward extension).
+    #[command(subcommand)]
+    AuditLogs(audit_logs::AuditLogsCommand),
+    /// Check that the server answers (GET /v2/liveness). Needs no root key.
+    #[command(after_help = "Examples:
+  keyward api liveness
+  keyward api liveness --api-url=https://keys.example.com --output=json")]
+    Liveness,
+}

@@ -1,0 +1,40 @@
+//! `keyward serve`
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::ValueEnum;
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "On first start against an empty database keyward creates a workspace and a root key \
+holding every permission. Set KEYWARD_BOOTSTRAP_ROOT_KEY (16+ characters) to choose that key; otherwise \
+one is generated, printed once to stderr and saved to <data-dir>/bootstrap-root-key (mode 0600)."
+)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "KEYWARD_LISTEN", default_value = "127.0.0.1:7070")]
+    pub listen: SocketAddr,
+    /// Directory of the embedded SQLite database and the bootstrap root key file.
+    #[arg(long, env = "KEYWARD_DATA_DIR", default_value = "./keyward-data")]
+    pub data_dir: PathBuf,
+    /// Database URL instead of the embedded default, e.g. sqlite:///var/lib/keyward/keyward.db.
+    #[arg(long, env = "KEYWARD_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Most keys held in the verification cache.
+    #[arg(long, env = "KEYWARD_CACHE_CAPACITY", default_value_t = 1_000_000)]
+    pub cache_capacity: usize,
+    /// Seconds a cached key may be served before it is read again. Changes made through keyward
+    /// take effect at once regardless; this bounds only edits made to the database directly.
+    #[arg(long, env = "KEYWARD_CACHE_TTL_SECS", default_value_t = 60)]
+    pub cache_ttl_secs: u64,
+    /// Log format on stderr. The level is set by RUST_LOG (default: info).
+    #[arg(long, env = "KEYWARD_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+}

@@ -1,0 +1,62 @@
+//! `keyward api apis …`
+
+use keyward_types::apis::{
+    CreateApiRequest, DeleteApiRequest, GetApiRequest, ListKeysRequest, UpdateApiRequest,
+};
+
+use super::{Ctx, flag};
+use crate::args::api::apis::ApisCommand;
+use crate::error::CliResult;
+use crate::output::{Column, col, time_col};
+
+/// The columns of a key list (`apis.listKeys`).
+pub const KEY_COLUMNS: &[Column] = &[
+    col("KEY ID", "/keyId"),
+    col("START", "/start"),
+    col("ENABLED", "/enabled"),
+    col("NAME", "/name"),
+    col("EXTERNAL ID", "/identity/externalId"),
+    col("CREDITS", "/credits/remaining"),
+    time_col("EXPIRES", "/expires"),
+    time_col("CREATED", "/createdAt"),
+];
+
+pub async fn run(ctx: &Ctx, command: ApisCommand) -> CliResult {
+    match command {
+        ApisCommand::CreateApi(a) => {
+            ctx.call("apis.createApi", &CreateApiRequest { name: a.name }, &[])
+                .await
+        }
+        ApisCommand::GetApi(a) => {
+            ctx.call("apis.getApi", &GetApiRequest { api_id: a.api_id }, &[])
+                .await
+        }
+        ApisCommand::UpdateApi(a) => {
+            let request = UpdateApiRequest {
+                api_id: a.api_id,
+                name: a.name,
+                delete_protection: a.delete_protection,
+            };
+            ctx.call("apis.updateApi", &request, &[]).await
+        }
+        ApisCommand::DeleteApi(a) => {
+            ctx.call(
+                "apis.deleteApi",
+                &DeleteApiRequest { api_id: a.api_id },
+                &[],
+            )
+            .await
+        }
+        ApisCommand::ListKeys(a) => {
+            let request = ListKeysRequest {
+                api_id: a.api_id,
+                limit: a.limit,
+                cursor: a.cursor,
+                external_id: a.external_id,
+                decrypt: flag(a.decrypt),
+                revalidate_keys_cache: flag(a.revalidate_keys_cache),
+            };
+            ctx.call("apis.listKeys", &request, KEY_COLUMNS).await
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! `keyward api keys …`; the bulk commands live in [`bulk`].
+
+mod bulk;
+
+use keyward_types::Nullable;
+use keyward_types::keys::{
+    CreateKeyRequest, CreditsOperation, DeleteKeyRequest, GetKeyRequest, RerollKeyRequest,
+    UpdateCreditsRequest, UpdateKeyRequest, VerifyKeyRequest, WhoamiRequest,
+};
+
+use super::{Ctx, flag, list, secret_arg};
+use crate::args::Json;
+use crate::args::api::keys::{CreditsOperationArg, KeysCommand, UpdateKeyArgs};
+use crate::error::CliResult;
+
+pub async fn run(ctx: &Ctx, command: KeysCommand) -> CliResult {
+    match command {
+        KeysCommand::CreateKey(a) => {
+            let request = CreateKeyRequest {
+                api_id: a.api_id,
+                prefix: a.prefix,
+                name: a.name,
+                byte_length: a.byte_length,
+                external_id: a.external_id,
+                meta: a.meta_json.map(|Json(m)| m),
+                roles: list(a.roles),
+                permissions: list(a.permissions),
+                expires: a.expires,
+                credits: a.credits_json.map(|Json(c)| c),
+                ratelimits: a.ratelimits_json.map(|Json(r)| r),
+                enabled: a.enabled,
+                recoverable: flag(a.recoverable),
+            };
+            ctx.call("keys.createKey", &request, &[]).await
+        }
+        KeysCommand::GetKey(a) => {
+            ctx.call(
+                "keys.getKey",
+                &GetKeyRequest {
+                    key_id: a.key_id,
+                    decrypt: flag(a.decrypt),
+                },
+                &[],
+            )
+            .await
+        }
+        KeysCommand::Whoami(a) => {
+            ctx.call(
+                "keys.whoami",
+                &WhoamiRequest {
+                    key: secret_arg(a.key, "--key")?,
+                },
+                &[],
+            )
+            .await
+        }
+        KeysCommand::UpdateKey(a) => {
+            ctx.call("keys.updateKey", &update_key_request(a), &[])
+                .await
+        }
+        KeysCommand::UpdateCredits(a) => {
+            let operation = match a.operation {
+                CreditsOperationArg::Set => CreditsOperation::Set,
+                CreditsOperationArg::Increment => CreditsOperation::Increment,
+                CreditsOperationArg::Decrement => CreditsOperation::Decrement,
+            };
+            let request = UpdateCreditsRequest {
+                key_id: a.key_id,
+                operation,
+                value: a.value.unwrap_or_default(),
+            };
+            ctx.call("keys.updateCredits", &request, &[]).await
+        }
+        KeysCommand::RerollKey(a) => {
+            ctx.call(
+                "keys.rerollKey",
+                &RerollKeyRequest {
+                    key_id: a.key_id,
+                    expiration: a.expiration,
+                },
+                &[],
+            )
+            .await
+        }
+        KeysCommand::DeleteKey(a) => {
+            let request = DeleteKeyRequest {
+                key_id: a.key_id,
+                permanent: flag(a.permanent),
+            };
+            ctx.call("keys.deleteKey", &request, &[]).await
+        }
+        KeysCommand::VerifyKey(a) => {
+            let request = VerifyKeyRequest {
+                key: secret_arg(a.key, "--key")?,
+                tags: list(a.tags),
+                permissions: a.permissions,
+                credits: a.credits_json.map(|Json(c)| c),
+                ratelimits: a.ratelimits_json.map(|Json(r)| r),
+                migration_id: a.migration_id,
+            };
+            ctx.call("keys.verifyKey", &request, &[]).await
+        }
+        KeysCommand::DeleteKeys(a) => {
+            bulk::run(
+                ctx,
+                &a.bulk,
+                bulk::Action::Delete {
+                    permanent: a.permanent,
+                },
+            )
+            .await
+        }
+        KeysCommand::DisableKeys(a) => bulk::run(ctx, &a, bulk::Action::Disable).await,
+        KeysCommand::EnableKeys(a) => bulk::run(ctx, &a, bulk::Action::Enable).await,
+    }
+}
+
+/// A set flag, a `--clear-…` flag, or neither.
+fn nullable<T>(value: Option<T>, clear: bool) -> Nullable<T> {
+    match (value, clear) {
+        (Some(v), _) => Nullable::Value(v),
+        (None, true) => Nullable::Null,
+        (None, false) => Nullable::Absent,
+    }
+}
+
+fn update_key_request(a: UpdateKeyArgs) -> UpdateKeyRequest {
+    UpdateKeyRequest {
+        key_id: a.key_id,
+        name: nullable(a.name, a.clear_name),
+        external_id: nullable(a.external_id, a.clear_external_id),
+        meta: a.meta_json.map(|Json(m)| m).unwrap_or_default(),
+        expires: nullable(a.expires, a.clear_expires),
+        credits: a.credits_json.map(|Json(c)| c).unwrap_or_default(),
+        ratelimits: a.ratelimits_json.map(|Json(r)| r),
+        enabled: a.enabled,
+        roles: list(a.roles),
+        permissions: list(a.permissions),
+    }
+}
