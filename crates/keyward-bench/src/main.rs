@@ -61,6 +61,10 @@ struct BenchArgs {
     /// Key counts to benchmark, each against a fresh database, e.g. `--keys 10000,1000000`.
     #[arg(long, value_delimiter = ',', default_value = "100000")]
     keys: Vec<usize>,
+    /// Rounds per key count; each runs all four phases (alternating which server goes first), and
+    /// the report gives the median over rounds.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
     /// Keep-alive connections of the load generator (the same for keyward and the baseline).
     #[arg(long, default_value_t = 32)]
     connections: usize,
@@ -93,6 +97,26 @@ struct BenchArgs {
     /// Keep the temporary data directories (database and logs) and print where they are.
     #[arg(long)]
     keep_data: bool,
+    /// Run keyward under this command, for profiling, e.g.
+    /// `--keyward-wrapper "valgrind --tool=callgrind --callgrind-out-file=/tmp/keyward.callgrind"`
+    /// (words split on whitespace). The figures of such a run measure the wrapper, not keyward.
+    #[arg(long)]
+    keyward_wrapper: Option<String>,
+    /// Run the baseline server under this command, like `--keyward-wrapper`.
+    #[arg(long)]
+    baseline_wrapper: Option<String>,
+}
+
+/// `program args…`, or `wrapper words… program args…`.
+fn wrapped(wrapper: Option<&str>, program: &Path) -> anyhow::Result<Command> {
+    match wrapper.map(str::split_whitespace) {
+        Some(mut words) => {
+            let mut command = Command::new(words.next().context("a wrapper command is empty")?);
+            command.args(words).arg(program);
+            Ok(command)
+        }
+        None => Ok(Command::new(program)),
+    }
 }
 
 fn main() -> ExitCode {
@@ -170,22 +194,60 @@ fn bench(args: BenchArgs) -> anyhow::Result<()> {
     runtime.block_on(run_all(args, keyward))
 }
 
-/// Figures of one key count.
-struct Section {
-    keys: usize,
-    seed_time: Duration,
-    warm: PhaseResult,
+/// One round: both servers closed-loop, then both open-loop at a fraction of this round's
+/// baseline rate.
+struct Round {
     base_closed: PhaseResult,
     kw_closed: PhaseResult,
     open_rate: f64,
     base_open: PhaseResult,
     kw_open: PhaseResult,
-    /// Server CPU time per request in the closed-loop phases.
-    base_cpu_per_req: Option<Duration>,
-    kw_cpu_per_req: Option<Duration>,
-    gen_cpu_per_req: Option<Duration>,
+    /// CPU time per request in the closed-loop phases: each server's, and the load generator's.
+    base_cpu: Option<Duration>,
+    kw_cpu: Option<Duration>,
+    gen_cpu: Option<Duration>,
+}
+
+impl Round {
+    fn ratio(&self) -> f64 {
+        self.kw_closed.rate() / self.base_closed.rate()
+    }
+}
+
+/// Figures of one key count.
+struct Section {
+    keys: usize,
+    seed_time: Duration,
+    warm: PhaseResult,
+    rounds: Vec<Round>,
     /// keyward's key-cache misses during the measured phases (0 = every lookup was a hit).
     cache_misses: Option<u64>,
+}
+
+impl Section {
+    /// The median over the rounds of `figure` (the lower middle one for an even count).
+    fn median(&self, figure: impl Fn(&Round) -> f64) -> f64 {
+        let mut values: Vec<f64> = self.rounds.iter().map(figure).collect();
+        values.sort_by(f64::total_cmp);
+        values
+            .get((values.len().max(1) - 1) / 2)
+            .copied()
+            .unwrap_or(f64::NAN)
+    }
+
+    fn median_micros(&self, figure: impl Fn(&Round) -> Duration) -> String {
+        micros(Duration::from_secs_f64(
+            self.median(|r| figure(r).as_secs_f64()),
+        ))
+    }
+
+    fn median_cpu(&self, figure: impl Fn(&Round) -> Option<Duration>) -> String {
+        if self.rounds.iter().any(|r| figure(r).is_none()) {
+            return "?".into();
+        }
+        let us = self.median(|r| figure(r).map_or(f64::NAN, |d| d.as_secs_f64() * 1e6));
+        format!("{us:.1} µs")
+    }
 }
 
 async fn run_all(args: BenchArgs, keyward: PathBuf) -> anyhow::Result<()> {
@@ -201,7 +263,7 @@ async fn run_all(args: BenchArgs, keyward: PathBuf) -> anyhow::Result<()> {
             .tempdir()?;
         eprintln!("\n== {keys} keys (data in {}) ==", dir.path().display());
 
-        let mut command = Command::new(&keyward);
+        let mut command = wrapped(args.keyward_wrapper.as_deref(), &keyward)?;
         command
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(dir.path().join("data"))
@@ -210,7 +272,7 @@ async fn run_all(args: BenchArgs, keyward: PathBuf) -> anyhow::Result<()> {
             .env("RUST_LOG", "info")
             .env_remove("KEYWARD_DATABASE_URL")
             .env_remove("KEYWARD_CACHE_CAPACITY");
-        let server = ChildGuard::spawn("keyward", command, &dir.path().join("keyward.log"))
+        let mut server = ChildGuard::spawn("keyward", command, &dir.path().join("keyward.log"))
             .with_context(|| {
                 format!(
                     "is {} a current release build? `cargo build --release -p keyward` makes one",
@@ -247,7 +309,7 @@ async fn run_all(args: BenchArgs, keyward: PathBuf) -> anyhow::Result<()> {
         }
         let sample = String::from_utf8(sample.to_vec())?;
         if baseline.is_none() {
-            let mut command = Command::new(&exe);
+            let mut command = wrapped(args.baseline_wrapper.as_deref(), &exe)?;
             command.args([
                 "baseline-server",
                 "--listen",
@@ -286,7 +348,7 @@ async fn run_all(args: BenchArgs, keyward: PathBuf) -> anyhow::Result<()> {
 
         // Warm the cache: every key once (each a cache miss and a database read).
         let warm = load::each_once(kw_target.clone(), args.connections).await?;
-        check("warm-up pass", &warm)?;
+        check("warm-up pass", &warm).map_err(|e| e.context(server.status_report()))?;
         eprintln!(
             "warm-up: verified each key once in {:.1} s ({:.0} req/s, cache misses)",
             warm.window.as_secs_f64(),
@@ -297,77 +359,101 @@ async fn run_all(args: BenchArgs, keyward: PathBuf) -> anyhow::Result<()> {
         let warmup = Duration::from_secs(args.warmup);
         let duration = Duration::from_secs(args.duration);
         let me = std::process::id();
-
-        let (base_closed, base_cpu, gen_cpu_b) = measure(base.pid(), me, || {
-            load::closed_loop(base_target.clone(), args.connections, warmup, duration, 0)
-        })
-        .await?;
-        check("baseline closed loop", &base_closed)?;
-        report_phase("baseline closed loop", &base_closed);
-
-        let (kw_closed, kw_cpu, gen_cpu_k) = measure(server.pid(), me, || {
-            load::closed_loop(
-                kw_target.clone(),
-                args.connections,
-                warmup,
-                duration,
-                keys / 2,
-            )
-        })
-        .await?;
-        check("keyward closed loop", &kw_closed)?;
-        report_phase("keyward closed loop", &kw_closed);
-
-        let open_rate = base_closed.rate() * args.open_fraction;
-        let base_open = load::open_loop(
-            base_target.clone(),
-            args.connections,
-            open_rate,
-            warmup,
-            duration,
-            0,
-        )
-        .await?;
-        check("baseline open loop", &base_open)?;
-        report_phase(
-            &format!("baseline open loop @ {open_rate:.0}/s"),
-            &base_open,
-        );
-        let kw_open = load::open_loop(
-            kw_target.clone(),
-            args.connections,
-            open_rate,
-            warmup,
-            duration,
-            keys / 3,
-        )
-        .await?;
-        check("keyward open loop", &kw_open)?;
-        report_phase(&format!("keyward open loop @ {open_rate:.0}/s"), &kw_open);
-
-        let misses_after = cache_misses(server.addr).await;
         let per_req = |cpu: Option<Duration>, n: u64| {
             cpu.map(|c| c / u32::try_from(n.max(1)).unwrap_or(u32::MAX))
         };
-        let gen_cpu = match (gen_cpu_b, gen_cpu_k) {
-            (Some(a), Some(b)) => per_req(
-                Some(a + b),
-                base_closed.all_requests + kw_closed.all_requests,
-            ),
-            _ => None,
-        };
+        let mut rounds = Vec::new();
+        for round in 1..=args.rounds {
+            eprintln!("round {round}/{}", args.rounds);
+            // Alternate which server goes first, so neither always runs on a "fresher" machine.
+            let keyward_first = round % 2 == 0;
+            let mut closed = Vec::new();
+            for keyward in [keyward_first, !keyward_first] {
+                let (target, pid, name) = if keyward {
+                    (kw_target.clone(), server.pid(), "keyward")
+                } else {
+                    (base_target.clone(), base.pid(), "baseline")
+                };
+                let offset = round * keys / (args.rounds + 1);
+                let (result, server_cpu, gen_cpu) = measure(pid, me, || {
+                    load::closed_loop(target, args.connections, warmup, duration, offset)
+                })
+                .await?;
+                let phase = format!("{name} closed loop");
+                let checked = check(&phase, &result);
+                if keyward {
+                    checked.map_err(|e| e.context(server.status_report()))?;
+                } else {
+                    checked?;
+                }
+                report_phase(&phase, &result);
+                let cpu = per_req(server_cpu, result.all_requests);
+                let gen_cpu = per_req(gen_cpu, result.all_requests);
+                closed.push((keyward, result, cpu, gen_cpu));
+            }
+            if keyward_first {
+                closed.reverse();
+            }
+            let [
+                (_, base_closed, base_cpu, gen_b),
+                (_, kw_closed, kw_cpu, gen_k),
+            ]: [_; 2] = closed
+                .try_into()
+                .map_err(|_| anyhow::anyhow!("two closed-loop phases"))?;
+            let open_rate = base_closed.rate() * args.open_fraction;
+            let mut open = Vec::new();
+            for keyward in [keyward_first, !keyward_first] {
+                let (target, name) = if keyward {
+                    (kw_target.clone(), "keyward")
+                } else {
+                    (base_target.clone(), "baseline")
+                };
+                let offset = (round * keys / (args.rounds + 1) + keys / 2) % keys;
+                let result = load::open_loop(
+                    target,
+                    args.connections,
+                    open_rate,
+                    warmup,
+                    duration,
+                    offset,
+                )
+                .await?;
+                let phase = format!("{name} open loop @ {open_rate:.0}/s");
+                let checked = check(&phase, &result);
+                if keyward {
+                    checked.map_err(|e| e.context(server.status_report()))?;
+                } else {
+                    checked?;
+                }
+                report_phase(&phase, &result);
+                open.push((keyward, result));
+            }
+            if keyward_first {
+                open.reverse();
+            }
+            let [(_, base_open), (_, kw_open)]: [_; 2] = open
+                .try_into()
+                .map_err(|_| anyhow::anyhow!("two open-loop phases"))?;
+            let gen_cpu = gen_b.zip(gen_k).map(|(a, b)| (a + b) / 2);
+            let round = Round {
+                base_closed,
+                kw_closed,
+                open_rate,
+                base_open,
+                kw_open,
+                base_cpu,
+                kw_cpu,
+                gen_cpu,
+            };
+            eprintln!("round ratio keyward/baseline: {:.2}", round.ratio());
+            rounds.push(round);
+        }
+        let misses_after = cache_misses(server.addr).await;
         sections.push(Section {
             keys,
             seed_time,
-            base_cpu_per_req: per_req(base_cpu, base_closed.all_requests),
-            kw_cpu_per_req: per_req(kw_cpu, kw_closed.all_requests),
-            gen_cpu_per_req: gen_cpu,
             warm,
-            base_closed,
-            kw_closed,
-            open_rate,
-            base_open,
-            kw_open,
+            rounds,
             cache_misses: misses_before
                 .zip(misses_after)
                 .map(|(b, a)| a.saturating_sub(b)),
@@ -542,23 +628,17 @@ fn verdict(ok: bool) -> &'static str {
     if ok { "yes" } else { "NO" }
 }
 
-fn opt_micros(d: Option<Duration>) -> String {
-    d.map_or_else(
-        || "?".into(),
-        |d| format!("{:.1} µs", d.as_secs_f64() * 1e6),
-    )
-}
-
 fn print_report(args: &BenchArgs, sections: &[Section], elapsed: Duration) {
-    let threads = std::thread::available_parallelism().map_or(0, usize::from);
+    let cpus = std::thread::available_parallelism().map_or(0, usize::from);
     println!();
     println!(
-        "keyward-bench: {} connections, HTTP/1.1 keep-alive on loopback, {} s measured per phase after {} s warm-up, \
-         open loop at {:.0}% of the baseline's closed-loop rate; {threads} CPUs; load generator on {} threads; \
-         keyward cache TTL {} s; whole run {:.0} s",
+        "keyward-bench: {} connections, HTTP/1.1 keep-alive on loopback, {} s measured per phase after {} s \
+         warm-up, {} round(s) (figures are medians over rounds), open loop at {:.0}% of the baseline's \
+         closed-loop rate; {cpus} CPUs; load generator on {} threads; keyward cache TTL {} s; whole run {:.0} s",
         args.connections,
         args.duration,
         args.warmup,
+        args.rounds,
         args.open_fraction * 100.0,
         args.client_threads,
         args.cache_ttl_secs,
@@ -566,66 +646,99 @@ fn print_report(args: &BenchArgs, sections: &[Section], elapsed: Duration) {
     );
     println!();
     println!(
-        "| keys | server | closed req/s | closed p50 | closed p99 | open rate/s | open p50 | open p99 | open max | server CPU/req |"
+        "| keys | server | closed req/s | closed p50 | closed p99 | open rate/s | open p50 | open p99 | open p99.9 | server CPU/req |"
     );
     println!("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     for s in sections {
-        for (name, closed, open, cpu) in [
-            ("baseline", &s.base_closed, &s.base_open, s.base_cpu_per_req),
-            ("keyward", &s.kw_closed, &s.kw_open, s.kw_cpu_per_req),
-        ] {
+        type Pick = fn(&Round) -> &PhaseResult;
+        type Cpu = fn(&Round) -> Option<Duration>;
+        let rows: [(&str, Pick, Pick, Cpu); 2] = [
+            (
+                "baseline",
+                |r| &r.base_closed,
+                |r| &r.base_open,
+                |r| r.base_cpu,
+            ),
+            ("keyward", |r| &r.kw_closed, |r| &r.kw_open, |r| r.kw_cpu),
+        ];
+        for (name, closed, open, cpu) in rows {
             println!(
                 "| {} | {name} | {:.0} | {} | {} | {:.0} | {} | {} | {} | {} |",
                 s.keys,
-                closed.rate(),
-                micros(closed.quantile(0.5)),
-                micros(closed.quantile(0.99)),
-                open.rate(),
-                micros(open.quantile(0.5)),
-                micros(open.quantile(0.99)),
-                micros(open.quantile(1.0)),
-                opt_micros(cpu),
+                s.median(|r| closed(r).rate()),
+                s.median_micros(|r| closed(r).quantile(0.5)),
+                s.median_micros(|r| closed(r).quantile(0.99)),
+                s.median(|r| open(r).rate()),
+                s.median_micros(|r| open(r).quantile(0.5)),
+                s.median_micros(|r| open(r).quantile(0.99)),
+                s.median_micros(|r| open(r).quantile(0.999)),
+                s.median_cpu(cpu),
             );
         }
     }
     println!();
     println!(
-        "| keys | keyward/baseline throughput | ≥ 0.8 | keyward open p99 < 1 ms | key creation | cold pass (cache misses) | cache misses while measuring | generator CPU/req |"
+        "| keys | keyward/baseline req/s (rounds) | ≥ 0.8 | keyward open p99 < 1 ms | baseline open p99 | key creation | cold pass | cache misses while measuring | generator CPU/req |"
     );
-    println!("|---:|---:|---|---|---:|---:|---:|---:|");
+    println!("|---:|---:|---|---|---:|---:|---:|---:|---:|");
     for s in sections {
-        let ratio = s.kw_closed.rate() / s.base_closed.rate();
-        let p99 = s.kw_open.quantile(0.99);
+        let ratio = s.median(Round::ratio);
+        let rounds: Vec<String> = s
+            .rounds
+            .iter()
+            .map(|r| format!("{:.2}", r.ratio()))
+            .collect();
+        let p99 = Duration::from_secs_f64(s.median(|r| r.kw_open.quantile(0.99).as_secs_f64()));
+        let all_sent = s.rounds.iter().all(|r| r.kw_open.ok());
         println!(
-            "| {} | {ratio:.2} | {} | {} ({}) | {:.0} s ({:.0}/s) | {:.0} req/s | {} | {} |",
+            "| {} | {ratio:.2} ({}) | {} | {} ({}) | {} | {:.0} s ({:.0}/s) | {:.0} req/s | {} | {} |",
             s.keys,
+            rounds.join(", "),
             verdict(ratio >= 0.8),
-            verdict(p99 < Duration::from_millis(1) && s.kw_open.ok()),
+            verdict(p99 < Duration::from_millis(1) && all_sent),
             micros(p99),
+            s.median_micros(|r| r.base_open.quantile(0.99)),
             s.seed_time.as_secs_f64(),
             s.keys as f64 / s.seed_time.as_secs_f64(),
             s.warm.rate(),
             s.cache_misses.map_or_else(|| "?".into(), |m| m.to_string()),
-            opt_micros(s.gen_cpu_per_req),
+            s.median_cpu(|r| r.gen_cpu),
         );
-        let _ = s.open_rate;
+    }
+    println!();
+    println!(
+        "| keys | round | baseline req/s | keyward req/s | ratio | open rate/s | baseline open p99 | keyward open p99 |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for s in sections {
+        for (i, r) in s.rounds.iter().enumerate() {
+            println!(
+                "| {} | {} | {:.0} | {:.0} | {:.2} | {:.0} | {} | {} |",
+                s.keys,
+                i + 1,
+                r.base_closed.rate(),
+                r.kw_closed.rate(),
+                r.ratio(),
+                r.open_rate,
+                micros(r.base_open.quantile(0.99)),
+                micros(r.kw_open.quantile(0.99)),
+            );
+        }
     }
     if let (Some(first), Some(last)) = (sections.first(), sections.last())
         && sections.len() > 1
     {
-        let ratio = |s: &Section| s.kw_closed.rate() / s.base_closed.rate();
-        let change = ratio(last) / ratio(first);
+        let (r_first, r_last) = (first.median(Round::ratio), last.median(Round::ratio));
+        let change = r_last / r_first;
         println!();
         println!(
-            "keyward/baseline at {} keys vs {} keys: {:.2} vs {:.2} ({:+.0}%); open p99 {} vs {}; \
-             similar (within ±10%): {}",
+            "keyward/baseline at {} keys vs {} keys: {r_last:.2} vs {r_first:.2} ({:+.0}%); keyward open p99 {} vs {}; \
+             throughput ratio similar (within ±10%): {}",
             last.keys,
             first.keys,
-            ratio(last),
-            ratio(first),
             (change - 1.0) * 100.0,
-            micros(last.kw_open.quantile(0.99)),
-            micros(first.kw_open.quantile(0.99)),
+            last.median_micros(|r| r.kw_open.quantile(0.99)),
+            first.median_micros(|r| r.kw_open.quantile(0.99)),
             verdict((change - 1.0).abs() <= 0.10)
         );
     }

@@ -84,6 +84,19 @@ impl ChildGuard {
         }
     }
 
+    /// Whether the child is still running; if not, how it ended and the end of its log.
+    pub fn status_report(&mut self) -> String {
+        match self.child.try_wait() {
+            Ok(None) => format!("{} (pid {}) is still running", self.name, self.child.id()),
+            Ok(Some(status)) => format!(
+                "{} exited with {status}; its log ends:\n{}",
+                self.name,
+                self.log_tail()
+            ),
+            Err(err) => format!("cannot tell whether {} runs: {err}", self.name),
+        }
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
