@@ -45,11 +45,9 @@ pub struct ConnectionArgs {
 /// `--output`
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
-    /// `<requestId> (took <N>ms)`, a blank line, then `data` as indented JSON.
+    // Explained in the help of `--output` itself.
     #[default]
     Default,
-    /// The whole response envelope as JSON, and nothing else on stdout.
     Json,
-    /// `data` as a table.
     Table,
 }

@@ -230,17 +230,22 @@ fn confirm(action: Action, args: &BulkArgs, count: usize) -> CliResult {
     }
 }
 
-/// Stops the loop on the first Ctrl-C; quits on the second.
+/// Stops the loop on the first Ctrl-C; quits on the second. The handler is registered before
+/// this returns, so no SIGINT after it can kill the run between two requests.
 fn interrupt_flag() -> Arc<AtomicBool> {
+    use tokio::signal::unix::{SignalKind, signal};
     let flag = Arc::new(AtomicBool::new(false));
+    let Ok(mut sigint) = signal(SignalKind::interrupt()) else {
+        return flag; // Without a handler, Ctrl-C simply ends the process: still safe to re-run.
+    };
     let set = flag.clone();
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
+        if sigint.recv().await.is_some() {
             set.store(true, Ordering::SeqCst);
             eprintln!(
                 "\nInterrupted: stopping after the request in flight (Ctrl-C again to quit at once)."
             );
-            if tokio::signal::ctrl_c().await.is_ok() {
+            if sigint.recv().await.is_some() {
                 std::process::exit(i32::from(ExitStatus::Interrupted.code()));
             }
         }
