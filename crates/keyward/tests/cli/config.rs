@@ -216,3 +216,24 @@ fn config_show_masks_the_root_key() {
         out.stdout
     );
 }
+
+#[test]
+fn a_config_file_others_can_read_gets_a_warning() {
+    let t = TestServer::start();
+    let path = t.default_config_path();
+    write_config(
+        &path,
+        &format!("root_key = \"{ROOT_KEY}\"\napi_url = \"{}\"\n", t.url),
+    );
+    let quiet = t.bare(&["config", "show"]).run();
+    quiet.ok();
+    assert!(quiet.stderr.is_empty(), "{}", quiet.stderr);
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let warned = t.bare(&["config", "show"]).run();
+    warned.ok();
+    assert!(
+        warned.stderr.contains("readable by others") && warned.stderr.contains("chmod 600"),
+        "{}",
+        warned.stderr
+    );
+}

@@ -11,3 +11,4 @@ mod errors;
 mod keys;
 mod misc;
 mod support;
+mod tty;
