@@ -96,7 +96,7 @@ impl Validate for DeleteApiRequest {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ListKeysRequest {
     #[schema(example = "api_1234abcd")]

@@ -17,6 +17,7 @@ pub mod audit_logs;
 pub mod envelope;
 pub mod error;
 pub mod keys;
+pub mod liveness;
 pub mod nullable;
 pub mod permissions;
 pub mod root_keys;

@@ -4,17 +4,10 @@ use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 use keyward_types::Envelope;
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use keyward_types::liveness::LivenessResponseData;
 
 use crate::app::AppState;
 use crate::http::respond::Data;
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct LivenessResponseData {
-    /// Always `OK` while the process serves requests.
-    pub message: String,
-}
 
 /// Liveness
 ///
