@@ -14,7 +14,6 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::error::{ApiFailure, CliError, CliResult};
-use crate::ordered::OrderedJson;
 
 const TIMEOUT: Duration = Duration::from_secs(60);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -28,10 +27,9 @@ pub struct Client {
 /// A 2xx answer.
 #[derive(Debug, Clone)]
 pub struct Success {
-    /// The whole envelope as received.
+    /// The whole envelope as received, in the server's field order (serde_json's
+    /// `preserve_order`), so it prints as the server wrote it.
     pub envelope: Value,
-    /// The same, in the server's field order, for printing.
-    pub ordered: OrderedJson,
     pub request_id: String,
     /// From sending the request to having read the whole answer.
     pub took: Duration,
@@ -139,11 +137,8 @@ impl Client {
                 .and_then(Value::as_str)
                 .unwrap_or("(no request id)")
                 .to_owned();
-            let ordered =
-                serde_json::from_slice(&bytes).unwrap_or_else(|_| OrderedJson::from(&envelope));
             return Ok(Success {
                 envelope,
-                ordered,
                 request_id,
                 took,
             });
@@ -156,10 +151,7 @@ impl Client {
             operation: operation.to_owned(),
             status,
             envelope,
-            body: match body {
-                Some(_) => serde_json::from_slice(&bytes).unwrap_or(OrderedJson::Null),
-                None => OrderedJson::String(snippet(&bytes)),
-            },
+            body: body.unwrap_or_else(|| Value::String(snippet(&bytes))),
         })))
     }
 

@@ -13,8 +13,7 @@ use std::fmt;
 use std::process::ExitCode;
 
 use keyward_types::ErrorEnvelope;
-
-use crate::ordered::OrderedJson;
+use serde_json::Value;
 
 /// The exit codes of the CLI.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,7 +53,7 @@ pub struct ApiFailure {
     /// The error envelope, when the body is one.
     pub envelope: Option<ErrorEnvelope>,
     /// The body as received: JSON, or a JSON string holding the start of a non-JSON body.
-    pub body: OrderedJson,
+    pub body: Value,
 }
 
 impl ApiFailure {

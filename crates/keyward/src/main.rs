@@ -11,7 +11,6 @@ mod client;
 mod commands;
 mod config;
 mod error;
-mod ordered;
 mod output;
 
 use std::process::ExitCode;

@@ -17,7 +17,6 @@ use serde_json::Value;
 use crate::args::OutputFormat;
 use crate::client::Success;
 use crate::error::CliError;
-use crate::ordered::OrderedJson;
 
 /// How a value of a table column is shown.
 #[derive(Debug, Clone, Copy)]
@@ -54,11 +53,11 @@ pub const fn time_col(header: &'static str, pointer: &'static str) -> Column {
 
 /// Prints a successful answer in `format`. `columns` picks the table columns of a list.
 pub fn print_success(format: OutputFormat, success: &Success, columns: &[Column]) {
-    let data = success.ordered.get("data").unwrap_or(&OrderedJson::Null);
+    let data = success.data();
     match format {
-        OutputFormat::Json => stdout(&format!("{}\n", success.ordered.pretty())),
+        OutputFormat::Json => print_json(&success.envelope),
         OutputFormat::Default => {
-            stdout(&format!("{}\n\n{}\n", request_line(success), data.pretty()));
+            stdout(&format!("{}\n\n{}\n", request_line(success), pretty(data)));
             more_pages_hint(success);
         }
         OutputFormat::Table => {
@@ -111,7 +110,7 @@ pub fn report_error(format: OutputFormat, err: &CliError) {
         CliError::Exit(_) => {}
         CliError::Api(failure) => {
             if format == OutputFormat::Json {
-                stdout(&format!("{}\n", failure.body.pretty()));
+                print_json(&failure.body);
             }
             let mut message = failure.headline();
             if let Some(errors) = failure
@@ -143,14 +142,14 @@ pub fn report_error(format: OutputFormat, err: &CliError) {
 }
 
 /// `data` as a table: a list gets one row per item, an object one row per field.
-pub fn render_table(data: &OrderedJson, columns: &[Column]) -> String {
+pub fn render_table(data: &Value, columns: &[Column]) -> String {
     let mut table = Table::new();
     table.load_style(presets::UTF8_FULL_CONDENSED);
     if io::stdout().is_terminal() {
         table.set_content_arrangement(ContentArrangement::Dynamic);
     }
     match data {
-        OrderedJson::Array(items) => {
+        Value::Array(items) => {
             let columns: Vec<(String, String, Cell)> = if columns.is_empty() {
                 generic_columns(items)
             } else {
@@ -168,7 +167,7 @@ pub fn render_table(data: &OrderedJson, columns: &[Column]) -> String {
                 );
             }
         }
-        OrderedJson::Object(fields) => {
+        Value::Object(fields) => {
             table.set_header(["FIELD", "VALUE"]);
             for (name, value) in fields {
                 let kind = if is_time_field(name) {
@@ -188,10 +187,10 @@ pub fn render_table(data: &OrderedJson, columns: &[Column]) -> String {
 }
 
 /// Columns for a list nobody chose columns for: every top-level field, in order of appearance.
-fn generic_columns(items: &[OrderedJson]) -> Vec<(String, String, Cell)> {
+fn generic_columns(items: &[Value]) -> Vec<(String, String, Cell)> {
     let mut names: Vec<&String> = Vec::new();
     for item in items {
-        let OrderedJson::Object(fields) = item else {
+        let Value::Object(fields) = item else {
             continue;
         };
         for (name, _) in fields {
@@ -220,21 +219,21 @@ fn is_time_field(name: &str) -> bool {
     )
 }
 
-fn as_str(value: &OrderedJson) -> Option<&str> {
+fn as_str(value: &Value) -> Option<&str> {
     match value {
-        OrderedJson::String(s) => Some(s),
+        Value::String(s) => Some(s),
         _ => None,
     }
 }
 
-fn cell(value: Option<&OrderedJson>, kind: Cell) -> String {
+fn cell(value: Option<&Value>, kind: Cell) -> String {
     match (value, kind) {
-        (None | Some(OrderedJson::Null), _) => "-".to_owned(),
-        (Some(OrderedJson::Number(n)), Cell::Time) => {
+        (None | Some(Value::Null), _) => "-".to_owned(),
+        (Some(Value::Number(n)), Cell::Time) => {
             n.as_i64().map(format_time).unwrap_or_else(|| n.to_string())
         }
-        (Some(OrderedJson::String(s)), _) => s.clone(),
-        (Some(OrderedJson::Array(items)), _) if items.iter().all(|i| as_str(i).is_some()) => items
+        (Some(Value::String(s)), _) => s.clone(),
+        (Some(Value::Array(items)), _) if items.iter().all(|i| as_str(i).is_some()) => items
             .iter()
             .filter_map(as_str)
             .collect::<Vec<_>>()
@@ -277,15 +276,25 @@ mod tests {
         assert_eq!(format_time(951_825_599_000), "2000-02-29 11:59:59Z");
     }
 
-    fn ordered(value: Value) -> OrderedJson {
-        OrderedJson::from(&value)
+    /// Answers print in the server's field order: this needs serde_json's `preserve_order`.
+    #[test]
+    fn json_keeps_the_servers_field_order() {
+        let text = r#"{"meta":{"requestId":"req_1"},"data":{"keyId":"key_1","start":"sk_ab","enabled":true,"n":-1.5,"e":{},"a":[]}}"#;
+        let value: Value = serde_json::from_str(text).unwrap();
+        assert_eq!(serde_json::to_string(&value).unwrap(), text);
+        assert_eq!(pretty(&value["data"]["e"]), "{}");
+        let fields: Vec<&str> = value["data"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(fields, ["keyId", "start", "enabled", "n", "e", "a"]);
     }
 
     #[test]
     fn tables_show_lists_and_objects() {
-        let list = ordered(
-            json!([{"keyId": "key_1", "enabled": true, "createdAt": 0, "roles": ["a", "b"]}, {"keyId": "key_2"}]),
-        );
+        let list = json!([{"keyId": "key_1", "enabled": true, "createdAt": 0, "roles": ["a", "b"]}, {"keyId": "key_2"}]);
         let text = render_table(
             &list,
             &[
@@ -304,10 +313,7 @@ mod tests {
             generic.contains("enabled") && generic.contains("true"),
             "{generic}"
         );
-        let object = render_table(
-            &ordered(json!({"apiId": "api_1", "credits": {"remaining": 5}})),
-            &[],
-        );
+        let object = render_table(&json!({"apiId": "api_1", "credits": {"remaining": 5}}), &[]);
         assert!(
             object.contains("FIELD") && object.contains(r#"{"remaining":5}"#),
             "{object}"

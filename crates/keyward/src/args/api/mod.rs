@@ -26,8 +26,9 @@ pub enum ApiGroup {
     #[command(subcommand)]
     Apis(apis::ApisCommand),
     /// Issue, read, change, verify and revoke keys; revoke a customer's keys in bulk.
+    // Boxed: its `--meta-json` maps (serde_json's IndexMap-backed `Map`) make it the largest.
     #[command(subcommand)]
-    Keys(keys::KeysCommand),
+    Keys(Box<keys::KeysCommand>),
     /// Root keys: the keys that authorize calls to this API (keyward extension).
     #[command(subcommand)]
     RootKeys(root_keys::RootKeysCommand),

@@ -68,7 +68,7 @@ pub async fn run(args: ApiArgs) -> ExitStatus {
         let ctx = Ctx::new(&args.global)?;
         match args.group {
             ApiGroup::Apis(command) => apis::run(&ctx, command).await,
-            ApiGroup::Keys(command) => keys::run(&ctx, command).await,
+            ApiGroup::Keys(command) => keys::run(&ctx, *command).await,
             ApiGroup::RootKeys(command) => root_keys::run(&ctx, command).await,
             ApiGroup::Workspaces(command) => workspaces::run(&ctx, command).await,
             ApiGroup::AuditLogs(command) => audit_logs::run(&ctx, command).await,
