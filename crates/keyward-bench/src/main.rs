@@ -576,7 +576,7 @@ async fn create_keys(
         tokio::spawn(async move {
             let started = Instant::now();
             loop {
-                tokio::time::sleep(Duration::from_secs(5)).await;
+                tokio::time::sleep(Duration::from_secs(15)).await;
                 let n = done.load(Relaxed);
                 eprintln!(
                     "  created {n}/{count} keys ({:.0} keys/s)",
