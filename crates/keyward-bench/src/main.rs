@@ -161,6 +161,8 @@ fn keyward_binary(args: &BenchArgs) -> anyhow::Result<PathBuf> {
         let status = Command::new(&cargo)
             .args(["build", "--release", "-p", "keyward"])
             .current_dir(&root)
+            // Resolved once, so a relative CARGO_TARGET_DIR means the same directory to both.
+            .env("CARGO_TARGET_DIR", &target_dir)
             .status()
             .with_context(|| format!("cannot run {cargo:?}"))?;
         anyhow::ensure!(
