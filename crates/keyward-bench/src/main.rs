@@ -258,6 +258,10 @@ async fn run_all(args: BenchArgs, keyward: PathBuf) -> anyhow::Result<()> {
     let mut sections = Vec::new();
     let started = Instant::now();
     let mut kept = Vec::new();
+    // Holds the baseline's log; each key count's own directory holds keyward's database and log.
+    let run_dir = tempfile::Builder::new()
+        .prefix("keyward-bench-")
+        .tempdir()?;
 
     for &keys in &args.keys {
         let dir = tempfile::Builder::new()
@@ -319,8 +323,7 @@ async fn run_all(args: BenchArgs, keyward: PathBuf) -> anyhow::Result<()> {
                 "--body",
                 &sample,
             ]);
-            let log = std::env::temp_dir()
-                .join(format!("keyward-bench-baseline-{}.log", std::process::id()));
+            let log = run_dir.path().join("baseline.log");
             let guard = ChildGuard::spawn("baseline", command, &log)?;
             eprintln!(
                 "baseline (pid {}) listening on {}, answering {} bytes",
@@ -467,6 +470,9 @@ async fn run_all(args: BenchArgs, keyward: PathBuf) -> anyhow::Result<()> {
         }
     }
     drop(baseline);
+    if args.keep_data {
+        kept.push(run_dir.keep());
+    }
 
     print_report(&args, &sections, started.elapsed());
     for dir in kept {
