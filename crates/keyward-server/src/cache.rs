@@ -5,13 +5,19 @@
 //! - **A miss loads once**: concurrent lookups of the same hash share one database load
 //!   (single flight), run in its own task so a client hanging up cannot cancel it for the others.
 //! - **Invalidation is linearizable on this node**: [`KeyCache::invalidate`] removes the entry
-//!   *and* detaches any load in flight, whose result is then handed to the requests already
-//!   waiting for it but never cached. A lookup that starts after `invalidate` returns therefore
-//!   reads the database afresh, so revocation takes effect on the next request whatever the cache
-//!   held. (A plain TTL cache, or moka's `get_with`, would let a load that read the row before
-//!   the change insert the stale value after the invalidation.)
-//! - **Bounded**: at most `capacity` entries, evicting an arbitrary entry of the full shard;
-//!   entries also expire after `ttl`, a safety net for changes made outside this process.
+//!   *and* detaches any load or refresh in flight, whose result is then handed to the requests
+//!   already waiting for it but never cached. A lookup that starts after `invalidate` returns
+//!   therefore reads the database afresh, so revocation takes effect on the next request whatever
+//!   the cache held. (A plain TTL cache, or moka's `get_with`, would let a load that read the row
+//!   before the change insert the stale value after the invalidation.)
+//! - **Refreshes stay off the request path**: an entry is fresh for `ttl`; a hit on an older
+//!   entry is still answered from the cache while one background load refreshes it
+//!   (stale-while-revalidate), so a busy key never waits for the database. An entry older than
+//!   twice `ttl` is loaded again before answering. The TTL only bounds changes made behind
+//!   keyward's back: every change made through keyward invalidates at once.
+//! - **Bounded**: about `capacity` entries (each of the 64 shards holds an equal share plus 1/8
+//!   headroom, because hashes never spread perfectly evenly), evicting expired entries first,
+//!   then an arbitrary one.
 //!
 //! Negative results ("no such key") are cached like any other value, so a flood of unknown
 //! keys costs one database read per distinct key per `ttl`, not per request.
@@ -49,14 +55,18 @@ impl Hasher for DigestHasher {
 
 type ShardMap<V> = HashMap<KeyHash, Slot<V>, BuildHasherDefault<DigestHasher>>;
 
+type LoadResult<V> = Result<V, LoadError>;
+
 enum Slot<V> {
     Ready {
         value: V,
-        expires: Instant,
+        loaded: Instant,
+        /// The id of the background refresh under way, if any.
+        refresh: Option<u64>,
     },
     Loading {
         load_id: u64,
-        done: watch::Receiver<Option<Result<V, LoadError>>>,
+        done: watch::Receiver<Option<LoadResult<V>>>,
     },
 }
 
@@ -76,6 +86,7 @@ pub struct CacheStats {
     pub hits: u64,
     pub misses: u64,
     pub loads: u64,
+    pub refreshes: u64,
     pub entries: u64,
 }
 
@@ -87,6 +98,7 @@ struct Inner<V> {
     hits: AtomicU64,
     misses: AtomicU64,
     loads: AtomicU64,
+    refreshes: AtomicU64,
 }
 
 /// See the module documentation. Cloning shares the cache.
@@ -102,19 +114,27 @@ impl<V> Clone for KeyCache<V> {
     }
 }
 
+/// What a lookup found under the shard lock.
+enum Found<V> {
+    Value(V),
+    Wait(watch::Receiver<Option<LoadResult<V>>>),
+}
+
 impl<V: Clone + Send + Sync + 'static> KeyCache<V> {
     pub fn new(capacity: usize, ttl: Duration) -> Self {
+        let share = capacity.div_ceil(SHARDS);
         KeyCache {
             inner: Arc::new(Inner {
                 shards: (0..SHARDS)
                     .map(|_| Mutex::new(ShardMap::default()))
                     .collect(),
-                shard_capacity: capacity.div_ceil(SHARDS).max(1),
+                shard_capacity: (share + share / 8).max(1),
                 ttl,
                 next_load_id: AtomicU64::new(0),
                 hits: AtomicU64::new(0),
                 misses: AtomicU64::new(0),
                 loads: AtomicU64::new(0),
+                refreshes: AtomicU64::new(0),
             }),
         }
     }
@@ -132,18 +152,30 @@ impl<V: Clone + Send + Sync + 'static> KeyCache<V> {
     pub async fn get_or_load<F, Fut>(&self, key: KeyHash, load: F) -> Result<V, LoadError>
     where
         F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<V, LoadError>> + Send + 'static,
+        Fut: Future<Output = LoadResult<V>> + Send + 'static,
     {
-        let mut done = {
+        let found = {
             let mut shard = self.shard(&key);
-            match shard.get(&key) {
-                Some(Slot::Ready { value, expires }) if *expires > Instant::now() => {
+            let now = Instant::now();
+            let ttl = self.inner.ttl;
+            match shard.get_mut(&key) {
+                Some(Slot::Ready {
+                    value,
+                    loaded,
+                    refresh,
+                }) if now < *loaded + ttl * 2 => {
                     self.inner.hits.fetch_add(1, Relaxed);
-                    return Ok(value.clone());
+                    if now >= *loaded + ttl && refresh.is_none() {
+                        let load_id = self.inner.next_load_id.fetch_add(1, Relaxed);
+                        *refresh = Some(load_id);
+                        self.inner.refreshes.fetch_add(1, Relaxed);
+                        self.spawn_load(key, load_id, load(), None);
+                    }
+                    Found::Value(value.clone())
                 }
                 Some(Slot::Loading { done, .. }) => {
                     self.inner.misses.fetch_add(1, Relaxed);
-                    done.clone()
+                    Found::Wait(done.clone())
                 }
                 _ => {
                     self.inner.misses.fetch_add(1, Relaxed);
@@ -151,7 +183,7 @@ impl<V: Clone + Send + Sync + 'static> KeyCache<V> {
                     let load_id = self.inner.next_load_id.fetch_add(1, Relaxed);
                     let (sender, done) = watch::channel(None);
                     if !shard.contains_key(&key) {
-                        evict_one_if_full(&mut shard, self.inner.shard_capacity);
+                        evict_one_if_full(&mut shard, self.inner.shard_capacity, ttl);
                     }
                     shard.insert(
                         key,
@@ -160,43 +192,68 @@ impl<V: Clone + Send + Sync + 'static> KeyCache<V> {
                             done: done.clone(),
                         },
                     );
-                    let loading = load();
-                    let cache = self.clone();
-                    tokio::spawn(async move {
-                        let result = loading.await;
-                        cache.finish_load(key, load_id, &result);
-                        // Nobody may be waiting any more; that is fine.
-                        let _ = sender.send(Some(result));
-                    });
-                    done
+                    self.spawn_load(key, load_id, load(), Some(sender));
+                    Found::Wait(done)
                 }
             }
         };
-        match done.wait_for(Option::is_some).await {
-            Ok(result) => result.clone().expect("wait_for returned a completed load"),
-            // The load task panicked before sending; report it rather than hang.
-            Err(_) => Err(LoadError("the cache load was aborted".into())),
+        match found {
+            Found::Value(value) => Ok(value),
+            Found::Wait(mut done) => match done.wait_for(Option::is_some).await {
+                Ok(result) => result.clone().expect("wait_for returned a completed load"),
+                // The load task panicked before sending; report it rather than hang.
+                Err(_) => Err(LoadError("the cache load was aborted".into())),
+            },
         }
     }
 
-    /// Installs a finished load, unless the slot was invalidated (or replaced) meanwhile.
-    fn finish_load(&self, key: KeyHash, load_id: u64, result: &Result<V, LoadError>) {
+    /// Runs a load in its own task, installs its result, and wakes the requests waiting for it.
+    fn spawn_load<Fut>(
+        &self,
+        key: KeyHash,
+        load_id: u64,
+        loading: Fut,
+        waiters: Option<watch::Sender<Option<LoadResult<V>>>>,
+    ) where
+        Fut: Future<Output = LoadResult<V>> + Send + 'static,
+    {
+        let cache = self.clone();
+        tokio::spawn(async move {
+            let result = loading.await;
+            cache.finish_load(key, load_id, &result);
+            if let Some(waiters) = waiters {
+                // Nobody may be waiting any more; that is fine.
+                let _ = waiters.send(Some(result));
+            }
+        });
+    }
+
+    /// Installs a finished load or refresh, unless the slot was invalidated (or replaced)
+    /// meanwhile. A failed refresh keeps the stale value; the next hit tries again.
+    fn finish_load(&self, key: KeyHash, load_id: u64, result: &LoadResult<V>) {
         let mut shard = self.shard(&key);
-        let ours =
-            matches!(shard.get(&key), Some(Slot::Loading { load_id: id, .. }) if *id == load_id);
+        let ours = match shard.get_mut(&key) {
+            Some(Slot::Loading { load_id: id, .. }) => *id == load_id,
+            Some(Slot::Ready { refresh, .. }) if *refresh == Some(load_id) => {
+                if result.is_err() {
+                    *refresh = None;
+                    return;
+                }
+                true
+            }
+            _ => false,
+        };
         if !ours {
             return;
         }
         match result {
             Ok(value) => {
-                let expires = Instant::now() + self.inner.ttl;
-                shard.insert(
-                    key,
-                    Slot::Ready {
-                        value: value.clone(),
-                        expires,
-                    },
-                );
+                let ready = Slot::Ready {
+                    value: value.clone(),
+                    loaded: Instant::now(),
+                    refresh: None,
+                };
+                shard.insert(key, ready);
             }
             Err(_) => {
                 shard.remove(&key);
@@ -215,7 +272,8 @@ impl<V: Clone + Send + Sync + 'static> KeyCache<V> {
         for shard in &self.inner.shards {
             let mut shard = shard.lock().unwrap_or_else(|e| e.into_inner());
             shard.retain(|_, slot| match slot {
-                Slot::Ready { value, .. } => !matches(value),
+                // A refresh in flight read a row that may predate the change: drop it too.
+                Slot::Ready { value, refresh, .. } => refresh.is_none() && !matches(value),
                 Slot::Loading { .. } => false,
             });
         }
@@ -232,19 +290,20 @@ impl<V: Clone + Send + Sync + 'static> KeyCache<V> {
             hits: self.inner.hits.load(Relaxed),
             misses: self.inner.misses.load(Relaxed),
             loads: self.inner.loads.load(Relaxed),
+            refreshes: self.inner.refreshes.load(Relaxed),
             entries,
         }
     }
 }
 
-/// Makes room in a full shard: drops expired entries, or else one arbitrary ready entry
-/// (hash-map order is effectively random; loads in flight are never evicted).
-fn evict_one_if_full<V>(shard: &mut ShardMap<V>, capacity: usize) {
+/// Makes room in a full shard: drops entries past their stale limit, or else one arbitrary
+/// ready entry (hash-map order is effectively random; loads in flight are never evicted).
+fn evict_one_if_full<V>(shard: &mut ShardMap<V>, capacity: usize, ttl: Duration) {
     if shard.len() < capacity {
         return;
     }
     let now = Instant::now();
-    shard.retain(|_, slot| !matches!(slot, Slot::Ready { expires, .. } if *expires <= now));
+    shard.retain(|_, slot| !matches!(slot, Slot::Ready { loaded, .. } if now >= *loaded + ttl * 2));
     if shard.len() < capacity {
         return;
     }
@@ -391,20 +450,94 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn entries_expire_and_capacity_is_bounded() {
-        let cache = KeyCache::new(SHARDS, Duration::from_millis(30));
+    async fn capacity_is_bounded() {
+        let cache = KeyCache::new(SHARDS, Duration::from_secs(60));
         for n in 0..=255u8 {
             cache
                 .get_or_load(key(n), move || async move { Ok::<_, LoadError>(n) })
                 .await
                 .unwrap();
         }
-        assert!(cache.stats().entries <= SHARDS as u64);
-        tokio::time::sleep(Duration::from_millis(40)).await;
-        let v = cache
-            .get_or_load(key(255), || async { Ok::<_, LoadError>(0) })
+        assert!(cache.stats().entries <= SHARDS as u64 + SHARDS as u64 / 8 + SHARDS as u64);
+        assert!(cache.stats().entries < 256);
+    }
+
+    #[tokio::test]
+    async fn stale_entries_are_served_while_one_refresh_runs() {
+        let ttl = Duration::from_millis(40);
+        let cache = KeyCache::new(100, ttl);
+        cache
+            .get_or_load(key(1), || async { Ok::<_, LoadError>(1) })
             .await
             .unwrap();
-        assert_eq!(v, 0, "an expired entry is loaded again");
+        tokio::time::sleep(ttl + Duration::from_millis(5)).await;
+        let gate = Arc::new(Notify::new());
+        let loads = Arc::new(AtomicUsize::new(0));
+        for _ in 0..5 {
+            let (gate, loads) = (gate.clone(), loads.clone());
+            let v = cache
+                .get_or_load(key(1), move || async move {
+                    loads.fetch_add(1, Relaxed);
+                    gate.notified().await;
+                    Ok::<_, LoadError>(2)
+                })
+                .await
+                .unwrap();
+            assert_eq!(v, 1, "the stale value is served without waiting");
+        }
+        assert_eq!(cache.stats().refreshes, 1);
+        gate.notify_one();
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert_eq!(loads.load(Relaxed), 1, "one refresh for five stale hits");
+        let v = cache
+            .get_or_load(key(1), || async { Ok::<_, LoadError>(3) })
+            .await
+            .unwrap();
+        assert_eq!(v, 2, "the refreshed value replaced the stale one");
+    }
+
+    #[tokio::test]
+    async fn invalidation_discards_a_refresh_in_flight() {
+        let ttl = Duration::from_millis(30);
+        let cache = KeyCache::new(100, ttl);
+        cache
+            .get_or_load(key(1), || async { Ok::<_, LoadError>("old") })
+            .await
+            .unwrap();
+        tokio::time::sleep(ttl + Duration::from_millis(5)).await;
+        let gate = Arc::new(Notify::new());
+        let refresh_gate = gate.clone();
+        let stale = cache
+            .get_or_load(key(1), move || async move {
+                refresh_gate.notified().await;
+                Ok::<_, LoadError>("read before the change")
+            })
+            .await
+            .unwrap();
+        assert_eq!(stale, "old");
+        cache.invalidate(&key(1));
+        gate.notify_one();
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let v = cache
+            .get_or_load(key(1), || async { Ok::<_, LoadError>("new") })
+            .await
+            .unwrap();
+        assert_eq!(v, "new");
+    }
+
+    #[tokio::test]
+    async fn entries_past_twice_the_ttl_are_loaded_before_answering() {
+        let ttl = Duration::from_millis(20);
+        let cache = KeyCache::new(100, ttl);
+        cache
+            .get_or_load(key(1), || async { Ok::<_, LoadError>(1) })
+            .await
+            .unwrap();
+        tokio::time::sleep(ttl * 2 + Duration::from_millis(5)).await;
+        let v = cache
+            .get_or_load(key(1), || async { Ok::<_, LoadError>(2) })
+            .await
+            .unwrap();
+        assert_eq!(v, 2);
     }
 }

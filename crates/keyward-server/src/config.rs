@@ -16,8 +16,9 @@ pub struct ServeConfig {
     pub bootstrap_root_key: Option<String>,
     /// Most keys (and, separately, root keys) held in the verification cache.
     pub cache_capacity: usize,
-    /// How long a cached entry may be served without a reload. Changes made through keyward
-    /// invalidate at once; this bounds only changes made behind its back.
+    /// Age after which a cached entry is refreshed in the background (and past twice this,
+    /// reloaded before answering). Changes made through keyward invalidate at once; this bounds
+    /// only changes made behind its back.
     pub cache_ttl: Duration,
 }
 
@@ -29,7 +30,7 @@ impl Default for ServeConfig {
             database_url: None,
             bootstrap_root_key: None,
             cache_capacity: 1_000_000,
-            cache_ttl: Duration::from_secs(60),
+            cache_ttl: Duration::from_secs(600),
         }
     }
 }

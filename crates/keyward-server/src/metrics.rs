@@ -137,7 +137,7 @@ impl Metrics {
             );
         }
 
-        let fields: [CacheMetric; 4] = [
+        let fields: [CacheMetric; 5] = [
             (
                 "hits_total",
                 "Lookups answered from the cache.",
@@ -152,6 +152,11 @@ impl Metrics {
                 "loads_total",
                 "Database loads started by the cache.",
                 |s: &CacheStats| s.loads,
+            ),
+            (
+                "refreshes_total",
+                "Background refreshes of stale entries (answered from the cache meanwhile).",
+                |s: &CacheStats| s.refreshes,
             ),
             ("entries", "Entries currently cached.", |s: &CacheStats| {
                 s.entries
@@ -194,6 +199,7 @@ mod tests {
                 hits: 3,
                 misses: 1,
                 loads: 1,
+                refreshes: 0,
                 entries: 1,
             },
         )]);

@@ -30,9 +30,10 @@ pub struct ServeArgs {
     /// Most keys held in the verification cache.
     #[arg(long, env = "KEYWARD_CACHE_CAPACITY", default_value_t = 1_000_000)]
     pub cache_capacity: usize,
-    /// Seconds a cached key may be served before it is read again. Changes made through keyward
-    /// take effect at once regardless; this bounds only edits made to the database directly.
-    #[arg(long, env = "KEYWARD_CACHE_TTL_SECS", default_value_t = 60)]
+    /// Seconds after which a cached key is refreshed from the database in the background (it is
+    /// reloaded before answering past twice this). Changes made through keyward take effect at
+    /// once regardless; this bounds only edits made to the database directly.
+    #[arg(long, env = "KEYWARD_CACHE_TTL_SECS", default_value_t = 600)]
     pub cache_ttl_secs: u64,
     /// Log format on stderr. The level is set by RUST_LOG (default: info).
     #[arg(long, env = "KEYWARD_LOG_FORMAT", value_enum, default_value = "text")]
