@@ -114,6 +114,48 @@ pub fn prefix_of(start: &str) -> Option<&str> {
         .filter(|p| !p.is_empty())
 }
 
+/// A request id `req_<ULID>`, built on the stack. Request ids need no cross-thread monotonic
+/// order (nothing paginates by them), so they skip [`new_id`]'s global generator lock: the
+/// random part comes from the thread-local RNG.
+#[derive(Clone, Copy)]
+pub struct RequestId {
+    bytes: [u8; 30],
+    len: u8,
+}
+
+impl RequestId {
+    pub fn new() -> RequestId {
+        let mut bytes = [0u8; 30];
+        bytes[..4].copy_from_slice(b"req_");
+        let mut ulid = [0u8; ulid::ULID_LEN];
+        ulid::Ulid::generate().array_to_str(&mut ulid);
+        bytes[4..].copy_from_slice(&ulid);
+        RequestId { bytes, len: 30 }
+    }
+
+    /// A given id of at most 30 bytes (tests).
+    pub fn from_text(text: &str) -> Option<RequestId> {
+        let mut bytes = [0u8; 30];
+        bytes
+            .get_mut(..text.len())?
+            .copy_from_slice(text.as_bytes());
+        Some(RequestId {
+            bytes,
+            len: text.len() as u8,
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).expect("built from a str")
+    }
+}
+
+impl Default for RequestId {
+    fn default() -> Self {
+        RequestId::new()
+    }
+}
+
 static ID_GENERATOR: Mutex<ulid::Generator> = Mutex::new(ulid::Generator::new());
 
 /// A new id `<prefix>_<ULID>`. ULIDs sort by creation time (monotonic within this process),

@@ -23,7 +23,7 @@ const LATENCY_BUCKETS_MICROS: [u64; 12] = [
 type CacheMetric = (&'static str, &'static str, fn(&CacheStats) -> u64);
 
 #[derive(Default)]
-struct RouteStats {
+pub struct RouteStats {
     /// Responses by status class: index 0 = 1xx … 4 = 5xx.
     by_class: [AtomicU64; 5],
     buckets: [AtomicU64; LATENCY_BUCKETS_MICROS.len()],
@@ -50,8 +50,23 @@ impl Metrics {
         }
     }
 
+    /// The route `path` belongs to, as named in the metrics ("unmatched" for unknown paths).
+    pub fn route_name<'a>(&'a self, path: &str) -> &'a str {
+        self.routes
+            .get_key_value(path)
+            .map_or("unmatched", |(route, _)| route.as_str())
+    }
+
     pub fn record_request(&self, route: &str, status: u16, elapsed: Duration) {
-        let stats = self.routes.get(route).unwrap_or(&self.unmatched);
+        self.record_route(self.route_stats(route), status, elapsed);
+    }
+
+    /// The statistics of the route `path` belongs to (looked up once per request).
+    pub fn route_stats(&self, path: &str) -> &RouteStats {
+        self.routes.get(path).unwrap_or(&self.unmatched)
+    }
+
+    pub fn record_route(&self, stats: &RouteStats, status: u16, elapsed: Duration) {
         let class = usize::from(status / 100).clamp(1, 5) - 1;
         stats.by_class[class].fetch_add(1, Relaxed);
         let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);

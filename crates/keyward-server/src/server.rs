@@ -62,7 +62,9 @@ impl Server {
         let serving = tokio::spawn(async move {
             axum::serve(
                 listener,
-                router.into_make_service_with_connect_info::<SocketAddr>(),
+                axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
+                    SocketAddr,
+                >(router),
             )
             .with_graceful_shutdown(async move {
                 let _ = stopped.await;

@@ -26,15 +26,22 @@ where
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        let context = format!("POST request body for '{}'", request.uri().path());
+        // Only an error needs the context text; build it then, not on every request.
+        let uri = request.uri().clone();
+        let context = || format!("POST request body for '{}'", uri.path());
         let bytes = Bytes::from_request(request, state)
             .await
             .map_err(body_rejection)?;
-        let value = parse::<T>(&bytes, &context)?;
+        // The fast path: plain serde_json. Only a body that fails is parsed again with
+        // serde_path_to_error, whose path tracking allocates per field, to name the field.
+        let value = match parse_fast::<T>(&bytes) {
+            Some(value) => value,
+            None => parse::<T>(&bytes, &context())?,
+        };
         let mut violations = Violations::new();
         value.validate(&mut violations);
         if !violations.is_empty() {
-            return Err(ApiError::invalid(&context, violations.into_errors()));
+            return Err(ApiError::invalid(&context(), violations.into_errors()));
         }
         Ok(Body(value))
     }
@@ -52,6 +59,10 @@ fn body_rejection(rejection: BytesRejection) -> ApiError {
             format!("The request body could not be read: {rejection}"),
         )
     }
+}
+
+fn parse_fast<T: DeserializeOwned>(bytes: &[u8]) -> Option<T> {
+    serde_json::from_slice(bytes).ok()
 }
 
 fn parse<T: DeserializeOwned>(bytes: &[u8], context: &str) -> Result<T, ApiError> {

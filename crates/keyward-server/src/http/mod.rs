@@ -6,8 +6,7 @@ pub mod respond;
 pub mod routes;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::middleware::{self, Next};
+use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use keyward_types::ErrorCode;
@@ -87,19 +86,32 @@ pub fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
 /// Paths of the undocumented operational routes.
 pub const OPERATIONAL_ROUTES: [&str; 2] = ["/openapi.json", "/metrics"];
 
-/// The complete router for `app`, with middleware.
-pub fn router(api: Router<AppState>, app: AppState) -> Router {
-    api.route("/openapi.json", get(routes::system::openapi))
+/// The complete service for `app`: the router, wrapped once in the per-request middleware.
+///
+/// The middleware wraps the router from outside rather than through `Router::layer`, which
+/// would wrap every route's boxed service on its own and clone that stack of boxes per request.
+pub fn router(
+    api: Router<AppState>,
+    app: AppState,
+) -> impl tower::Service<
+    Request,
+    Response = Response,
+    Error = std::convert::Infallible,
+    Future = impl Send + 'static,
+> + Clone
++ Send
++ Sync
++ 'static {
+    let router = api
+        .route("/openapi.json", get(routes::system::openapi))
         .route("/metrics", get(routes::system::metrics))
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(middleware::from_fn_with_state(app.clone(), per_request))
-        .with_state(app)
-}
-
-async fn per_request(State(app): State<AppState>, request: Request, next: Next) -> Response {
-    request_id::middleware(&app.metrics, request, next).await
+        .with_state(app.clone());
+    // No `DefaultBodyLimit` layer: axum's default limit is already 2 MiB (MAX_BODY_BYTES), and
+    // the layer would insert a request extension on every request to say so.
+    const _: () = assert!(MAX_BODY_BYTES == 2_097_152);
+    request_id::PerRequest { inner: router, app }
 }
 
 async fn route_not_found(request: Request) -> ApiError {

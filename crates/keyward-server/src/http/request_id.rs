@@ -7,16 +7,15 @@
 
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request};
+use axum::extract::Request;
 use axum::http::HeaderValue;
 use axum::http::header::ACCEPT;
-use axum::middleware::Next;
 use axum::response::Response;
 
-use crate::key_material::new_id;
+use crate::key_material::RequestId;
 
 struct RequestContext {
-    id: String,
+    id: RequestId,
     problem_json: bool,
 }
 
@@ -27,8 +26,8 @@ tokio::task_local! {
 /// The id of the request being served, or a fresh one outside a request.
 pub fn current() -> String {
     CONTEXT
-        .try_with(|c| c.id.clone())
-        .unwrap_or_else(|_| new_id("req"))
+        .try_with(|c| c.id.as_str().to_owned())
+        .unwrap_or_else(|_| RequestId::new().as_str().to_owned())
 }
 
 /// Whether errors should be sent as `application/problem+json`: as Unkey does, when the client's
@@ -52,7 +51,7 @@ pub async fn scope<F: std::future::Future>(id: String, future: F) -> F::Output {
     CONTEXT
         .scope(
             RequestContext {
-                id,
+                id: RequestId::from_text(&id).unwrap_or_default(),
                 problem_json: false,
             },
             future,
@@ -62,37 +61,64 @@ pub async fn scope<F: std::future::Future>(id: String, future: F) -> F::Output {
 
 /// Assigns the request id, and records the request in the log and the metrics. Bodies and
 /// headers are never logged: they carry keys.
-pub async fn middleware(
-    metrics: &crate::metrics::Metrics,
-    request: Request,
-    next: Next,
-) -> Response {
-    let id = new_id("req");
-    let started = Instant::now();
-    let method = request.method().clone();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".to_owned());
-    let problem_json = prefers_problem_json(request.headers().get(ACCEPT));
-    let context = RequestContext {
-        id: id.clone(),
-        problem_json,
-    };
-    let response = CONTEXT.scope(context, next.run(request)).await;
-    let elapsed = started.elapsed();
-    let status = response.status().as_u16();
-    metrics.record_request(&route, status, elapsed);
-    tracing::debug!(
-        request_id = %id,
-        %method,
-        route,
-        status,
-        micros = elapsed.as_micros() as u64,
-        "request"
-    );
-    response
+///
+/// A hand-written tower service rather than `axum::middleware::from_fn`, which boxes the inner
+/// service into a `Next` (a clone and an allocation per request) on top of boxing the future.
+#[derive(Clone)]
+pub struct PerRequest<S> {
+    pub inner: S,
+    pub app: crate::app::AppState,
+}
+
+impl<S> tower::Service<Request> for PerRequest<S>
+where
+    S: tower::Service<Request, Response = Response, Error = std::convert::Infallible>,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = std::convert::Infallible;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Response, std::convert::Infallible>> + Send>,
+    >;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let id = RequestId::new();
+        let started = Instant::now();
+        let method = request.method().clone();
+        let app = self.app.clone();
+        // A cheap clone (the path shares the request's buffer), read once the request is done.
+        let uri = request.uri().clone();
+        let problem_json = prefers_problem_json(request.headers().get(ACCEPT));
+        let context = RequestContext { id, problem_json };
+        let future = CONTEXT.sync_scope(RequestContext { id, problem_json }, || {
+            self.inner.call(request)
+        });
+        Box::pin(async move {
+            let Ok(response) = CONTEXT.scope(context, future).await;
+            let elapsed = started.elapsed();
+            let status = response.status().as_u16();
+            // Every route is a fixed path, so the path names the route; unknown paths count as
+            // "unmatched". (This runs outside the router, where there is no `MatchedPath`.)
+            let stats = app.metrics.route_stats(uri.path());
+            app.metrics.record_route(stats, status, elapsed);
+            tracing::debug!(
+                request_id = id.as_str(),
+                %method,
+                route = app.metrics.route_name(uri.path()),
+                status,
+                micros = elapsed.as_micros() as u64,
+                "request"
+            );
+            Ok(response)
+        })
+    }
 }
 
 #[cfg(test)]

@@ -12,14 +12,30 @@ pub struct Data<T>(pub T);
 
 impl<T: Serialize> IntoResponse for Data<T> {
     fn into_response(self) -> Response {
-        Json(Envelope {
+        json_response(&Envelope {
             meta: Meta {
                 request_id: request_id::current(),
             },
             data: self.0,
             pagination: None,
         })
-        .into_response()
+    }
+}
+
+/// Serializes into a buffer sized for the common small answer: axum's `Json` starts at 128
+/// bytes, so a verifyKey answer (~150 bytes) always paid a reallocation and copy.
+fn json_response<T: Serialize>(value: &T) -> Response {
+    let mut buf = Vec::with_capacity(256);
+    match serde_json::to_writer(&mut buf, value) {
+        Ok(()) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                axum::http::HeaderValue::from_static("application/json"),
+            )],
+            buf,
+        )
+            .into_response(),
+        Err(err) => crate::error::ApiError::internal(err).into_response(),
     }
 }
 
