@@ -109,10 +109,13 @@ pub async fn authenticate(app: &App, authorization: Option<&str>) -> ApiResult<A
         ));
     };
     let hash = KeyHash::of(token);
-    let db = app.db.clone();
     let record = app
         .root_keys
-        .get_or_load(hash, move || async move { load_root_key(&db, hash).await })
+        // The database handle is cloned only on a miss, when the load needs its own.
+        .get_or_load(hash, || {
+            let db = app.db.clone();
+            async move { load_root_key(&db, hash).await }
+        })
         .await
         .map_err(ApiError::internal)?;
     record.ok_or_else(|| {

@@ -60,16 +60,11 @@ impl Server {
         let router = http::router(api, app.clone());
         let (stop, stopped) = oneshot::channel::<()>();
         let serving = tokio::spawn(async move {
-            axum::serve(
-                listener,
-                axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
-                    SocketAddr,
-                >(router),
-            )
-            .with_graceful_shutdown(async move {
-                let _ = stopped.await;
-            })
-            .await
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.await;
+                })
+                .await
         });
         tracing::info!(%local_addr, "keyward is serving");
         Ok(Server {

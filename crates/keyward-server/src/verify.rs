@@ -75,9 +75,12 @@ impl CachedKey {
 
 /// Looks a key up through the cache.
 pub async fn lookup(app: &App, hash: KeyHash) -> ApiResult<Option<Arc<CachedKey>>> {
-    let db = app.db.clone();
     app.keys
-        .get_or_load(hash, move || async move { load(&db, hash).await })
+        // The database handle is cloned only on a miss, when the load needs its own.
+        .get_or_load(hash, || {
+            let db = app.db.clone();
+            async move { load(&db, hash).await }
+        })
         .await
         .map_err(ApiError::internal)
 }

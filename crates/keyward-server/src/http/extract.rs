@@ -1,10 +1,8 @@
 //! Request extractors: the validated JSON body and the authenticated caller.
 
-use std::net::SocketAddr;
-
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header::{AUTHORIZATION, USER_AGENT};
 use axum::http::request::Parts;
 use keyward_types::{ErrorCode, Validate, ValidationError, Violations};
@@ -148,10 +146,7 @@ impl FromRequestParts<AppState> for Caller {
         let root_key = authenticate(app, authorization).await?;
         Ok(Caller {
             root_key,
-            remote_ip: parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0),
+            remote_ip: super::request_id::peer(),
             user_agent: parts.headers.get(USER_AGENT).cloned(),
         })
     }

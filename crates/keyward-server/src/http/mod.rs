@@ -86,22 +86,12 @@ pub fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
 /// Paths of the undocumented operational routes.
 pub const OPERATIONAL_ROUTES: [&str; 2] = ["/openapi.json", "/metrics"];
 
-/// The complete service for `app`: the router, wrapped once in the per-request middleware.
+/// The complete service for `app`, as `axum::serve` takes it: per connection, the router wrapped
+/// once in the per-request middleware ([`request_id::PerRequest`]).
 ///
 /// The middleware wraps the router from outside rather than through `Router::layer`, which
 /// would wrap every route's boxed service on its own and clone that stack of boxes per request.
-pub fn router(
-    api: Router<AppState>,
-    app: AppState,
-) -> impl tower::Service<
-    Request,
-    Response = Response,
-    Error = std::convert::Infallible,
-    Future = impl Send + 'static,
-> + Clone
-+ Send
-+ Sync
-+ 'static {
+pub fn router(api: Router<AppState>, app: AppState) -> request_id::PerConnection<Router> {
     let router = api
         .route("/openapi.json", get(routes::system::openapi))
         .route("/metrics", get(routes::system::metrics))
@@ -111,7 +101,7 @@ pub fn router(
     // No `DefaultBodyLimit` layer: axum's default limit is already 2 MiB (MAX_BODY_BYTES), and
     // the layer would insert a request extension on every request to say so.
     const _: () = assert!(MAX_BODY_BYTES == 2_097_152);
-    request_id::PerRequest { inner: router, app }
+    request_id::PerConnection { inner: router, app }
 }
 
 async fn route_not_found(request: Request) -> ApiError {

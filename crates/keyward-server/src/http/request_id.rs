@@ -2,9 +2,12 @@
 //!
 //! The id lives in a task-local for the duration of the request, so every response builder and
 //! error (including extractor rejections, which never see the handler) can put it in `meta`.
-//! Next to it sits the one request header errors depend on: whether the client prefers
-//! `application/problem+json`.
+//! Next to it sit the client's address (for the audit log; kept here rather than as a request
+//! extension, whose map would be allocated on every request just for it) and the one request
+//! header errors depend on: whether the client prefers `application/problem+json`.
 
+use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::time::Instant;
 
 use axum::extract::Request;
@@ -14,9 +17,11 @@ use axum::response::Response;
 
 use crate::key_material::RequestId;
 
+#[derive(Clone, Copy)]
 struct RequestContext {
     id: RequestId,
     problem_json: bool,
+    peer: Option<SocketAddr>,
 }
 
 tokio::task_local! {
@@ -28,6 +33,11 @@ pub fn current() -> String {
     CONTEXT
         .try_with(|c| c.id.as_str().to_owned())
         .unwrap_or_else(|_| RequestId::new().as_str().to_owned())
+}
+
+/// The address of the client of the request being served.
+pub fn peer() -> Option<SocketAddr> {
+    CONTEXT.try_with(|c| c.peer).ok().flatten()
 }
 
 /// Whether errors should be sent as `application/problem+json`: as Unkey does, when the client's
@@ -53,6 +63,7 @@ pub async fn scope<F: std::future::Future>(id: String, future: F) -> F::Output {
             RequestContext {
                 id: RequestId::from_text(&id).unwrap_or_default(),
                 problem_json: false,
+                peer: None,
             },
             future,
         )
@@ -68,6 +79,41 @@ pub async fn scope<F: std::future::Future>(id: String, future: F) -> F::Output {
 pub struct PerRequest<S> {
     pub inner: S,
     pub app: crate::app::AppState,
+    /// The client of this connection (one `PerRequest` serves one connection).
+    pub peer: Option<SocketAddr>,
+}
+
+/// Makes one [`PerRequest`] per accepted connection, recording the client's address.
+#[derive(Clone)]
+pub struct PerConnection<S> {
+    pub inner: S,
+    pub app: crate::app::AppState,
+}
+
+impl<S: Clone> tower::Service<axum::serve::IncomingStream<'_, tokio::net::TcpListener>>
+    for PerConnection<S>
+{
+    type Response = PerRequest<S>;
+    type Error = Infallible;
+    type Future = std::future::Ready<Result<PerRequest<S>, Infallible>>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Infallible>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(
+        &mut self,
+        stream: axum::serve::IncomingStream<'_, tokio::net::TcpListener>,
+    ) -> Self::Future {
+        std::future::ready(Ok(PerRequest {
+            inner: self.inner.clone(),
+            app: self.app.clone(),
+            peer: Some(*stream.remote_addr()),
+        }))
+    }
 }
 
 impl<S> tower::Service<Request> for PerRequest<S>
@@ -96,10 +142,12 @@ where
         // A cheap clone (the path shares the request's buffer), read once the request is done.
         let uri = request.uri().clone();
         let problem_json = prefers_problem_json(request.headers().get(ACCEPT));
-        let context = RequestContext { id, problem_json };
-        let future = CONTEXT.sync_scope(RequestContext { id, problem_json }, || {
-            self.inner.call(request)
-        });
+        let context = RequestContext {
+            id,
+            problem_json,
+            peer: self.peer,
+        };
+        let future = CONTEXT.sync_scope(context, || self.inner.call(request));
         Box::pin(async move {
             let Ok(response) = CONTEXT.scope(context, future).await;
             let elapsed = started.elapsed();
