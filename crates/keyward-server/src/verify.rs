@@ -47,17 +47,22 @@ pub fn parse_meta(text: Option<&str>) -> Option<Map<String, Value>> {
     text.and_then(|t| serde_json::from_str(t).ok())
 }
 
+/// The identity a key belongs to, in wire form.
+pub fn identity_view(row: &store::keys::KeyRow) -> Option<Identity> {
+    match (&row.identity_id, &row.identity_external_id) {
+        (Some(id), Some(external_id)) => Some(Identity {
+            id: id.clone(),
+            external_id: external_id.clone(),
+            meta: parse_meta(row.identity_meta.as_deref()),
+            ratelimits: None,
+        }),
+        _ => None,
+    }
+}
+
 impl CachedKey {
     pub fn from_row(row: store::keys::KeyRow) -> CachedKey {
-        let identity = match (row.identity_id, row.identity_external_id) {
-            (Some(id), Some(external_id)) => Some(Identity {
-                id,
-                external_id,
-                meta: parse_meta(row.identity_meta.as_deref()),
-                ratelimits: None,
-            }),
-            _ => None,
-        };
+        let identity = identity_view(&row);
         CachedKey {
             meta: parse_meta(row.meta.as_deref()),
             id: row.id,

@@ -2,8 +2,8 @@
 
 use keyward_types::keys::{
     CreateKeyRequest, CreateKeyResponseData, CreditsOperation, CreditsRefill, DeleteKeyRequest,
-    GetKeyRequest, Identity, KeyCredits, KeyResponseData, MAX_CREDITS, RefillInterval,
-    RerollKeyRequest, RerollKeyResponseData, UpdateCreditsRequest, UpdateKeyRequest, WhoamiRequest,
+    GetKeyRequest, KeyCredits, KeyResponseData, MAX_CREDITS, RefillInterval, RerollKeyRequest,
+    RerollKeyResponseData, UpdateCreditsRequest, UpdateKeyRequest, WhoamiRequest,
 };
 use keyward_types::{Empty, ErrorCode, Nullable};
 
@@ -15,7 +15,7 @@ use crate::key_material::{self, KeyHash, new_id};
 use crate::store::keys::{CreditsChange, KeyRow};
 use crate::store::{self, AsConn, Tx};
 use crate::time::now_ms;
-use crate::verify::parse_meta;
+use crate::verify::{identity_view, parse_meta};
 
 /// Default number of random bytes in a key.
 const DEFAULT_BYTE_LENGTH: i64 = 16;
@@ -26,15 +26,7 @@ pub fn key_view(row: KeyRow) -> KeyResponseData {
         remaining: Some(remaining),
         refill: refill_view(row.refill_amount, row.refill_day),
     });
-    let identity = match (row.identity_id, row.identity_external_id) {
-        (Some(id), Some(external_id)) => Some(Identity {
-            id,
-            external_id,
-            meta: parse_meta(row.identity_meta.as_deref()),
-            ratelimits: None,
-        }),
-        _ => None,
-    };
+    let identity = identity_view(&row);
     KeyResponseData {
         key_id: row.id,
         start: row.start,

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::TestApp;
+use crate::helpers::{OPERATIONS, TestApp};
 
 #[tokio::test]
 async fn liveness_needs_no_key() {
@@ -38,26 +38,7 @@ async fn openapi_document_covers_every_route() {
         .unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
     let paths = doc["paths"].as_object().unwrap();
-    for op in [
-        "apis.createApi",
-        "apis.getApi",
-        "apis.updateApi",
-        "apis.deleteApi",
-        "apis.listKeys",
-        "keys.createKey",
-        "keys.getKey",
-        "keys.whoami",
-        "keys.updateKey",
-        "keys.updateCredits",
-        "keys.rerollKey",
-        "keys.deleteKey",
-        "keys.verifyKey",
-        "rootKeys.createRootKey",
-        "rootKeys.listRootKeys",
-        "rootKeys.deleteRootKey",
-        "workspaces.createWorkspace",
-        "auditLogs.listLogs",
-    ] {
+    for op in OPERATIONS {
         let path = &paths[&format!("/v2/{op}")]["post"];
         assert_eq!(path["operationId"], json!(op));
         assert!(path["requestBody"].is_object(), "{op} documents its body");

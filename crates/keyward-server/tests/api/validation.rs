@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use serde_json::json;
 
-use crate::helpers::{ROOT_KEY, Reply, TestApp};
+use crate::helpers::{OPERATIONS, ROOT_KEY, Reply, TestApp};
 
 async fn raw(app: &TestApp, operation: &str, body: Vec<u8>) -> Reply {
     let response = app
@@ -25,26 +25,7 @@ async fn raw(app: &TestApp, operation: &str, body: Vec<u8>) -> Reply {
 #[tokio::test]
 async fn unknown_fields_are_refused_everywhere() {
     let app = TestApp::start().await;
-    for operation in [
-        "apis.createApi",
-        "apis.getApi",
-        "apis.updateApi",
-        "apis.deleteApi",
-        "apis.listKeys",
-        "keys.createKey",
-        "keys.getKey",
-        "keys.whoami",
-        "keys.updateKey",
-        "keys.updateCredits",
-        "keys.rerollKey",
-        "keys.deleteKey",
-        "keys.verifyKey",
-        "rootKeys.createRootKey",
-        "rootKeys.listRootKeys",
-        "rootKeys.deleteRootKey",
-        "workspaces.createWorkspace",
-        "auditLogs.listLogs",
-    ] {
+    for operation in OPERATIONS {
         let reply = app
             .post(operation, json!({"definitelyNotAField": true}))
             .await;
