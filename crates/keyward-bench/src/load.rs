@@ -120,6 +120,29 @@ pub struct PhaseResult {
     pub missed: u64,
     /// Latencies of the counted requests in nanoseconds, sorted.
     pub latencies: Vec<u64>,
+    /// Open loop: the counted requests slower than [`SLOW`] (at most [`SLOW_KEPT`] per connection),
+    /// to tell a stall of the whole server from one slow connection.
+    pub slow: Vec<SlowRequest>,
+    /// Open loop: the longest the pacer thread ran behind its schedule (a generator stall, which
+    /// the latencies charge to the server).
+    pub pacer_lag: Duration,
+}
+
+/// An open-loop request is "slow" past this latency.
+pub const SLOW: Duration = Duration::from_millis(50);
+const SLOW_KEPT: usize = 2_000;
+
+/// One slow open-loop request.
+#[derive(Debug, Clone, Copy)]
+pub struct SlowRequest {
+    pub connection: usize,
+    /// When it was scheduled, from the start of the measurement window.
+    pub scheduled_at: Duration,
+    /// From its scheduled time to its last response byte.
+    pub latency: Duration,
+    /// From sending it to its last response byte: the server's (and the network's) share, the
+    /// rest of `latency` having been spent queued behind earlier requests of its connection.
+    pub service: Duration,
 }
 
 impl PhaseResult {
@@ -155,9 +178,42 @@ impl PhaseResult {
                 result.first_error = part.first_error;
             }
             result.latencies.extend(part.latencies);
+            result.slow.extend(part.slow);
         }
         result.latencies.sort_unstable();
+        result.slow.sort_unstable_by_key(|s| s.scheduled_at);
         result
+    }
+
+    /// Open loop: where the slow requests were; `None` if there were none.
+    pub fn slow_summary(&self) -> Option<String> {
+        let first = self.slow.first()?;
+        let last = self.slow.last()?;
+        let connections: std::collections::HashSet<usize> =
+            self.slow.iter().map(|s| s.connection).collect();
+        let service = self
+            .slow
+            .iter()
+            .map(|s| s.service)
+            .max()
+            .unwrap_or_default();
+        let worst = self
+            .slow
+            .iter()
+            .map(|s| s.latency)
+            .max()
+            .unwrap_or_default();
+        Some(format!(
+            "{} slow (>{} ms, worst {:.1} ms) on {} connection(s), scheduled {:.3}–{:.3} s into \
+             the window; longest send-to-answer {:.1} ms",
+            self.slow.len(),
+            SLOW.as_millis(),
+            worst.as_secs_f64() * 1e3,
+            connections.len(),
+            first.scheduled_at.as_secs_f64(),
+            last.scheduled_at.as_secs_f64(),
+            service.as_secs_f64() * 1e3,
+        ))
     }
 }
 
@@ -169,6 +225,7 @@ struct ConnResult {
     missed: u64,
     first_error: Option<String>,
     latencies: Vec<u64>,
+    slow: Vec<SlowRequest>,
 }
 
 impl ConnResult {
@@ -310,8 +367,10 @@ pub async fn open_loop(
                     result.missed += 1;
                     continue;
                 }
+                let sent = Instant::now();
                 let outcome = conn.call(&target, target.bodies[i].clone()).await;
                 let latency = scheduled.elapsed();
+                let service = sent.elapsed();
                 i = (i + connections) % n;
                 if outcome.is_ok() {
                     result.all_requests += 1;
@@ -323,6 +382,14 @@ pub async fn open_loop(
                     Ok(()) => {
                         result.requests += 1;
                         result.latencies.push(nanos(latency));
+                        if latency > SLOW && result.slow.len() < SLOW_KEPT {
+                            result.slow.push(SlowRequest {
+                                connection: c,
+                                scheduled_at: scheduled - measure_from,
+                                latency,
+                                service,
+                            });
+                        }
                     }
                     Err(err) => result.error(err),
                 }
@@ -335,6 +402,7 @@ pub async fn open_loop(
         .name("pacer".into())
         .spawn(move || {
             let mut k: u64 = 0;
+            let mut lag = Duration::ZERO;
             loop {
                 let due = start + interval.mul_f64(k as f64);
                 if due >= end {
@@ -343,20 +411,27 @@ pub async fn open_loop(
                 let now = Instant::now();
                 if due > now {
                     std::thread::sleep(due - now);
+                } else if due >= measure_from {
+                    lag = lag.max(now - due);
                 }
                 // A closed channel means its task died; its result will say why.
                 let _ = senders[(k % senders.len() as u64) as usize].send(due);
                 k += 1;
             }
             // Dropping the senders lets every connection task finish once its queue is drained.
+            drop(senders);
+            lag
         })?;
 
     let mut parts = Vec::new();
     for task in tasks {
         parts.push(task.await?);
     }
-    pacer
+    let pacer_lag = pacer
         .join()
         .map_err(|_| anyhow::anyhow!("the pacer thread panicked"))?;
-    Ok(PhaseResult::merge(parts, duration))
+    Ok(PhaseResult {
+        pacer_lag,
+        ..PhaseResult::merge(parts, duration)
+    })
 }

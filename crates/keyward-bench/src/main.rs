@@ -221,8 +221,9 @@ struct Section {
     seed_time: Duration,
     warm: PhaseResult,
     rounds: Vec<Round>,
-    /// keyward's key-cache misses during the measured phases (0 = every lookup was a hit).
-    cache_misses: Option<u64>,
+    /// keyward's counters over the rounds: key-cache misses (0 = every lookup was a hit) and
+    /// its own verifyKey duration histogram.
+    server: ServerCounters,
 }
 
 impl Section {
@@ -359,7 +360,7 @@ async fn run_all(args: BenchArgs, keyward: PathBuf) -> anyhow::Result<()> {
             warm.rate()
         );
 
-        let misses_before = cache_misses(server.addr).await;
+        let counters_before = ServerCounters::read(server.addr).await;
         let warmup = Duration::from_secs(args.warmup);
         let duration = Duration::from_secs(args.duration);
         let me = std::process::id();
@@ -452,15 +453,13 @@ async fn run_all(args: BenchArgs, keyward: PathBuf) -> anyhow::Result<()> {
             eprintln!("round ratio keyward/baseline: {:.2}", round.ratio());
             rounds.push(round);
         }
-        let misses_after = cache_misses(server.addr).await;
+        let counters_after = ServerCounters::read(server.addr).await;
         sections.push(Section {
             keys,
             seed_time,
             warm,
             rounds,
-            cache_misses: misses_before
-                .zip(misses_after)
-                .map(|(b, a)| a.saturating_sub(b)),
+            server: counters_after.since(&counters_before),
         });
 
         drop(server);
@@ -528,6 +527,12 @@ fn report_phase(name: &str, r: &PhaseResult) {
         micros(r.quantile(0.99)),
         micros(r.quantile(1.0))
     );
+    if let Some(slow) = r.slow_summary() {
+        eprintln!(
+            "  {slow}; the pacer ran at most {} behind",
+            micros(r.pacer_lag)
+        );
+    }
 }
 
 fn micros(d: Duration) -> String {
@@ -539,20 +544,91 @@ fn micros(d: Duration) -> String {
     }
 }
 
-/// keyward's `keyward_cache_misses_total{cache="keys"}`.
-async fn cache_misses(addr: SocketAddr) -> Option<u64> {
-    let mut conn = Conn::open(addr).await.ok()?;
-    let (status, body) = conn
-        .request(Method::GET, "/metrics", None, Bytes::new())
-        .await
-        .ok()?;
-    if status != 200 {
-        return None;
+/// What keyward's `/metrics` says about the bench: key-cache misses, and its own histogram of
+/// verifyKey durations (time inside keyward's request handling, without the kernel's TCP work).
+#[derive(Default)]
+struct ServerCounters {
+    cache_misses: Option<u64>,
+    /// Cumulative `(upper bound in seconds, count)` buckets, `+Inf` as infinity.
+    verify_buckets: Vec<(f64, u64)>,
+}
+
+impl ServerCounters {
+    async fn read(addr: SocketAddr) -> ServerCounters {
+        Self::fetch(addr).await.unwrap_or_default()
     }
-    let text = String::from_utf8(body.to_vec()).ok()?;
-    text.lines()
-        .find_map(|line| line.strip_prefix(r#"keyward_cache_misses_total{cache="keys"} "#))
-        .and_then(|n| n.trim().parse().ok())
+
+    async fn fetch(addr: SocketAddr) -> Option<ServerCounters> {
+        let mut conn = Conn::open(addr).await.ok()?;
+        let (status, body) = conn
+            .request(Method::GET, "/metrics", None, Bytes::new())
+            .await
+            .ok()?;
+        if status != 200 {
+            return None;
+        }
+        let text = String::from_utf8(body.to_vec()).ok()?;
+        let cache_misses = text
+            .lines()
+            .find_map(|line| line.strip_prefix(r#"keyward_cache_misses_total{cache="keys"} "#))
+            .and_then(|n| n.trim().parse().ok());
+        let prefix =
+            r#"keyward_http_request_duration_seconds_bucket{route="/v2/keys.verifyKey",le=""#;
+        let verify_buckets = text
+            .lines()
+            .filter_map(|line| line.strip_prefix(prefix))
+            .filter_map(|rest| {
+                let (bound, count) = rest.split_once("\"} ")?;
+                let bound = if bound == "+Inf" {
+                    f64::INFINITY
+                } else {
+                    bound.parse().ok()?
+                };
+                Some((bound, count.trim().parse().ok()?))
+            })
+            .collect();
+        Some(ServerCounters {
+            cache_misses,
+            verify_buckets,
+        })
+    }
+
+    /// The counters' growth from `before` to `self`.
+    fn since(&self, before: &ServerCounters) -> ServerCounters {
+        ServerCounters {
+            cache_misses: self
+                .cache_misses
+                .zip(before.cache_misses)
+                .map(|(a, b)| a.saturating_sub(b)),
+            verify_buckets: self
+                .verify_buckets
+                .iter()
+                .map(|&(bound, n)| {
+                    let earlier = before
+                        .verify_buckets
+                        .iter()
+                        .find(|(b, _)| *b == bound)
+                        .map_or(0, |(_, n)| *n);
+                    (bound, n.saturating_sub(earlier))
+                })
+                .collect(),
+        }
+    }
+
+    /// The histogram bucket holding the `q` quantile of verifyKey durations: "≤ 100 µs".
+    fn verify_quantile(&self, q: f64) -> String {
+        let Some(&(_, total)) = self.verify_buckets.last() else {
+            return "?".into();
+        };
+        let rank = (q * total as f64).ceil() as u64;
+        match self.verify_buckets.iter().find(|(_, n)| *n >= rank.max(1)) {
+            Some((bound, _)) if bound.is_finite() => {
+                format!("≤ {}", micros(Duration::from_secs_f64(*bound)))
+            }
+            Some(_) => "> 10 s".into(),
+            None => "?".into(),
+        }
+    }
 }
 
 /// Creates an API and `count` keys through the HTTP API; returns one verifyKey body per key.
@@ -685,9 +761,9 @@ fn print_report(args: &BenchArgs, sections: &[Section], elapsed: Duration) {
     }
     println!();
     println!(
-        "| keys | keyward/baseline req/s (rounds) | ≥ 0.8 | keyward open p99 < 1 ms | baseline open p99 | key creation | cold pass | cache misses while measuring | generator CPU/req |"
+        "| keys | keyward/baseline req/s (rounds) | ≥ 0.8 | keyward open p99 < 1 ms | baseline open p99 | keyward in-server p99 / p99.9 | key creation | cold pass | cache misses while measuring | generator CPU/req |"
     );
-    println!("|---:|---:|---|---|---:|---:|---:|---:|---:|");
+    println!("|---:|---:|---|---|---:|---:|---:|---:|---:|---:|");
     for s in sections {
         let ratio = s.median(Round::ratio);
         let rounds: Vec<String> = s
@@ -698,17 +774,21 @@ fn print_report(args: &BenchArgs, sections: &[Section], elapsed: Duration) {
         let p99 = Duration::from_secs_f64(s.median(|r| r.kw_open.quantile(0.99).as_secs_f64()));
         let all_sent = s.rounds.iter().all(|r| r.kw_open.ok());
         println!(
-            "| {} | {ratio:.2} ({}) | {} | {} ({}) | {} | {:.0} s ({:.0}/s) | {:.0} req/s | {} | {} |",
+            "| {} | {ratio:.2} ({}) | {} | {} ({}) | {} | {} / {} | {:.0} s ({:.0}/s) | {:.0} req/s | {} | {} |",
             s.keys,
             rounds.join(", "),
             verdict(ratio >= 0.8),
             verdict(p99 < Duration::from_millis(1) && all_sent),
             micros(p99),
             s.median_micros(|r| r.base_open.quantile(0.99)),
+            s.server.verify_quantile(0.99),
+            s.server.verify_quantile(0.999),
             s.seed_time.as_secs_f64(),
             s.keys as f64 / s.seed_time.as_secs_f64(),
             s.warm.rate(),
-            s.cache_misses.map_or_else(|| "?".into(), |m| m.to_string()),
+            s.server
+                .cache_misses
+                .map_or_else(|| "?".into(), |m| m.to_string()),
             s.median_cpu(|r| r.gen_cpu),
         );
     }
