@@ -108,27 +108,79 @@ impl ChildGuard {
         lines[lines.len().saturating_sub(20)..].join("\n")
     }
 
-    /// SIGTERM, up to 10 s to exit, then SIGKILL.
+    /// SIGTERM, up to 10 s to exit, then SIGKILL; to every process under the child first, so
+    /// that a server run under a wrapper that forks (`perf stat`, `strace -f`) stops too, and the
+    /// wrapper can exit on its own once its program has (`perf stat` reports then).
     pub fn stop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(Some(_))) {
-            return;
+        let below = descendants(self.child.id());
+        let mut stopped = self.signal_and_wait("-TERM", &below, Duration::from_secs(10));
+        if !stopped && !below.is_empty() {
+            stopped = self.signal_and_wait("-TERM", &[self.child.id()], Duration::from_secs(5));
         }
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
+        if !stopped {
+            eprintln!("{} did not stop on SIGTERM; killing it", self.name);
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        let alive: Vec<u32> = below
+            .into_iter()
+            .filter(|pid| Path::new(&format!("/proc/{pid}")).exists())
+            .collect();
+        signal("-KILL", &alive);
+    }
+
+    /// Sends `sig` to `pids` (the child itself when empty); whether the child exited in `patience`.
+    fn signal_and_wait(&mut self, sig: &str, pids: &[u32], patience: Duration) -> bool {
+        if matches!(self.child.try_wait(), Ok(Some(_))) {
+            return true;
+        }
+        if pids.is_empty() {
+            signal(sig, &[self.child.id()]);
+        } else {
+            signal(sig, pids);
+        }
+        let deadline = Instant::now() + patience;
         while Instant::now() < deadline {
             if matches!(self.child.try_wait(), Ok(Some(_))) {
-                return;
+                return true;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        eprintln!("{} did not stop on SIGTERM; killing it", self.name);
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        false
     }
+}
+
+fn signal(signal: &str, pids: &[u32]) {
+    if pids.is_empty() {
+        return;
+    }
+    let _ = Command::new("kill")
+        .arg(signal)
+        .args(pids.iter().map(u32::to_string))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// Every process under `pid`, children before grandchildren (Linux: `/proc/<pid>/task/*/children`;
+/// empty elsewhere).
+fn descendants(pid: u32) -> Vec<u32> {
+    let mut found = Vec::new();
+    let mut queue = vec![pid];
+    while let Some(parent) = queue.pop() {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{parent}/task")) else {
+            continue;
+        };
+        for task in tasks.flatten() {
+            let children =
+                std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+            for child in children.split_whitespace().filter_map(|p| p.parse().ok()) {
+                found.push(child);
+                queue.push(child);
+            }
+        }
+    }
+    found
 }
 
 impl Drop for ChildGuard {
