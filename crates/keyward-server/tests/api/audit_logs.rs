@@ -76,6 +76,17 @@ async fn every_mutation_is_audited_newest_first() {
             "key.create"
         ]
     );
+    // An event is found by each of its targets: key.create names the key and its API.
+    let for_api = events(
+        &app.call("auditLogs.listLogs", json!({"targetId": api_id}))
+            .await,
+    );
+    for event in ["api.delete", "api.update", "key.create", "api.create"] {
+        assert!(
+            for_api.iter().any(|e| e == event),
+            "{event} missing from {for_api:?}"
+        );
+    }
     let updates = app
         .call("auditLogs.listLogs", json!({"event": "key.update"}))
         .await;
