@@ -83,6 +83,11 @@ struct BenchArgs {
     /// Concurrent keys.createKey requests while creating keys.
     #[arg(long, default_value_t = 16)]
     create_concurrency: usize,
+    /// Create keys as production keys often are: with a name, an `externalId` (1,000 identities
+    /// shared among the keys) and a `meta` object of a few fields, all of which every VALID
+    /// answer returns. The baseline answers a body of the same (larger) size.
+    #[arg(long)]
+    with_meta: bool,
     /// keyward's cache TTL (`keyward serve --cache-ttl-secs`); the default is keyward's own.
     /// Past it, entries are refreshed in the background while hits keep being answered.
     #[arg(long, default_value_t = 600)]
@@ -293,7 +298,14 @@ async fn run_all(args: BenchArgs, keyward: PathBuf) -> anyhow::Result<()> {
 
         let auth = HeaderValue::from_str(&format!("Bearer {ROOT_KEY}"))?;
         let seed_started = Instant::now();
-        let bodies = create_keys(server.addr, &auth, keys, args.create_concurrency).await?;
+        let bodies = create_keys(
+            server.addr,
+            &auth,
+            keys,
+            args.create_concurrency,
+            args.with_meta,
+        )
+        .await?;
         let seed_time = seed_started.elapsed();
         eprintln!(
             "created {keys} keys through keys.createKey in {:.1} s ({:.0} keys/s, {} connections)",
@@ -637,6 +649,7 @@ async fn create_keys(
     auth: &HeaderValue,
     count: usize,
     concurrency: usize,
+    with_meta: bool,
 ) -> anyhow::Result<Vec<Bytes>> {
     let mut conn = Conn::open(addr).await?;
     let (status, body) = conn
@@ -651,7 +664,25 @@ async fn create_keys(
         Some(id) if status == 200 => id.to_owned(),
         _ => bail!("apis.createApi failed: HTTP {status} {created}"),
     };
-    let request = Bytes::from(serde_json::json!({ "apiId": api_id }).to_string());
+    let request = move |i: usize| {
+        let body = if with_meta {
+            serde_json::json!({
+                "apiId": api_id,
+                "name": format!("production key {i}"),
+                "externalId": format!("customer_{}", i % 1000),
+                "meta": {
+                    "plan": "pro",
+                    "region": "eu-west-1",
+                    "customerId": format!("cus_{i:08}"),
+                    "features": ["analytics", "exports"],
+                    "limits": {"requestsPerMinute": 600},
+                },
+            })
+        } else {
+            serde_json::json!({ "apiId": api_id })
+        };
+        Bytes::from(body.to_string())
+    };
 
     let done = Arc::new(AtomicUsize::new(0));
     let progress = {
@@ -677,7 +708,7 @@ async fn create_keys(
             let mut keys = Vec::new();
             for i in (c..count).step_by(concurrency) {
                 let (status, body) = conn
-                    .post("/v2/keys.createKey", Some(&auth), request.clone())
+                    .post("/v2/keys.createKey", Some(&auth), request(i))
                     .await?;
                 let value: serde_json::Value = serde_json::from_slice(&body)?;
                 let Some(key) = value["data"]["key"].as_str().filter(|_| status == 200) else {
@@ -717,7 +748,7 @@ fn print_report(args: &BenchArgs, sections: &[Section], elapsed: Duration) {
     println!(
         "keyward-bench: {} connections, HTTP/1.1 keep-alive on loopback, {} s measured per phase after {} s \
          warm-up, {} round(s) (figures are medians over rounds), open loop at {:.0}% of the baseline's \
-         closed-loop rate; {cpus} CPUs; load generator on {} threads; keyward cache TTL {} s; whole run {:.0} s",
+         closed-loop rate; {cpus} CPUs; load generator on {} threads; keyward cache TTL {} s; keys {}; whole run {:.0} s",
         args.connections,
         args.duration,
         args.warmup,
@@ -725,6 +756,11 @@ fn print_report(args: &BenchArgs, sections: &[Section], elapsed: Duration) {
         args.open_fraction * 100.0,
         args.client_threads,
         args.cache_ttl_secs,
+        if args.with_meta {
+            "with name, externalId and meta (--with-meta)"
+        } else {
+            "bare (apiId only)"
+        },
         elapsed.as_secs_f64()
     );
     println!();

@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use keyward_types::ErrorCode;
 use keyward_types::keys::{Identity, VerifyCode, VerifyKeyRequest, VerifyKeyResponseData};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::app::App;
@@ -32,12 +33,14 @@ pub struct CachedKey {
     pub workspace_id: String,
     pub api_id: String,
     pub name: Option<String>,
-    pub meta: Option<Map<String, Value>>,
+    /// `meta` as JSON text, serialized once and shared by every answer.
+    pub meta: Option<Arc<RawValue>>,
     pub enabled: bool,
     pub expires_at: Option<i64>,
     /// Whether the key has finite credits (the balance itself lives only in the database).
     pub metered: bool,
-    pub identity: Option<Identity>,
+    /// The key's [`Identity`] as JSON text, like `meta`.
+    pub identity: Option<Arc<RawValue>>,
     /// Direct and role-derived permissions (empty until RBAC arrives).
     pub permissions: HashSet<String>,
 }
@@ -62,9 +65,9 @@ pub fn identity_view(row: &store::keys::KeyRow) -> Option<Identity> {
 
 impl CachedKey {
     pub fn from_row(row: store::keys::KeyRow) -> CachedKey {
-        let identity = identity_view(&row);
+        let identity = identity_view(&row).as_ref().and_then(raw_json);
         CachedKey {
-            meta: parse_meta(row.meta.as_deref()),
+            meta: parse_meta(row.meta.as_deref()).as_ref().and_then(raw_json),
             id: row.id,
             workspace_id: row.workspace_id,
             api_id: row.api_id,
@@ -76,6 +79,12 @@ impl CachedKey {
             permissions: HashSet::new(),
         }
     }
+}
+
+/// `value` as shareable JSON text.
+fn raw_json<T: serde::Serialize>(value: &T) -> Option<Arc<RawValue>> {
+    // Serializing a `Map` or an `Identity` cannot fail: every key is a string.
+    serde_json::value::to_raw_value(value).ok().map(Arc::from)
 }
 
 /// Looks a key up through the cache.

@@ -1,6 +1,9 @@
 //! `keys.*`: issuing, reading, changing, verifying and revoking keys.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
@@ -606,7 +609,7 @@ pub struct VerifyRatelimitResult {
     pub auto_apply: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VerifyKeyResponseData {
     /// Whether the request may proceed: `code` is `VALID`.
@@ -616,9 +619,11 @@ pub struct VerifyKeyResponseData {
     pub key_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    // JSON text serialized once per cache entry and shared by every answer: serializing a meta
+    // object anew on each verification was the largest user-space cost of answering.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
-    pub meta: Option<Map<String, Value>>,
+    pub meta: Option<Arc<RawValue>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires: Option<i64>,
     /// Credits left after this verification; absent when unlimited.
@@ -631,7 +636,9 @@ pub struct VerifyKeyResponseData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub roles: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub identity: Option<Identity>,
+    // An `Identity` serialized once per cache entry, like `meta`.
+    #[schema(value_type = Option<Identity>)]
+    pub identity: Option<Arc<RawValue>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ratelimits: Option<Vec<VerifyRatelimitResult>>,
 }
