@@ -67,7 +67,12 @@ impl CachedKey {
     pub fn from_row(row: store::keys::KeyRow) -> CachedKey {
         let identity = identity_view(&row).as_ref().and_then(raw_json);
         CachedKey {
-            meta: parse_meta(row.meta.as_deref()).as_ref().and_then(raw_json),
+            // Stored as the compact JSON text of an object (written by `keys.createKey` and
+            // `keys.updateKey`): shared as is, not parsed only to be serialized again.
+            meta: row
+                .meta
+                .and_then(|text| RawValue::from_string(text).ok())
+                .map(Arc::from),
             id: row.id,
             workspace_id: row.workspace_id,
             api_id: row.api_id,
@@ -83,7 +88,7 @@ impl CachedKey {
 
 /// `value` as shareable JSON text.
 fn raw_json<T: serde::Serialize>(value: &T) -> Option<Arc<RawValue>> {
-    // Serializing a `Map` or an `Identity` cannot fail: every key is a string.
+    // Serializing an `Identity` cannot fail: every key of its maps is a string.
     serde_json::value::to_raw_value(value).ok().map(Arc::from)
 }
 
