@@ -191,18 +191,9 @@ impl PhaseResult {
         let last = self.slow.last()?;
         let connections: std::collections::HashSet<usize> =
             self.slow.iter().map(|s| s.connection).collect();
-        let service = self
-            .slow
-            .iter()
-            .map(|s| s.service)
-            .max()
-            .unwrap_or_default();
-        let worst = self
-            .slow
-            .iter()
-            .map(|s| s.latency)
-            .max()
-            .unwrap_or_default();
+        let longest =
+            |of: fn(&SlowRequest) -> Duration| self.slow.iter().map(of).max().unwrap_or_default();
+        let (worst, service) = (longest(|s| s.latency), longest(|s| s.service));
         Some(format!(
             "{} slow (>{} ms, worst {:.1} ms) on {} connection(s), scheduled {:.3}–{:.3} s into \
              the window; longest send-to-answer {:.1} ms",

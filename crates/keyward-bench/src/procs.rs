@@ -112,11 +112,14 @@ impl ChildGuard {
     /// that a server run under a wrapper that forks (`perf stat`, `strace -f`) stops too, and the
     /// wrapper can exit on its own once its program has (`perf stat` reports then).
     pub fn stop(&mut self) {
-        let below = descendants(self.child.id());
-        let mut stopped = self.signal_and_wait("-TERM", &below, Duration::from_secs(10));
-        if !stopped && !below.is_empty() {
-            stopped = self.signal_and_wait("-TERM", &[self.child.id()], Duration::from_secs(5));
-        }
+        let child = self.child.id();
+        let below = descendants(child);
+        let stopped = if below.is_empty() {
+            self.signal_and_wait("-TERM", &[child], Duration::from_secs(10))
+        } else {
+            self.signal_and_wait("-TERM", &below, Duration::from_secs(10))
+                || self.signal_and_wait("-TERM", &[child], Duration::from_secs(5))
+        };
         if !stopped {
             eprintln!("{} did not stop on SIGTERM; killing it", self.name);
             let _ = self.child.kill();
@@ -129,16 +132,12 @@ impl ChildGuard {
         signal("-KILL", &alive);
     }
 
-    /// Sends `sig` to `pids` (the child itself when empty); whether the child exited in `patience`.
+    /// Sends `sig` to `pids`; whether the child exited within `patience`.
     fn signal_and_wait(&mut self, sig: &str, pids: &[u32], patience: Duration) -> bool {
         if matches!(self.child.try_wait(), Ok(Some(_))) {
             return true;
         }
-        if pids.is_empty() {
-            signal(sig, &[self.child.id()]);
-        } else {
-            signal(sig, pids);
-        }
+        signal(sig, pids);
         let deadline = Instant::now() + patience;
         while Instant::now() < deadline {
             if matches!(self.child.try_wait(), Ok(Some(_))) {
