@@ -229,6 +229,8 @@ struct Section {
     /// keyward's counters over the rounds: key-cache misses (0 = every lookup was a hit) and
     /// its own verifyKey duration histogram.
     server: ServerCounters,
+    /// keyward's resident memory once every key is cached (after the cold pass).
+    resident: Option<u64>,
 }
 
 impl Section {
@@ -372,6 +374,7 @@ async fn run_all(args: BenchArgs, keyward: PathBuf) -> anyhow::Result<()> {
             warm.rate()
         );
 
+        let resident = procs::resident_bytes(server.pid());
         let counters_before = ServerCounters::read(server.addr).await;
         let warmup = Duration::from_secs(args.warmup);
         let duration = Duration::from_secs(args.duration);
@@ -472,6 +475,7 @@ async fn run_all(args: BenchArgs, keyward: PathBuf) -> anyhow::Result<()> {
             warm,
             rounds,
             server: counters_after.since(&counters_before),
+            resident,
         });
 
         drop(server);
@@ -797,9 +801,9 @@ fn print_report(args: &BenchArgs, sections: &[Section], elapsed: Duration) {
     }
     println!();
     println!(
-        "| keys | keyward/baseline req/s (rounds) | ≥ 0.8 | keyward open p99 < 1 ms | baseline open p99 | keyward in-server p99 / p99.9 | key creation | cold pass | cache misses while measuring | generator CPU/req |"
+        "| keys | keyward/baseline req/s (rounds) | ≥ 0.8 | keyward open p99 < 1 ms | baseline open p99 | keyward in-server p99 / p99.9 | key creation | cold pass | keyward memory, all keys cached | cache misses while measuring | generator CPU/req |"
     );
-    println!("|---:|---:|---|---|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|");
     for s in sections {
         let ratio = s.median(Round::ratio);
         let rounds: Vec<String> = s
@@ -810,7 +814,7 @@ fn print_report(args: &BenchArgs, sections: &[Section], elapsed: Duration) {
         let p99 = Duration::from_secs_f64(s.median(|r| r.kw_open.quantile(0.99).as_secs_f64()));
         let all_sent = s.rounds.iter().all(|r| r.kw_open.ok());
         println!(
-            "| {} | {ratio:.2} ({}) | {} | {} ({}) | {} | {} / {} | {:.0} s ({:.0}/s) | {:.0} req/s | {} | {} |",
+            "| {} | {ratio:.2} ({}) | {} | {} ({}) | {} | {} / {} | {:.0} s ({:.0}/s) | {:.0} req/s | {} | {} | {} |",
             s.keys,
             rounds.join(", "),
             verdict(ratio >= 0.8),
@@ -822,6 +826,8 @@ fn print_report(args: &BenchArgs, sections: &[Section], elapsed: Duration) {
             s.seed_time.as_secs_f64(),
             s.keys as f64 / s.seed_time.as_secs_f64(),
             s.warm.rate(),
+            s.resident
+                .map_or_else(|| "?".into(), |b| format!("{} MiB", b / (1024 * 1024))),
             s.server
                 .cache_misses
                 .map_or_else(|| "?".into(), |m| m.to_string()),

@@ -198,3 +198,11 @@ pub fn cpu_time(pid: u32) -> Option<Duration> {
     // USER_HZ is 100 on every Linux this runs on.
     Some(Duration::from_millis(ticks * 10))
 }
+
+/// Resident memory of a process (`VmRSS`, in bytes), from /proc (Linux only; None elsewhere).
+pub fn resident_bytes(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}

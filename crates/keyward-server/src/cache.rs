@@ -32,6 +32,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 use crate::key_material::KeyHash;
+use crate::striped::Counter;
 
 const SHARDS: usize = 64;
 
@@ -95,10 +96,10 @@ struct Inner<V> {
     shard_capacity: usize,
     ttl: Duration,
     next_load_id: AtomicU64,
-    hits: AtomicU64,
-    misses: AtomicU64,
-    loads: AtomicU64,
-    refreshes: AtomicU64,
+    hits: Counter,
+    misses: Counter,
+    loads: Counter,
+    refreshes: Counter,
 }
 
 /// See the module documentation. Cloning shares the cache.
@@ -131,10 +132,10 @@ impl<V: Clone + Send + Sync + 'static> KeyCache<V> {
                 shard_capacity: (share + share / 8).max(1),
                 ttl,
                 next_load_id: AtomicU64::new(0),
-                hits: AtomicU64::new(0),
-                misses: AtomicU64::new(0),
-                loads: AtomicU64::new(0),
-                refreshes: AtomicU64::new(0),
+                hits: Counter::default(),
+                misses: Counter::default(),
+                loads: Counter::default(),
+                refreshes: Counter::default(),
             }),
         }
     }
@@ -164,22 +165,22 @@ impl<V: Clone + Send + Sync + 'static> KeyCache<V> {
                     loaded,
                     refresh,
                 }) if now < *loaded + ttl * 2 => {
-                    self.inner.hits.fetch_add(1, Relaxed);
+                    self.inner.hits.add(1);
                     if now >= *loaded + ttl && refresh.is_none() {
                         let load_id = self.inner.next_load_id.fetch_add(1, Relaxed);
                         *refresh = Some(load_id);
-                        self.inner.refreshes.fetch_add(1, Relaxed);
+                        self.inner.refreshes.add(1);
                         self.spawn_load(key, load_id, load(), None);
                     }
                     Found::Value(value.clone())
                 }
                 Some(Slot::Loading { done, .. }) => {
-                    self.inner.misses.fetch_add(1, Relaxed);
+                    self.inner.misses.add(1);
                     Found::Wait(done.clone())
                 }
                 _ => {
-                    self.inner.misses.fetch_add(1, Relaxed);
-                    self.inner.loads.fetch_add(1, Relaxed);
+                    self.inner.misses.add(1);
+                    self.inner.loads.add(1);
                     let load_id = self.inner.next_load_id.fetch_add(1, Relaxed);
                     let (sender, done) = watch::channel(None);
                     if !shard.contains_key(&key) {
@@ -287,10 +288,10 @@ impl<V: Clone + Send + Sync + 'static> KeyCache<V> {
             .map(|s| s.lock().unwrap_or_else(|e| e.into_inner()).len() as u64)
             .sum();
         CacheStats {
-            hits: self.inner.hits.load(Relaxed),
-            misses: self.inner.misses.load(Relaxed),
-            loads: self.inner.loads.load(Relaxed),
-            refreshes: self.inner.refreshes.load(Relaxed),
+            hits: self.inner.hits.get(),
+            misses: self.inner.misses.get(),
+            loads: self.inner.loads.get(),
+            refreshes: self.inner.refreshes.get(),
             entries,
         }
     }

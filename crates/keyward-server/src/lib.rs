@@ -4,7 +4,8 @@
 //! Layers, outside in (see `docs/ARCHITECTURE.md`):
 //! - [`http`]: routing, middleware, extractors, one handler per endpoint;
 //! - [`service`]: the logic of each endpoint, free of HTTP types; [`verify`] is the hot path;
-//! - [`auth`], [`audit`], [`cache`], [`key_material`], [`permission_query`]: shared mechanisms;
+//! - [`auth`], [`audit`], [`cache`], [`key_material`], [`permission_query`], [`striped`]: shared
+//!   mechanisms;
 //! - [`store`]: the only module that speaks SQL.
 
 pub mod app;
@@ -21,6 +22,7 @@ pub mod permission_query;
 pub mod server;
 pub mod service;
 pub mod store;
+pub mod striped;
 pub mod time;
 pub mod verify;
 

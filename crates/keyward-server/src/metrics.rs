@@ -1,11 +1,10 @@
 //! Prometheus metrics, served at `GET /metrics`.
 //!
-//! A fixed set of counters kept in atomics per server instance: recording is an atomic add with
-//! no allocation or registry lookup on the verification hot path, and two servers in one process
-//! (as in tests) never share counts. Rendering writes the Prometheus text format by hand — it is
+//! A fixed set of counters per server instance: recording is an atomic add on the calling
+//! thread's own stripe ([`crate::striped`]) with no allocation, hashing or registry lookup on the
+//! verification hot path, and two servers in one process (as in tests) never share counts. Rendering writes the Prometheus text format by hand — it is
 //! a few lines, where a metrics facade would add a global registry.
 
-use std::collections::HashMap;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
@@ -13,6 +12,7 @@ use std::time::Duration;
 use keyward_types::keys::VerifyCode;
 
 use crate::cache::CacheStats;
+use crate::striped::Striped;
 
 /// Upper bounds of the latency histogram buckets, in microseconds.
 const LATENCY_BUCKETS_MICROS: [u64; 12] = [
@@ -22,8 +22,9 @@ const LATENCY_BUCKETS_MICROS: [u64; 12] = [
 /// A cache statistic: metric name suffix, help text, and how to read it.
 type CacheMetric = (&'static str, &'static str, fn(&CacheStats) -> u64);
 
+/// One thread's counts for one route.
 #[derive(Default)]
-pub struct RouteStats {
+struct RouteCounts {
     /// Responses by status class: index 0 = 1xx … 4 = 5xx.
     by_class: [AtomicU64; 5],
     buckets: [AtomicU64; LATENCY_BUCKETS_MICROS.len()],
@@ -31,29 +32,49 @@ pub struct RouteStats {
     sum_micros: AtomicU64,
 }
 
+#[derive(Default)]
+pub struct RouteStats(Striped<RouteCounts>);
+
+impl RouteStats {
+    /// The sum over threads of one counter.
+    fn total(&self, counter: impl Fn(&RouteCounts) -> &AtomicU64) -> u64 {
+        self.0.iter().map(|c| counter(c).load(Relaxed)).sum()
+    }
+}
+
 pub struct Metrics {
-    routes: HashMap<String, RouteStats>,
+    /// Sorted by path: found by binary search, cheaper than hashing the path of every request.
+    routes: Vec<(String, RouteStats)>,
     unmatched: RouteStats,
-    verifications: [AtomicU64; VerifyCode::ALL.len()],
+    verifications: Striped<[AtomicU64; VerifyCode::ALL.len()]>,
 }
 
 impl Metrics {
     /// Metrics for a server answering `routes` (paths as the router knows them).
     pub fn new<'a>(routes: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut routes: Vec<(String, RouteStats)> = routes
+            .into_iter()
+            .map(|r| (r.to_owned(), RouteStats::default()))
+            .collect();
+        routes.sort_by(|a, b| a.0.cmp(&b.0));
+        routes.dedup_by(|a, b| a.0 == b.0);
         Metrics {
-            routes: routes
-                .into_iter()
-                .map(|r| (r.to_owned(), RouteStats::default()))
-                .collect(),
+            routes,
             unmatched: RouteStats::default(),
             verifications: Default::default(),
         }
     }
 
+    fn route(&self, path: &str) -> Option<&(String, RouteStats)> {
+        self.routes
+            .binary_search_by(|(route, _)| route.as_str().cmp(path))
+            .ok()
+            .map(|i| &self.routes[i])
+    }
+
     /// The route `path` belongs to, as named in the metrics ("unmatched" for unknown paths).
     pub fn route_name<'a>(&'a self, path: &str) -> &'a str {
-        self.routes
-            .get_key_value(path)
+        self.route(path)
             .map_or("unmatched", |(route, _)| route.as_str())
     }
 
@@ -63,10 +84,11 @@ impl Metrics {
 
     /// The statistics of the route `path` belongs to (looked up once per request).
     pub fn route_stats(&self, path: &str) -> &RouteStats {
-        self.routes.get(path).unwrap_or(&self.unmatched)
+        self.route(path).map_or(&self.unmatched, |(_, stats)| stats)
     }
 
     pub fn record_route(&self, stats: &RouteStats, status: u16, elapsed: Duration) {
+        let stats = stats.0.local();
         let class = usize::from(status / 100).clamp(1, 5) - 1;
         stats.by_class[class].fetch_add(1, Relaxed);
         let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
@@ -82,7 +104,7 @@ impl Metrics {
 
     pub fn record_verification(&self, code: VerifyCode) {
         let i = VerifyCode::ALL.iter().position(|c| *c == code).unwrap_or(0);
-        self.verifications[i].fetch_add(1, Relaxed);
+        self.verifications.local()[i].fetch_add(1, Relaxed);
     }
 
     /// The Prometheus text exposition of every metric, with the caches' statistics.
@@ -90,14 +112,13 @@ impl Metrics {
         let mut out = String::with_capacity(8 * 1024);
         let mut routes: Vec<(&str, &RouteStats)> =
             self.routes.iter().map(|(r, s)| (r.as_str(), s)).collect();
-        routes.sort_by_key(|(r, _)| *r);
         routes.push(("unmatched", &self.unmatched));
 
         out.push_str("# HELP keyward_http_requests_total HTTP requests answered, by route and status class.\n");
         out.push_str("# TYPE keyward_http_requests_total counter\n");
         for (route, stats) in &routes {
-            for (i, n) in stats.by_class.iter().enumerate() {
-                let n = n.load(Relaxed);
+            for i in 0..5 {
+                let n = stats.total(|c| &c.by_class[i]);
                 if n > 0 {
                     let _ = writeln!(
                         out,
@@ -113,13 +134,13 @@ impl Metrics {
         );
         out.push_str("# TYPE keyward_http_request_duration_seconds histogram\n");
         for (route, stats) in &routes {
-            let count = stats.count.load(Relaxed);
+            let count = stats.total(|c| &c.count);
             if count == 0 {
                 continue;
             }
             let mut cumulative = 0;
-            for (bound, n) in LATENCY_BUCKETS_MICROS.iter().zip(&stats.buckets) {
-                cumulative += n.load(Relaxed);
+            for (i, bound) in LATENCY_BUCKETS_MICROS.iter().enumerate() {
+                cumulative += stats.total(|c| &c.buckets[i]);
                 let _ = writeln!(
                     out,
                     "keyward_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{}\"}} {cumulative}",
@@ -133,7 +154,7 @@ impl Metrics {
             let _ = writeln!(
                 out,
                 "keyward_http_request_duration_seconds_sum{{route=\"{route}\"}} {}",
-                stats.sum_micros.load(Relaxed) as f64 / 1e6
+                stats.total(|c| &c.sum_micros) as f64 / 1e6
             );
             let _ = writeln!(
                 out,
@@ -143,12 +164,12 @@ impl Metrics {
 
         out.push_str("# HELP keyward_verifications_total Key verifications, by outcome code.\n");
         out.push_str("# TYPE keyward_verifications_total counter\n");
-        for (code, n) in VerifyCode::ALL.iter().zip(&self.verifications) {
+        for (i, code) in VerifyCode::ALL.iter().enumerate() {
+            let n: u64 = self.verifications.iter().map(|v| v[i].load(Relaxed)).sum();
             let _ = writeln!(
                 out,
-                "keyward_verifications_total{{code=\"{}\"}} {}",
+                "keyward_verifications_total{{code=\"{}\"}} {n}",
                 code.as_str(),
-                n.load(Relaxed)
             );
         }
 

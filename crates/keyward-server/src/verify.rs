@@ -43,6 +43,9 @@ pub struct CachedKey {
     pub identity: Option<Arc<RawValue>>,
     /// Direct and role-derived permissions (empty until RBAC arrives).
     pub permissions: HashSet<String>,
+    /// The `data` of a VALID answer, rendered once: for an unmetered key it is the same on every
+    /// verification (`None` for metered keys, whose answers carry the balance).
+    valid_answer: Option<Box<RawValue>>,
 }
 
 /// Parses stored JSON object text (`meta` columns).
@@ -66,7 +69,7 @@ pub fn identity_view(row: &store::keys::KeyRow) -> Option<Identity> {
 impl CachedKey {
     pub fn from_row(row: store::keys::KeyRow) -> CachedKey {
         let identity = identity_view(&row).as_ref().and_then(raw_json);
-        CachedKey {
+        let mut key = CachedKey {
             // Stored as the compact JSON text of an object (written by `keys.createKey` and
             // `keys.updateKey`): shared as is, not parsed only to be serialized again.
             meta: row
@@ -82,6 +85,56 @@ impl CachedKey {
             metered: row.remaining.is_some(),
             identity,
             permissions: HashSet::new(),
+            valid_answer: None,
+        };
+        if !key.metered {
+            // Serializing plain strings, numbers and JSON text cannot fail.
+            key.valid_answer =
+                serde_json::value::to_raw_value(&key.answer(VerifyCode::Valid, None)).ok();
+        }
+        key
+    }
+
+    /// The answer for outcome `code` with `credits` left.
+    fn answer(&self, code: VerifyCode, credits: Option<i64>) -> VerifyKeyResponseData {
+        VerifyKeyResponseData {
+            valid: code == VerifyCode::Valid,
+            code,
+            key_id: Some(self.id.clone()),
+            name: self.name.clone(),
+            meta: self.meta.clone(),
+            expires: self.expires_at,
+            credits,
+            enabled: Some(self.enabled),
+            permissions: None,
+            roles: None,
+            identity: self.identity.clone(),
+            ratelimits: None,
+        }
+    }
+}
+
+/// The `data` of a verifyKey answer.
+pub enum Verification {
+    /// A VALID answer of an unmetered key, rendered when the key was cached.
+    Prerendered(Arc<CachedKey>),
+    Computed(VerifyKeyResponseData),
+}
+
+impl From<VerifyKeyResponseData> for Verification {
+    fn from(data: VerifyKeyResponseData) -> Self {
+        Verification::Computed(data)
+    }
+}
+
+impl serde::Serialize for Verification {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Verification::Prerendered(key) => match &key.valid_answer {
+                Some(answer) => answer.serialize(serializer),
+                None => key.answer(VerifyCode::Valid, None).serialize(serializer),
+            },
+            Verification::Computed(data) => data.serialize(serializer),
         }
     }
 }
@@ -117,7 +170,7 @@ pub async fn verify_key(
     app: &App,
     caller: &Caller,
     req: VerifyKeyRequest,
-) -> ApiResult<VerifyKeyResponseData> {
+) -> ApiResult<Verification> {
     // A malformed query is the caller's bug whatever the key: reject it before looking.
     let query = match req.permissions.as_deref() {
         Some(text) => Some(Query::parse(text).map_err(|e| {
@@ -134,7 +187,7 @@ pub async fn verify_key(
     });
     let Some(key) = key else {
         app.metrics.record_verification(VerifyCode::NotFound);
-        return Ok(VerifyKeyResponseData::not_found());
+        return Ok(VerifyKeyResponseData::not_found().into());
     };
 
     let mut code = if !key.enabled {
@@ -154,51 +207,68 @@ pub async fn verify_key(
     let mut credits = None;
     if key.metered {
         let cost = req.credits.as_ref().map_or(1, |c| c.cost);
-        let spend = code == VerifyCode::Valid && cost > 0;
-        let mut conn = if spend {
-            app.db.writer().await?
-        } else {
-            app.db.reader().await?
-        };
-        let spent = if spend {
-            store::keys::spend_credits(&mut conn, &key.id, cost).await?
-        } else {
-            None
-        };
-        credits = match spent {
-            Some(left) => Some(left),
-            None => match store::keys::remaining(&mut conn, &key.id).await? {
-                // Deleted between the cache lookup and now.
-                None => {
-                    app.metrics.record_verification(VerifyCode::NotFound);
-                    return Ok(VerifyKeyResponseData::not_found());
-                }
-                // Made unlimited meanwhile: nothing to spend.
-                Some(None) => None,
-                Some(Some(left)) => {
-                    if spend {
-                        code = VerifyCode::UsageExceeded;
-                    }
-                    Some(left)
-                }
-            },
-        };
+        // Boxed: the database futures are kilobytes, and kept inline they would make every
+        // verification's future that large, to be moved and copied on every request.
+        match Box::pin(settle_credits(app, &key.id, code, cost)).await? {
+            Settled::Gone => {
+                app.metrics.record_verification(VerifyCode::NotFound);
+                return Ok(VerifyKeyResponseData::not_found().into());
+            }
+            Settled::Balance { code: after, left } => {
+                code = after;
+                credits = left;
+            }
+        }
     }
 
     app.metrics.record_verification(code);
-    Ok(VerifyKeyResponseData {
-        valid: code == VerifyCode::Valid,
-        code,
-        key_id: Some(key.id.clone()),
-        name: key.name.clone(),
-        meta: key.meta.clone(),
-        expires: key.expires_at,
-        credits,
-        enabled: Some(key.enabled),
-        permissions: None,
-        roles: None,
-        identity: key.identity.clone(),
-        ratelimits: None,
+    Ok(if code == VerifyCode::Valid && !key.metered {
+        Verification::Prerendered(key)
+    } else {
+        key.answer(code, credits).into()
+    })
+}
+
+/// What spending a metered key's credits came to.
+enum Settled {
+    /// The key was deleted between the cache lookup and now.
+    Gone,
+    /// The outcome after spending (`USAGE_EXCEEDED` if the balance fell short) and the credits
+    /// left (`None`: the key was made unlimited meanwhile).
+    Balance { code: VerifyCode, left: Option<i64> },
+}
+
+/// Spends `cost` credits of a metered key if `code` is still VALID, or reads its balance.
+async fn settle_credits(
+    app: &App,
+    key_id: &str,
+    code: VerifyCode,
+    cost: i64,
+) -> ApiResult<Settled> {
+    let spend = code == VerifyCode::Valid && cost > 0;
+    let mut conn = if spend {
+        app.db.writer().await?
+    } else {
+        app.db.reader().await?
+    };
+    if spend && let Some(left) = store::keys::spend_credits(&mut conn, key_id, cost).await? {
+        return Ok(Settled::Balance {
+            code,
+            left: Some(left),
+        });
+    }
+    Ok(match store::keys::remaining(&mut conn, key_id).await? {
+        None => Settled::Gone,
+        // Made unlimited meanwhile: nothing to spend.
+        Some(None) => Settled::Balance { code, left: None },
+        Some(Some(left)) => Settled::Balance {
+            code: if spend {
+                VerifyCode::UsageExceeded
+            } else {
+                code
+            },
+            left: Some(left),
+        },
     })
 }
 
@@ -223,4 +293,54 @@ fn check_requested_ratelimits(key: &CachedKey, req: &VerifyKeyRequest) -> ApiRes
             limit.name, key.id
         ),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(remaining: Option<i64>) -> store::keys::KeyRow {
+        store::keys::KeyRow {
+            id: "key_1".into(),
+            workspace_id: "ws_1".into(),
+            api_id: "api_1".into(),
+            hash: vec![0; 32],
+            start: "sk_ab".into(),
+            byte_length: 16,
+            name: Some("a \"quoted\" name".into()),
+            identity_id: Some("id_1".into()),
+            identity_external_id: Some("customer_1".into()),
+            identity_meta: Some(r#"{"plan":"pro"}"#.into()),
+            meta: Some(r#"{"team":"x","n":[1,2]}"#.into()),
+            enabled: true,
+            expires_at: Some(4_102_444_800_000),
+            remaining,
+            refill_amount: None,
+            refill_day: None,
+            created_at: 1,
+            updated_at: None,
+        }
+    }
+
+    #[test]
+    fn a_prerendered_answer_is_the_computed_answer() {
+        let key = Arc::new(CachedKey::from_row(row(None)));
+        let prerendered = serde_json::to_string(&Verification::Prerendered(key.clone())).unwrap();
+        let computed = serde_json::to_string(&key.answer(VerifyCode::Valid, None)).unwrap();
+        assert_eq!(prerendered, computed);
+        assert!(
+            prerendered.contains(r#""meta":{"team":"x","n":[1,2]}"#),
+            "{prerendered}"
+        );
+        assert!(
+            prerendered.contains(r#""externalId":"customer_1""#),
+            "{prerendered}"
+        );
+    }
+
+    #[test]
+    fn metered_keys_are_not_prerendered() {
+        // Their answers carry the balance left, which changes on every verification.
+        assert!(CachedKey::from_row(row(Some(5))).valid_answer.is_none());
+    }
 }

@@ -33,6 +33,6 @@ pub async fn verify_key(
     State(app): State<AppState>,
     caller: Caller,
     Body(request): Body<VerifyKeyRequest>,
-) -> ApiResult<Data<VerifyKeyResponseData>> {
+) -> ApiResult<Data<verify::Verification>> {
     verify::verify_key(&app, &caller, request).await.map(Data)
 }
