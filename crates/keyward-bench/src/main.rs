@@ -212,6 +212,10 @@ struct Round {
     base_cpu: Option<Duration>,
     kw_cpu: Option<Duration>,
     gen_cpu: Option<Duration>,
+    /// CPU time per request in the open-loop phases: (server, load generator). At a rate below
+    /// saturation a request costs more than in the closed loop (fewer requests per wake-up).
+    base_open_cpu: Option<(Duration, Duration)>,
+    kw_open_cpu: Option<(Duration, Duration)>,
 }
 
 impl Round {
@@ -423,20 +427,22 @@ async fn run_all(args: BenchArgs, keyward: PathBuf) -> anyhow::Result<()> {
             let open_rate = base_closed.rate() * args.open_fraction;
             let mut open = Vec::new();
             for keyward in [keyward_first, !keyward_first] {
-                let (target, name) = if keyward {
-                    (kw_target.clone(), "keyward")
+                let (target, pid, name) = if keyward {
+                    (kw_target.clone(), server.pid(), "keyward")
                 } else {
-                    (base_target.clone(), "baseline")
+                    (base_target.clone(), base.pid(), "baseline")
                 };
                 let offset = (round * keys / (args.rounds + 1) + keys / 2) % keys;
-                let result = load::open_loop(
-                    target,
-                    args.connections,
-                    open_rate,
-                    warmup,
-                    duration,
-                    offset,
-                )
+                let (result, server_cpu, gen_cpu) = measure(pid, me, || {
+                    load::open_loop(
+                        target,
+                        args.connections,
+                        open_rate,
+                        warmup,
+                        duration,
+                        offset,
+                    )
+                })
                 .await?;
                 let phase = format!("{name} open loop @ {open_rate:.0}/s");
                 let checked = check(&phase, &result);
@@ -446,12 +452,14 @@ async fn run_all(args: BenchArgs, keyward: PathBuf) -> anyhow::Result<()> {
                     checked?;
                 }
                 report_phase(&phase, &result);
-                open.push((keyward, result));
+                let cpu = per_req(server_cpu, result.all_requests)
+                    .zip(per_req(gen_cpu, result.all_requests));
+                open.push((keyward, result, cpu));
             }
             if keyward_first {
                 open.reverse();
             }
-            let [(_, base_open), (_, kw_open)]: [_; 2] = open
+            let [(_, base_open, base_open_cpu), (_, kw_open, kw_open_cpu)]: [_; 2] = open
                 .try_into()
                 .map_err(|_| anyhow::anyhow!("two open-loop phases"))?;
             let gen_cpu = gen_b.zip(gen_k).map(|(a, b)| (a + b) / 2);
@@ -464,6 +472,8 @@ async fn run_all(args: BenchArgs, keyward: PathBuf) -> anyhow::Result<()> {
                 base_cpu,
                 kw_cpu,
                 gen_cpu,
+                base_open_cpu,
+                kw_open_cpu,
             };
             eprintln!("round ratio keyward/baseline: {:.2}", round.ratio());
             rounds.push(round);
@@ -769,24 +779,40 @@ fn print_report(args: &BenchArgs, sections: &[Section], elapsed: Duration) {
     );
     println!();
     println!(
-        "| keys | server | closed req/s | closed p50 | closed p99 | open rate/s | open p50 | open p99 | open p99.9 | server CPU/req |"
+        "| keys | server | closed req/s | closed p50 | closed p99 | open rate/s | open p50 | open p99 | open p99.9 | server CPU/req | open: server + generator CPU/req, CPUs busy |"
     );
-    println!("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for s in sections {
         type Pick = fn(&Round) -> &PhaseResult;
         type Cpu = fn(&Round) -> Option<Duration>;
-        let rows: [(&str, Pick, Pick, Cpu); 2] = [
+        type OpenCpu = fn(&Round) -> Option<(Duration, Duration)>;
+        let rows: [(&str, Pick, Pick, Cpu, OpenCpu); 2] = [
             (
                 "baseline",
                 |r| &r.base_closed,
                 |r| &r.base_open,
                 |r| r.base_cpu,
+                |r| r.base_open_cpu,
             ),
-            ("keyward", |r| &r.kw_closed, |r| &r.kw_open, |r| r.kw_cpu),
+            (
+                "keyward",
+                |r| &r.kw_closed,
+                |r| &r.kw_open,
+                |r| r.kw_cpu,
+                |r| r.kw_open_cpu,
+            ),
         ];
-        for (name, closed, open, cpu) in rows {
+        for (name, closed, open, cpu, open_cpu) in rows {
+            let server_open = s.median_cpu(|r| open_cpu(r).map(|c| c.0));
+            let generator_open = s.median_cpu(|r| open_cpu(r).map(|c| c.1));
+            // The share of the machine's CPUs that server and generator kept busy at that rate.
+            let busy = s.median(|r| {
+                open_cpu(r).map_or(f64::NAN, |(server, generator)| {
+                    (server + generator).as_secs_f64() * open(r).rate() / cpus.max(1) as f64
+                })
+            });
             println!(
-                "| {} | {name} | {:.0} | {} | {} | {:.0} | {} | {} | {} | {} |",
+                "| {} | {name} | {:.0} | {} | {} | {:.0} | {} | {} | {} | {} | {server_open} + {generator_open}, {:.0}% |",
                 s.keys,
                 s.median(|r| closed(r).rate()),
                 s.median_micros(|r| closed(r).quantile(0.5)),
@@ -796,6 +822,7 @@ fn print_report(args: &BenchArgs, sections: &[Section], elapsed: Duration) {
                 s.median_micros(|r| open(r).quantile(0.99)),
                 s.median_micros(|r| open(r).quantile(0.999)),
                 s.median_cpu(cpu),
+                busy * 100.0,
             );
         }
     }
