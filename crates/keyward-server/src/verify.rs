@@ -222,7 +222,7 @@ pub async fn verify_key(
     }
 
     app.metrics.record_verification(code);
-    Ok(if code == VerifyCode::Valid && !key.metered {
+    Ok(if code == VerifyCode::Valid && key.valid_answer.is_some() {
         Verification::Prerendered(key)
     } else {
         key.answer(code, credits).into()
