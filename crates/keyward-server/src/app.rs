@@ -8,13 +8,15 @@ use crate::auth::RootKeyRecord;
 use crate::cache::KeyCache;
 use crate::metrics::Metrics;
 use crate::store::Db;
-use crate::verify::CachedKey;
+use crate::verify::{CachedKey, SharedIds};
 
 /// Everything a request may need. Handlers receive it as [`AppState`].
 pub struct App {
     pub db: Db,
     /// Key hash → the key's verification record (`None`: no live key has this hash).
     pub keys: KeyCache<Option<Arc<CachedKey>>>,
+    /// The workspace and API ids the cached keys share.
+    pub shared_ids: Arc<SharedIds>,
     /// Root key hash → the root key (`None`: unknown or deleted).
     pub root_keys: KeyCache<Option<Arc<RootKeyRecord>>>,
     pub metrics: Metrics,

@@ -48,6 +48,7 @@ impl Server {
         let app = Arc::new(App {
             db,
             keys: KeyCache::new(config.cache_capacity, config.cache_ttl),
+            shared_ids: Default::default(),
             root_keys: KeyCache::new(config.cache_capacity.clamp(1, 100_000), config.cache_ttl),
             metrics,
             openapi_json,
