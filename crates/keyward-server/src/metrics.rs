@@ -2,8 +2,9 @@
 //!
 //! A fixed set of counters per server instance: recording is an atomic add on the calling
 //! thread's own stripe ([`crate::striped`]) with no allocation, hashing or registry lookup on the
-//! verification hot path, and two servers in one process (as in tests) never share counts. Rendering writes the Prometheus text format by hand — it is
-//! a few lines, where a metrics facade would add a global registry.
+//! verification hot path, and two servers in one process (as in tests) never share counts.
+//! Rendering writes the Prometheus text format by hand — it is a few lines, where a metrics
+//! facade would add a global registry.
 
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
