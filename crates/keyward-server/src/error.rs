@@ -7,11 +7,12 @@
 //!   request id, answered as a bare 500 — never echoing internals to the client.
 //! - The response body always carries `meta.requestId` (see [`crate::http::request_id`]).
 
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use keyward_types::{ErrorCode, ErrorEnvelope, Meta, ValidationError};
 
 use crate::http::request_id;
+use crate::http::respond::json_response;
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -139,11 +140,12 @@ impl IntoResponse for ApiError {
         } else {
             "application/json"
         };
-        let mut response = (status, axum::Json(body)).into_response();
-        response
-            .headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-        response
+        json_response(status, content_type, &body).unwrap_or_else(|err| {
+            // An error body is strings and numbers: serializing it cannot fail. Should it ever,
+            // answer without a body rather than recurse into another error.
+            tracing::error!(%err, "cannot serialize an error response");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        })
     }
 }
 
