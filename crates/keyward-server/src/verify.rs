@@ -211,8 +211,7 @@ pub async fn verify_key(
         *k.workspace_id == *caller.workspace_id() && caller.may_on_api(&k.api_id, "verify_key")
     });
     let Some(key) = key else {
-        app.metrics.record_verification(VerifyCode::NotFound);
-        return Ok(VerifyKeyResponseData::not_found().into());
+        return Ok(not_found(app));
     };
 
     let mut code = if !key.enabled {
@@ -235,10 +234,7 @@ pub async fn verify_key(
         // Boxed: the database futures are kilobytes, and kept inline they would make every
         // verification's future that large, to be moved and copied on every request.
         match Box::pin(settle_credits(app, &key.id, code, cost)).await? {
-            Settled::Gone => {
-                app.metrics.record_verification(VerifyCode::NotFound);
-                return Ok(VerifyKeyResponseData::not_found().into());
-            }
+            Settled::Gone => return Ok(not_found(app)),
             Settled::Balance { code: after, left } => {
                 code = after;
                 credits = left;
@@ -252,6 +248,12 @@ pub async fn verify_key(
     } else {
         key.answer(code, credits).into()
     })
+}
+
+/// The NOT_FOUND answer, counted.
+fn not_found(app: &App) -> Verification {
+    app.metrics.record_verification(VerifyCode::NotFound);
+    VerifyKeyResponseData::not_found().into()
 }
 
 /// What spending a metered key's credits came to.
