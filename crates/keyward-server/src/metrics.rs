@@ -79,10 +79,6 @@ impl Metrics {
             .map_or("unmatched", |(route, _)| route.as_str())
     }
 
-    pub fn record_request(&self, route: &str, status: u16, elapsed: Duration) {
-        self.record_route(self.route_stats(route), status, elapsed);
-    }
-
     /// The statistics of the route `path` belongs to (looked up once per request).
     pub fn route_stats(&self, path: &str) -> &RouteStats {
         self.route(path).map_or(&self.unmatched, |(_, stats)| stats)
@@ -226,9 +222,12 @@ mod tests {
     #[test]
     fn renders_counts_and_histograms() {
         let m = Metrics::new(["/v2/keys.verifyKey"]);
-        m.record_request("/v2/keys.verifyKey", 200, Duration::from_micros(80));
-        m.record_request("/v2/keys.verifyKey", 404, Duration::from_micros(3000));
-        m.record_request("/nope", 404, Duration::from_micros(10));
+        let record = |path, status, micros| {
+            m.record_route(m.route_stats(path), status, Duration::from_micros(micros))
+        };
+        record("/v2/keys.verifyKey", 200, 80);
+        record("/v2/keys.verifyKey", 404, 3000);
+        record("/nope", 404, 10);
         m.record_verification(VerifyCode::Valid);
         let text = m.render(&[(
             "keys",
