@@ -6,6 +6,7 @@
 //! with the same cargo and target directory) — `--help` lists the knobs.
 
 mod baseline;
+mod client;
 mod load;
 mod procs;
 
@@ -22,7 +23,8 @@ use clap::{Parser, Subcommand};
 use hyper::Method;
 use hyper::header::HeaderValue;
 
-use load::{Conn, PhaseResult, Target};
+use client::Conn;
+use load::{PhaseResult, Plan, Target};
 use procs::ChildGuard;
 
 const ROOT_KEY: &str = "keyward_bench_root_key_do_not_use";
@@ -77,9 +79,9 @@ struct BenchArgs {
     /// Open-loop rate as a fraction of the baseline's saturating (closed-loop) rate.
     #[arg(long, default_value_t = 0.5)]
     open_fraction: f64,
-    /// Worker threads of the load generator's tokio runtime.
-    #[arg(long, default_value_t = 2)]
-    client_threads: usize,
+    /// Threads of the load generator, each an epoll loop over its share of the connections.
+    #[arg(long, default_value_t = 1)]
+    generator_threads: usize,
     /// Concurrent keys.createKey requests while creating keys.
     #[arg(long, default_value_t = 16)]
     create_concurrency: usize,
@@ -101,6 +103,11 @@ struct BenchArgs {
     /// Keep the temporary data directories (database and logs) and print where they are.
     #[arg(long)]
     keep_data: bool,
+    /// Run again against a directory that `--keep-data` kept for one key count: its database and
+    /// the keys created in it (listed in its `bench-keys.jsonl`), instead of creating keys anew.
+    /// `--keys` must name that one count. Saves the creation of a million keys (~10 minutes).
+    #[arg(long, value_name = "DIR")]
+    reuse_data: Option<PathBuf>,
     /// Run keyward under this command, for profiling, e.g.
     /// `--keyward-wrapper "valgrind --tool=callgrind --callgrind-out-file=/tmp/keyward.callgrind"`
     /// (words split on whitespace). The figures of such a run measure the wrapper, not keyward.
@@ -194,7 +201,9 @@ fn bench(args: BenchArgs) -> anyhow::Result<()> {
     );
     let keyward = keyward_binary(&args)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(args.client_threads.max(1))
+        // For setup only (creating keys, reading counters): the measured load runs on the
+        // generator's own threads.
+        .worker_threads(2)
         .enable_all()
         .build()?;
     runtime.block_on(run_all(args, keyward))
@@ -227,7 +236,8 @@ impl Round {
 /// Figures of one key count.
 struct Section {
     keys: usize,
-    seed_time: Duration,
+    /// How long creating the keys took; `None` when they were reused (`--reuse-data`).
+    seed_time: Option<Duration>,
     warm: PhaseResult,
     rounds: Vec<Round>,
     /// keyward's counters over the rounds: key-cache misses (0 = every lookup was a hit) and
@@ -274,10 +284,19 @@ async fn run_all(args: BenchArgs, keyward: PathBuf) -> anyhow::Result<()> {
         .prefix("keyward-bench-")
         .tempdir()?;
 
+    anyhow::ensure!(
+        args.reuse_data.is_none() || args.keys.len() == 1,
+        "--reuse-data runs one key count: give --keys the count that directory holds"
+    );
     for &keys in &args.keys {
-        let dir = tempfile::Builder::new()
-            .prefix("keyward-bench-")
-            .tempdir()?;
+        let dir = match &args.reuse_data {
+            Some(dir) => DataDir::Reused(dir.clone()),
+            None => DataDir::Fresh(
+                tempfile::Builder::new()
+                    .prefix("keyward-bench-")
+                    .tempdir()?,
+            ),
+        };
         eprintln!("\n== {keys} keys (data in {}) ==", dir.path().display());
 
         let mut command = wrapped(args.keyward_wrapper.as_deref(), &keyward)?;
@@ -304,28 +323,53 @@ async fn run_all(args: BenchArgs, keyward: PathBuf) -> anyhow::Result<()> {
 
         let auth = HeaderValue::from_str(&format!("Bearer {ROOT_KEY}"))?;
         let seed_started = Instant::now();
-        let bodies = create_keys(
-            server.addr,
-            &auth,
-            keys,
-            args.create_concurrency,
-            args.with_meta,
-        )
-        .await?;
-        let seed_time = seed_started.elapsed();
-        eprintln!(
-            "created {keys} keys through keys.createKey in {:.1} s ({:.0} keys/s, {} connections)",
-            seed_time.as_secs_f64(),
-            keys as f64 / seed_time.as_secs_f64(),
-            args.create_concurrency
-        );
+        let keys_file = dir.path().join(KEYS_FILE);
+        let bodies = if let DataDir::Reused(_) = dir {
+            let bodies = read_bodies(&keys_file)?;
+            anyhow::ensure!(
+                bodies.len() == keys,
+                "{} lists {} keys, not the {keys} of --keys",
+                keys_file.display(),
+                bodies.len()
+            );
+            bodies
+        } else {
+            let bodies = create_keys(
+                server.addr,
+                &auth,
+                keys,
+                args.create_concurrency,
+                args.with_meta,
+            )
+            .await?;
+            if args.keep_data {
+                write_bodies(&keys_file, &bodies)?;
+            }
+            bodies
+        };
+        let seed_time = match dir {
+            DataDir::Reused(_) => {
+                eprintln!("reusing the {keys} keys of {}", keys_file.display());
+                None
+            }
+            DataDir::Fresh(_) => {
+                let took = seed_started.elapsed();
+                eprintln!(
+                    "created {keys} keys through keys.createKey in {:.1} s ({:.0} keys/s, {} connections)",
+                    took.as_secs_f64(),
+                    keys as f64 / took.as_secs_f64(),
+                    args.create_concurrency
+                );
+                Some(took)
+            }
+        };
 
         // One checked sample: its body is what the baseline answers, byte for byte in size.
         let mut conn = Conn::open(server.addr).await?;
         let (status, sample) = conn
             .post(VERIFY_PATH, Some(&auth), bodies[0].clone())
             .await?;
-        if status != 200 || !load::contains(&sample, VALID_MARKER) {
+        if status != 200 || !client::contains(&sample, VALID_MARKER) {
             bail!(
                 "a verification of a fresh key failed: HTTP {status} {}",
                 String::from_utf8_lossy(&sample)
@@ -357,20 +401,26 @@ async fn run_all(args: BenchArgs, keyward: PathBuf) -> anyhow::Result<()> {
         let kw_target = Arc::new(Target {
             addr: server.addr,
             path: VERIFY_PATH,
-            authorization: Some(auth.clone()),
+            authorization: Some(format!("Bearer {ROOT_KEY}")),
             bodies: bodies.clone(),
             expect: VALID_MARKER,
         });
         let base_target = Arc::new(Target {
             addr: base.addr,
             path: VERIFY_PATH,
-            authorization: Some(auth.clone()),
+            authorization: Some(format!("Bearer {ROOT_KEY}")),
             bodies: bodies.clone(),
             expect: VALID_MARKER,
         });
 
         // Warm the cache: every key once (each a cache miss and a database read).
-        let warm = load::each_once(kw_target.clone(), args.connections).await?;
+        let warm = run_phase(
+            kw_target.clone(),
+            Plan::EachOnce,
+            args.connections,
+            args.generator_threads,
+        )
+        .await?;
         check("warm-up pass", &warm).map_err(|e| e.context(server.status_report()))?;
         eprintln!(
             "warm-up: verified each key once in {:.1} s ({:.0} req/s, cache misses)",
@@ -399,8 +449,13 @@ async fn run_all(args: BenchArgs, keyward: PathBuf) -> anyhow::Result<()> {
                     (base_target.clone(), base.pid(), "baseline")
                 };
                 let offset = round * keys / (args.rounds + 1);
+                let plan = Plan::Closed {
+                    warmup,
+                    duration,
+                    offset,
+                };
                 let (result, server_cpu, gen_cpu) = measure(pid, me, || {
-                    load::closed_loop(target, args.connections, warmup, duration, offset)
+                    run_phase(target, plan, args.connections, args.generator_threads)
                 })
                 .await?;
                 let phase = format!("{name} closed loop");
@@ -433,15 +488,14 @@ async fn run_all(args: BenchArgs, keyward: PathBuf) -> anyhow::Result<()> {
                     (base_target.clone(), base.pid(), "baseline")
                 };
                 let offset = (round * keys / (args.rounds + 1) + keys / 2) % keys;
+                let plan = Plan::Open {
+                    rate: open_rate,
+                    warmup,
+                    duration,
+                    offset,
+                };
                 let (result, server_cpu, gen_cpu) = measure(pid, me, || {
-                    load::open_loop(
-                        target,
-                        args.connections,
-                        open_rate,
-                        warmup,
-                        duration,
-                        offset,
-                    )
+                    run_phase(target, plan, args.connections, args.generator_threads)
                 })
                 .await?;
                 let phase = format!("{name} open loop @ {open_rate:.0}/s");
@@ -489,7 +543,7 @@ async fn run_all(args: BenchArgs, keyward: PathBuf) -> anyhow::Result<()> {
         });
 
         drop(server);
-        if args.keep_data {
+        if let (DataDir::Fresh(dir), true) = (dir, args.keep_data) {
             kept.push(dir.keep());
         }
     }
@@ -503,6 +557,60 @@ async fn run_all(args: BenchArgs, keyward: PathBuf) -> anyhow::Result<()> {
         eprintln!("kept {}", dir.display());
     }
     Ok(())
+}
+
+/// Where a key count's database and logs live.
+enum DataDir {
+    /// A temporary directory, removed at the end unless `--keep-data`.
+    Fresh(tempfile::TempDir),
+    /// A directory kept by an earlier run (`--reuse-data`).
+    Reused(PathBuf),
+}
+
+impl DataDir {
+    fn path(&self) -> &Path {
+        match self {
+            DataDir::Fresh(dir) => dir.path(),
+            DataDir::Reused(dir) => dir,
+        }
+    }
+}
+
+/// The verifyKey bodies of the keys a kept directory holds, one JSON document per line. They are
+/// plaintext test keys of a throwaway database, written only with `--keep-data`.
+const KEYS_FILE: &str = "bench-keys.jsonl";
+
+fn write_bodies(path: &Path, bodies: &[Bytes]) -> anyhow::Result<()> {
+    let mut text = Vec::with_capacity(bodies.iter().map(|b| b.len() + 1).sum());
+    for body in bodies {
+        text.extend_from_slice(body);
+        text.push(b'\n');
+    }
+    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+}
+
+fn read_bodies(path: &Path) -> anyhow::Result<Vec<Bytes>> {
+    let text = std::fs::read(path).with_context(|| {
+        format!(
+            "cannot read {}: is it a directory kept by --keep-data?",
+            path.display()
+        )
+    })?;
+    Ok(text
+        .split(|&b| b == b'\n')
+        .filter(|line| !line.is_empty())
+        .map(Bytes::copy_from_slice)
+        .collect())
+}
+
+/// Runs one phase of the load generator (on its own threads, off the runtime).
+async fn run_phase(
+    target: Arc<Target>,
+    plan: Plan,
+    connections: usize,
+    threads: usize,
+) -> anyhow::Result<PhaseResult> {
+    tokio::task::spawn_blocking(move || load::run(&target, plan, connections, threads)).await?
 }
 
 /// Runs a phase and returns it with the CPU time used meanwhile by the server `pid` and by this
@@ -555,8 +663,8 @@ fn report_phase(name: &str, r: &PhaseResult) {
     );
     if let Some(slow) = r.slow_summary() {
         eprintln!(
-            "  {slow}; the pacer ran at most {} behind",
-            micros(r.pacer_lag)
+            "  {slow}; the generator itself ran at most {} behind its schedule",
+            micros(r.generator_lag)
         );
     }
 }
@@ -762,13 +870,13 @@ fn print_report(args: &BenchArgs, sections: &[Section], elapsed: Duration) {
     println!(
         "keyward-bench: {} connections, HTTP/1.1 keep-alive on loopback, {} s measured per phase after {} s \
          warm-up, {} round(s) (figures are medians over rounds), open loop at {:.0}% of the baseline's \
-         closed-loop rate; {cpus} CPUs; load generator on {} threads; keyward cache TTL {} s; keys {}; whole run {:.0} s",
+         closed-loop rate; {cpus} CPUs; load generator on {} thread(s); keyward cache TTL {} s; keys {}; whole run {:.0} s",
         args.connections,
         args.duration,
         args.warmup,
         args.rounds,
         args.open_fraction * 100.0,
-        args.client_threads,
+        args.generator_threads,
         args.cache_ttl_secs,
         if args.with_meta {
             "with name, externalId and meta (--with-meta)"
@@ -841,7 +949,7 @@ fn print_report(args: &BenchArgs, sections: &[Section], elapsed: Duration) {
         let p99 = Duration::from_secs_f64(s.median(|r| r.kw_open.quantile(0.99).as_secs_f64()));
         let all_sent = s.rounds.iter().all(|r| r.kw_open.ok());
         println!(
-            "| {} | {ratio:.2} ({}) | {} | {} ({}) | {} | {} / {} | {:.0} s ({:.0}/s) | {:.0} req/s | {} | {} | {} |",
+            "| {} | {ratio:.2} ({}) | {} | {} ({}) | {} | {} / {} | {} | {:.0} req/s | {} | {} | {} |",
             s.keys,
             rounds.join(", "),
             verdict(ratio >= 0.8),
@@ -850,8 +958,14 @@ fn print_report(args: &BenchArgs, sections: &[Section], elapsed: Duration) {
             s.median_micros(|r| r.base_open.quantile(0.99)),
             s.server.verify_quantile(0.99),
             s.server.verify_quantile(0.999),
-            s.seed_time.as_secs_f64(),
-            s.keys as f64 / s.seed_time.as_secs_f64(),
+            s.seed_time.map_or_else(
+                || "reused".into(),
+                |t| format!(
+                    "{:.0} s ({:.0}/s)",
+                    t.as_secs_f64(),
+                    s.keys as f64 / t.as_secs_f64()
+                )
+            ),
             s.warm.rate(),
             s.resident
                 .map_or_else(|| "?".into(), |b| format!("{} MiB", b / (1024 * 1024))),
