@@ -110,9 +110,10 @@ pub struct PhaseResult {
     /// Open loop: the counted requests slower than [`SLOW`] (at most [`SLOW_KEPT`] per connection),
     /// to tell a stall of the whole server from one slow connection.
     pub slow: Vec<SlowRequest>,
-    /// The longest a request that was due, on a connection that was free, waited for the generator
-    /// itself (a generator stall, which the latencies charge to the server).
-    pub generator_lag: Duration,
+    /// Per counted request, in nanoseconds, sorted: how long it waited for the generator itself
+    /// once it was due and its connection was free (the generator's own lateness, which the
+    /// latencies charge to the server). Open loop only.
+    pub generator_lags: Vec<u64>,
 }
 
 /// An open-loop request is "slow" past this latency.
@@ -139,12 +140,12 @@ impl PhaseResult {
 
     /// The `q` quantile (0..=1) of the latencies.
     pub fn quantile(&self, q: f64) -> Duration {
-        if self.latencies.is_empty() {
-            return Duration::ZERO;
-        }
-        let rank =
-            ((q * self.latencies.len() as f64).ceil() as usize).clamp(1, self.latencies.len());
-        Duration::from_nanos(self.latencies[rank - 1])
+        quantile(&self.latencies, q)
+    }
+
+    /// The `q` quantile of the generator's own lateness (see [`PhaseResult::generator_lags`]).
+    pub fn generator_lag(&self, q: f64) -> Duration {
+        quantile(&self.generator_lags, q)
     }
 
     pub fn ok(&self) -> bool {
@@ -165,9 +166,11 @@ impl PhaseResult {
                 result.first_error = part.first_error;
             }
             result.latencies.extend(part.latencies);
+            result.generator_lags.extend(part.generator_lags);
             result.slow.extend(part.slow);
         }
         result.latencies.sort_unstable();
+        result.generator_lags.sort_unstable();
         result.slow.sort_unstable_by_key(|s| s.scheduled_at);
         result
     }
@@ -195,6 +198,15 @@ impl PhaseResult {
     }
 }
 
+/// The `q` quantile (0..=1) of sorted nanosecond samples.
+fn quantile(sorted: &[u64], q: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    Duration::from_nanos(sorted[rank - 1])
+}
+
 #[derive(Default)]
 struct ConnResult {
     requests: u64,
@@ -203,6 +215,7 @@ struct ConnResult {
     missed: u64,
     first_error: Option<String>,
     latencies: Vec<u64>,
+    generator_lags: Vec<u64>,
     slow: Vec<SlowRequest>,
 }
 
@@ -603,20 +616,14 @@ pub fn run(
             .collect::<Vec<_>>()
     });
     let mut parts = Vec::new();
-    let mut generator_lag = Duration::ZERO;
     for outcome in outcomes {
-        let (results, lag) = outcome?;
-        parts.extend(results);
-        generator_lag = generator_lag.max(lag);
+        parts.extend(outcome?);
     }
     let window = match plan {
         Plan::EachOnce => schedule.start.elapsed(),
         Plan::Closed { duration, .. } | Plan::Open { duration, .. } => duration,
     };
-    Ok(PhaseResult {
-        generator_lag,
-        ..PhaseResult::merge(parts, window)
-    })
+    Ok(PhaseResult::merge(parts, window))
 }
 
 /// One generator thread: its connections' event loop, until every one of them is done.
@@ -625,7 +632,7 @@ fn drive(
     target: &Target,
     head: &[u8],
     schedule: &Schedule,
-) -> anyhow::Result<(Vec<ConnResult>, Duration)> {
+) -> anyhow::Result<Vec<ConnResult>> {
     let epoll = epoll::create(epoll::CreateFlags::CLOEXEC)?;
     let mut conns = Vec::with_capacity(share.len());
     for (index, (number, stream)) in share.into_iter().enumerate() {
@@ -652,7 +659,6 @@ fn drive(
     }
     let mut events = Vec::with_capacity(conns.len());
     let mut scratch = vec![0u8; 64 * 1024];
-    let mut lag = Duration::ZERO;
     loop {
         let now = Instant::now();
         if now >= schedule.give_up {
@@ -681,9 +687,11 @@ fn drive(
                     }
                     Next::At(due) => wake = wake.min(due),
                     Next::Send(scheduled) => {
-                        if scheduled >= schedule.measure_from {
-                            lag = lag
-                                .max(now.saturating_duration_since(scheduled.max(conn.free_since)));
+                        if scheduled >= schedule.measure_from
+                            && matches!(schedule.plan, Plan::Open { .. })
+                        {
+                            let lag = now.saturating_duration_since(scheduled.max(conn.free_since));
+                            conn.result.generator_lags.push(nanos(lag));
                         }
                         if let Err(err) =
                             conn.send(&epoll, index, target, head, schedule, scheduled)
@@ -725,7 +733,7 @@ fn drive(
             }
         }
     }
-    Ok((conns.into_iter().map(|c| c.result).collect(), lag))
+    Ok(conns.into_iter().map(|c| c.result).collect())
 }
 
 /// Gives up on a broken connection: its request in flight (if any) is an error.

@@ -414,13 +414,7 @@ async fn run_all(args: BenchArgs, keyward: PathBuf) -> anyhow::Result<()> {
         });
 
         // Warm the cache: every key once (each a cache miss and a database read).
-        let warm = run_phase(
-            kw_target.clone(),
-            Plan::EachOnce,
-            args.connections,
-            args.generator_threads,
-        )
-        .await?;
+        let warm = run_phase(kw_target.clone(), Plan::EachOnce, &args).await?;
         check("warm-up pass", &warm).map_err(|e| e.context(server.status_report()))?;
         eprintln!(
             "warm-up: verified each key once in {:.1} s ({:.0} req/s, cache misses)",
@@ -454,10 +448,8 @@ async fn run_all(args: BenchArgs, keyward: PathBuf) -> anyhow::Result<()> {
                     duration,
                     offset,
                 };
-                let (result, server_cpu, gen_cpu) = measure(pid, me, || {
-                    run_phase(target, plan, args.connections, args.generator_threads)
-                })
-                .await?;
+                let (result, server_cpu, gen_cpu) =
+                    measure(pid, me, || run_phase(target, plan, &args)).await?;
                 let phase = format!("{name} closed loop");
                 let checked = check(&phase, &result);
                 if keyward {
@@ -494,10 +486,8 @@ async fn run_all(args: BenchArgs, keyward: PathBuf) -> anyhow::Result<()> {
                     duration,
                     offset,
                 };
-                let (result, server_cpu, gen_cpu) = measure(pid, me, || {
-                    run_phase(target, plan, args.connections, args.generator_threads)
-                })
-                .await?;
+                let (result, server_cpu, gen_cpu) =
+                    measure(pid, me, || run_phase(target, plan, &args)).await?;
                 let phase = format!("{name} open loop @ {open_rate:.0}/s");
                 let checked = check(&phase, &result);
                 if keyward {
@@ -607,9 +597,9 @@ fn read_bodies(path: &Path) -> anyhow::Result<Vec<Bytes>> {
 async fn run_phase(
     target: Arc<Target>,
     plan: Plan,
-    connections: usize,
-    threads: usize,
+    args: &BenchArgs,
 ) -> anyhow::Result<PhaseResult> {
+    let (connections, threads) = (args.connections, args.generator_threads);
     tokio::task::spawn_blocking(move || load::run(&target, plan, connections, threads)).await?
 }
 
@@ -661,11 +651,15 @@ fn report_phase(name: &str, r: &PhaseResult) {
         micros(r.quantile(0.99)),
         micros(r.quantile(1.0))
     );
-    if let Some(slow) = r.slow_summary() {
+    if !r.generator_lags.is_empty() {
         eprintln!(
-            "  {slow}; the generator itself ran at most {} behind its schedule",
-            micros(r.generator_lag)
+            "  the generator's own lateness in sending: p99 {}, max {}",
+            micros(r.generator_lag(0.99)),
+            micros(r.generator_lag(1.0))
         );
+    }
+    if let Some(slow) = r.slow_summary() {
+        eprintln!("  {slow}");
     }
 }
 
