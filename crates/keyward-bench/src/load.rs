@@ -153,7 +153,8 @@ impl PhaseResult {
         self.errors == 0 && self.missed == 0 && self.requests > 0
     }
 
-    fn merge(parts: Vec<ConnResult>, window: Duration) -> PhaseResult {
+    /// One phase's result from its connections' (each a `PhaseResult` without a window).
+    fn merge(parts: Vec<PhaseResult>, window: Duration) -> PhaseResult {
         let mut result = PhaseResult {
             window,
             ..PhaseResult::default()
@@ -174,6 +175,13 @@ impl PhaseResult {
         result.generator_lags.sort_unstable();
         result.slow.sort_unstable_by_key(|s| s.scheduled_at);
         result
+    }
+
+    fn error(&mut self, err: String) {
+        self.errors += 1;
+        if self.first_error.is_none() {
+            self.first_error = Some(err);
+        }
     }
 
     /// Open loop: where the slow requests were; `None` if there were none.
@@ -206,27 +214,6 @@ fn quantile(sorted: &[u64], q: f64) -> Duration {
     }
     let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
     Duration::from_nanos(sorted[rank - 1])
-}
-
-#[derive(Default)]
-struct ConnResult {
-    requests: u64,
-    all_requests: u64,
-    errors: u64,
-    missed: u64,
-    first_error: Option<String>,
-    latencies: Vec<u64>,
-    generator_lags: Vec<u64>,
-    slow: Vec<SlowRequest>,
-}
-
-impl ConnResult {
-    fn error(&mut self, err: String) {
-        self.errors += 1;
-        if self.first_error.is_none() {
-            self.first_error = Some(err);
-        }
-    }
 }
 
 fn nanos(d: Duration) -> u64 {
@@ -378,7 +365,8 @@ struct Connection {
     /// the generator.
     free_since: Instant,
     finished: bool,
-    result: ConnResult,
+    /// What this connection measured (merged into the phase's at the end).
+    result: PhaseResult,
 }
 
 /// A parsed response: its status and where its body is.
@@ -443,10 +431,6 @@ fn parse_response(buf: &[u8]) -> Result<Parsed, String> {
 }
 
 impl Connection {
-    fn data(&self, index: usize) -> epoll::EventData {
-        epoll::EventData::new_u64(index as u64)
-    }
-
     /// Lays out and starts writing the request for the next body.
     fn send(
         &mut self,
@@ -483,7 +467,7 @@ impl Connection {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     if !self.wants_write {
                         let flags = epoll::EventFlags::IN | epoll::EventFlags::OUT;
-                        epoll::modify(epoll, &self.stream, self.data(index), flags)?;
+                        epoll::modify(epoll, &self.stream, event_data(index), flags)?;
                         self.wants_write = true;
                     }
                     return Ok(());
@@ -492,7 +476,12 @@ impl Connection {
             }
         }
         if self.wants_write {
-            epoll::modify(epoll, &self.stream, self.data(index), epoll::EventFlags::IN)?;
+            epoll::modify(
+                epoll,
+                &self.stream,
+                event_data(index),
+                epoll::EventFlags::IN,
+            )?;
             self.wants_write = false;
         }
         Ok(())
@@ -633,16 +622,11 @@ fn drive(
     target: &Target,
     head: &[u8],
     schedule: &Schedule,
-) -> anyhow::Result<Vec<ConnResult>> {
+) -> anyhow::Result<Vec<PhaseResult>> {
     let epoll = epoll::create(epoll::CreateFlags::CLOEXEC)?;
     let mut conns = Vec::with_capacity(share.len());
     for (index, (number, stream)) in share.into_iter().enumerate() {
-        epoll::add(
-            &epoll,
-            &stream,
-            epoll::EventData::new_u64(index as u64),
-            epoll::EventFlags::IN,
-        )?;
+        epoll::add(&epoll, &stream, event_data(index), epoll::EventFlags::IN)?;
         conns.push(Connection {
             number,
             stream,
@@ -655,7 +639,7 @@ fn drive(
             in_flight: None,
             free_since: schedule.start,
             finished: false,
-            result: ConnResult::default(),
+            result: PhaseResult::default(),
         });
     }
     let mut events = Vec::with_capacity(conns.len());
@@ -675,37 +659,28 @@ fn drive(
             break;
         }
         let mut wake = schedule.give_up;
-        let mut busy = false;
         for (index, conn) in conns.iter_mut().enumerate() {
-            if conn.finished {
+            if conn.finished || conn.in_flight.is_some() {
                 continue;
             }
-            if conn.in_flight.is_none() {
-                match schedule.next(conn, now) {
-                    Next::Done => {
-                        conn.finished = true;
-                        continue;
+            match schedule.next(conn, now) {
+                Next::Done => conn.finished = true,
+                Next::At(due) => wake = wake.min(due),
+                Next::Send(scheduled) => {
+                    if scheduled >= schedule.measure_from
+                        && matches!(schedule.plan, Plan::Open { .. })
+                    {
+                        let lag = now.saturating_duration_since(scheduled.max(conn.free_since));
+                        conn.result.generator_lags.push(nanos(lag));
                     }
-                    Next::At(due) => wake = wake.min(due),
-                    Next::Send(scheduled) => {
-                        if scheduled >= schedule.measure_from
-                            && matches!(schedule.plan, Plan::Open { .. })
-                        {
-                            let lag = now.saturating_duration_since(scheduled.max(conn.free_since));
-                            conn.result.generator_lags.push(nanos(lag));
-                        }
-                        if let Err(err) =
-                            conn.send(&epoll, index, target, head, schedule, scheduled)
-                        {
-                            fail(&epoll, conn, format!("sending: {err}"));
-                            continue;
-                        }
+                    if let Err(err) = conn.send(&epoll, index, target, head, schedule, scheduled) {
+                        fail(&epoll, conn, format!("sending: {err}"));
                     }
                 }
             }
-            busy |= conn.in_flight.is_some();
         }
-        if !busy && conns.iter().all(|c| c.finished) {
+        // A connection finishes only with no request in flight.
+        if conns.iter().all(|c| c.finished) {
             break;
         }
         let timeout = Timespec::try_from(wake.saturating_duration_since(now))
@@ -735,6 +710,11 @@ fn drive(
         }
     }
     Ok(conns.into_iter().map(|c| c.result).collect())
+}
+
+/// Tells epoll which of a thread's connections an event is for: its index there.
+fn event_data(index: usize) -> epoll::EventData {
+    epoll::EventData::new_u64(index as u64)
 }
 
 /// Gives up on a broken connection: its request in flight (if any) is an error.

@@ -209,27 +209,92 @@ fn bench(args: BenchArgs) -> anyhow::Result<()> {
     runtime.block_on(run_all(args, keyward))
 }
 
+/// One phase against one server.
+struct Measured {
+    result: PhaseResult,
+    /// CPU time per request of the server and of the load generator. In the open loop a request
+    /// costs more than in the closed loop (fewer requests per wake-up).
+    server_cpu: Option<Duration>,
+    generator_cpu: Option<Duration>,
+}
+
 /// One round: both servers closed-loop, then both open-loop at a fraction of this round's
 /// baseline rate.
 struct Round {
-    base_closed: PhaseResult,
-    kw_closed: PhaseResult,
+    base_closed: Measured,
+    kw_closed: Measured,
     open_rate: f64,
-    base_open: PhaseResult,
-    kw_open: PhaseResult,
-    /// CPU time per request in the closed-loop phases: each server's, and the load generator's.
-    base_cpu: Option<Duration>,
-    kw_cpu: Option<Duration>,
-    gen_cpu: Option<Duration>,
-    /// CPU time per request in the open-loop phases: (server, load generator). At a rate below
-    /// saturation a request costs more than in the closed loop (fewer requests per wake-up).
-    base_open_cpu: Option<(Duration, Duration)>,
-    kw_open_cpu: Option<(Duration, Duration)>,
+    base_open: Measured,
+    kw_open: Measured,
 }
 
 impl Round {
     fn ratio(&self) -> f64 {
-        self.kw_closed.rate() / self.base_closed.rate()
+        self.kw_closed.result.rate() / self.base_closed.result.rate()
+    }
+
+    /// The load generator's CPU time per request in the closed loops (their mean).
+    fn generator_cpu(&self) -> Option<Duration> {
+        let (base, kw) = (self.base_closed.generator_cpu, self.kw_closed.generator_cpu);
+        base.zip(kw).map(|(a, b)| (a + b) / 2)
+    }
+}
+
+/// The two servers a round measures.
+struct Servers<'a> {
+    keyward: &'a mut ChildGuard,
+    keyward_target: Arc<Target>,
+    baseline_pid: u32,
+    baseline_target: Arc<Target>,
+}
+
+impl Servers<'_> {
+    /// Runs `plan` against both servers, keyward first or second; returns (baseline, keyward).
+    async fn run_both(
+        &mut self,
+        plan: Plan,
+        label: &str,
+        keyward_first: bool,
+        args: &BenchArgs,
+    ) -> anyhow::Result<(Measured, Measured)> {
+        Ok(if keyward_first {
+            let keyward = self.run_one(true, plan, label, args).await?;
+            (self.run_one(false, plan, label, args).await?, keyward)
+        } else {
+            let baseline = self.run_one(false, plan, label, args).await?;
+            (baseline, self.run_one(true, plan, label, args).await?)
+        })
+    }
+
+    /// Runs one phase against one server, checks it, and reports it.
+    async fn run_one(
+        &mut self,
+        keyward: bool,
+        plan: Plan,
+        label: &str,
+        args: &BenchArgs,
+    ) -> anyhow::Result<Measured> {
+        let (target, pid, name) = if keyward {
+            (self.keyward_target.clone(), self.keyward.pid(), "keyward")
+        } else {
+            (self.baseline_target.clone(), self.baseline_pid, "baseline")
+        };
+        let (result, server_cpu, generator_cpu) =
+            measure(pid, || run_phase(target, plan, args)).await?;
+        let phase = format!("{name} {label}");
+        let checked = check(&phase, &result);
+        if keyward {
+            checked.map_err(|e| e.context(self.keyward.status_report()))?;
+        } else {
+            checked?;
+        }
+        report_phase(&phase, &result);
+        let requests = u32::try_from(result.all_requests.max(1)).unwrap_or(u32::MAX);
+        Ok(Measured {
+            server_cpu: server_cpu.map(|cpu| cpu / requests),
+            generator_cpu: generator_cpu.map(|cpu| cpu / requests),
+            result,
+        })
     }
 }
 
@@ -321,46 +386,42 @@ async fn run_all(args: BenchArgs, keyward: PathBuf) -> anyhow::Result<()> {
             server.addr
         );
 
-        let auth = HeaderValue::from_str(&format!("Bearer {ROOT_KEY}"))?;
-        let seed_started = Instant::now();
+        let bearer = format!("Bearer {ROOT_KEY}");
+        let auth = HeaderValue::from_str(&bearer)?;
         let keys_file = dir.path().join(KEYS_FILE);
-        let bodies = if let DataDir::Reused(_) = dir {
-            let bodies = read_bodies(&keys_file)?;
-            anyhow::ensure!(
-                bodies.len() == keys,
-                "{} lists {} keys, not the {keys} of --keys",
-                keys_file.display(),
-                bodies.len()
-            );
-            bodies
-        } else {
-            let bodies = create_keys(
-                server.addr,
-                &auth,
-                keys,
-                args.create_concurrency,
-                args.with_meta,
-            )
-            .await?;
-            if args.keep_data {
-                write_bodies(&keys_file, &bodies)?;
-            }
-            bodies
-        };
-        let seed_time = match dir {
+        let (bodies, seed_time) = match dir {
             DataDir::Reused(_) => {
+                let bodies = read_bodies(&keys_file)?;
+                anyhow::ensure!(
+                    bodies.len() == keys,
+                    "{} lists {} keys, not the {keys} of --keys",
+                    keys_file.display(),
+                    bodies.len()
+                );
                 eprintln!("reusing the {keys} keys of {}", keys_file.display());
-                None
+                (bodies, None)
             }
             DataDir::Fresh(_) => {
-                let took = seed_started.elapsed();
+                let started = Instant::now();
+                let bodies = create_keys(
+                    server.addr,
+                    &auth,
+                    keys,
+                    args.create_concurrency,
+                    args.with_meta,
+                )
+                .await?;
+                let took = started.elapsed();
                 eprintln!(
                     "created {keys} keys through keys.createKey in {:.1} s ({:.0} keys/s, {} connections)",
                     took.as_secs_f64(),
                     keys as f64 / took.as_secs_f64(),
                     args.create_concurrency
                 );
-                Some(took)
+                if args.keep_data {
+                    write_bodies(&keys_file, &bodies)?;
+                }
+                (bodies, Some(took))
             }
         };
 
@@ -398,20 +459,16 @@ async fn run_all(args: BenchArgs, keyward: PathBuf) -> anyhow::Result<()> {
         let base = baseline.as_ref().expect("started above");
 
         let bodies: Arc<[Bytes]> = bodies.into();
-        let kw_target = Arc::new(Target {
-            addr: server.addr,
-            path: VERIFY_PATH,
-            authorization: Some(format!("Bearer {ROOT_KEY}")),
-            bodies: bodies.clone(),
-            expect: VALID_MARKER,
-        });
-        let base_target = Arc::new(Target {
-            addr: base.addr,
-            path: VERIFY_PATH,
-            authorization: Some(format!("Bearer {ROOT_KEY}")),
-            bodies: bodies.clone(),
-            expect: VALID_MARKER,
-        });
+        let target = |addr| {
+            Arc::new(Target {
+                addr,
+                path: VERIFY_PATH,
+                authorization: Some(bearer.clone()),
+                bodies: bodies.clone(),
+                expect: VALID_MARKER,
+            })
+        };
+        let (kw_target, base_target) = (target(server.addr), target(base.addr));
 
         // Warm the cache: every key once (each a cache miss and a database read).
         let warm = run_phase(kw_target.clone(), Plan::EachOnce, &args).await?;
@@ -426,98 +483,42 @@ async fn run_all(args: BenchArgs, keyward: PathBuf) -> anyhow::Result<()> {
         let counters_before = ServerCounters::read(server.addr).await;
         let warmup = Duration::from_secs(args.warmup);
         let duration = Duration::from_secs(args.duration);
-        let me = std::process::id();
-        let per_req = |cpu: Option<Duration>, n: u64| {
-            cpu.map(|c| c / u32::try_from(n.max(1)).unwrap_or(u32::MAX))
+        let mut servers = Servers {
+            keyward: &mut server,
+            keyward_target: kw_target,
+            baseline_pid: base.pid(),
+            baseline_target: base_target,
         };
         let mut rounds = Vec::new();
         for round in 1..=args.rounds {
             eprintln!("round {round}/{}", args.rounds);
             // Alternate which server goes first, so neither always runs on a "fresher" machine.
             let keyward_first = round % 2 == 0;
-            let mut closed = Vec::new();
-            for keyward in [keyward_first, !keyward_first] {
-                let (target, pid, name) = if keyward {
-                    (kw_target.clone(), server.pid(), "keyward")
-                } else {
-                    (base_target.clone(), base.pid(), "baseline")
-                };
-                let offset = round * keys / (args.rounds + 1);
-                let plan = Plan::Closed {
-                    warmup,
-                    duration,
-                    offset,
-                };
-                let (result, server_cpu, gen_cpu) =
-                    measure(pid, me, || run_phase(target, plan, &args)).await?;
-                let phase = format!("{name} closed loop");
-                let checked = check(&phase, &result);
-                if keyward {
-                    checked.map_err(|e| e.context(server.status_report()))?;
-                } else {
-                    checked?;
-                }
-                report_phase(&phase, &result);
-                let cpu = per_req(server_cpu, result.all_requests);
-                let gen_cpu = per_req(gen_cpu, result.all_requests);
-                closed.push((keyward, result, cpu, gen_cpu));
-            }
-            if keyward_first {
-                closed.reverse();
-            }
-            let [
-                (_, base_closed, base_cpu, gen_b),
-                (_, kw_closed, kw_cpu, gen_k),
-            ]: [_; 2] = closed
-                .try_into()
-                .map_err(|_| anyhow::anyhow!("two closed-loop phases"))?;
-            let open_rate = base_closed.rate() * args.open_fraction;
-            let mut open = Vec::new();
-            for keyward in [keyward_first, !keyward_first] {
-                let (target, pid, name) = if keyward {
-                    (kw_target.clone(), server.pid(), "keyward")
-                } else {
-                    (base_target.clone(), base.pid(), "baseline")
-                };
-                let offset = (round * keys / (args.rounds + 1) + keys / 2) % keys;
-                let plan = Plan::Open {
-                    rate: open_rate,
-                    warmup,
-                    duration,
-                    offset,
-                };
-                let (result, server_cpu, gen_cpu) =
-                    measure(pid, me, || run_phase(target, plan, &args)).await?;
-                let phase = format!("{name} open loop @ {open_rate:.0}/s");
-                let checked = check(&phase, &result);
-                if keyward {
-                    checked.map_err(|e| e.context(server.status_report()))?;
-                } else {
-                    checked?;
-                }
-                report_phase(&phase, &result);
-                let cpu = per_req(server_cpu, result.all_requests)
-                    .zip(per_req(gen_cpu, result.all_requests));
-                open.push((keyward, result, cpu));
-            }
-            if keyward_first {
-                open.reverse();
-            }
-            let [(_, base_open, base_open_cpu), (_, kw_open, kw_open_cpu)]: [_; 2] = open
-                .try_into()
-                .map_err(|_| anyhow::anyhow!("two open-loop phases"))?;
-            let gen_cpu = gen_b.zip(gen_k).map(|(a, b)| (a + b) / 2);
+            let offset = round * keys / (args.rounds + 1);
+            let closed = Plan::Closed {
+                warmup,
+                duration,
+                offset,
+            };
+            let (base_closed, kw_closed) = servers
+                .run_both(closed, "closed loop", keyward_first, &args)
+                .await?;
+            let open_rate = base_closed.result.rate() * args.open_fraction;
+            let open = Plan::Open {
+                rate: open_rate,
+                warmup,
+                duration,
+                // Starting half the keys away from where the closed loop started.
+                offset: (offset + keys / 2) % keys,
+            };
+            let label = format!("open loop @ {open_rate:.0}/s");
+            let (base_open, kw_open) = servers.run_both(open, &label, keyward_first, &args).await?;
             let round = Round {
                 base_closed,
                 kw_closed,
                 open_rate,
                 base_open,
                 kw_open,
-                base_cpu,
-                kw_cpu,
-                gen_cpu,
-                base_open_cpu,
-                kw_open_cpu,
             };
             eprintln!("round ratio keyward/baseline: {:.2}", round.ratio());
             rounds.push(round);
@@ -607,13 +608,13 @@ async fn run_phase(
 /// process (the load generator).
 async fn measure<F, Fut>(
     pid: u32,
-    me: u32,
     phase: F,
 ) -> anyhow::Result<(PhaseResult, Option<Duration>, Option<Duration>)>
 where
     F: FnOnce() -> Fut,
     Fut: Future<Output = anyhow::Result<PhaseResult>>,
 {
+    let me = std::process::id();
     let (server0, me0) = (procs::cpu_time(pid), procs::cpu_time(me));
     let result = phase().await?;
     let (server1, me1) = (procs::cpu_time(pid), procs::cpu_time(me));
@@ -885,45 +886,34 @@ fn print_report(args: &BenchArgs, sections: &[Section], elapsed: Duration) {
     );
     println!("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for s in sections {
-        type Pick = fn(&Round) -> &PhaseResult;
-        type Cpu = fn(&Round) -> Option<Duration>;
-        type OpenCpu = fn(&Round) -> Option<(Duration, Duration)>;
-        let rows: [(&str, Pick, Pick, Cpu, OpenCpu); 2] = [
-            (
-                "baseline",
-                |r| &r.base_closed,
-                |r| &r.base_open,
-                |r| r.base_cpu,
-                |r| r.base_open_cpu,
-            ),
-            (
-                "keyward",
-                |r| &r.kw_closed,
-                |r| &r.kw_open,
-                |r| r.kw_cpu,
-                |r| r.kw_open_cpu,
-            ),
+        type Pick = fn(&Round) -> &Measured;
+        let rows: [(&str, Pick, Pick); 2] = [
+            ("baseline", |r| &r.base_closed, |r| &r.base_open),
+            ("keyward", |r| &r.kw_closed, |r| &r.kw_open),
         ];
-        for (name, closed, open, cpu, open_cpu) in rows {
-            let server_open = s.median_cpu(|r| open_cpu(r).map(|c| c.0));
-            let generator_open = s.median_cpu(|r| open_cpu(r).map(|c| c.1));
+        for (name, closed, open) in rows {
+            let server_open = s.median_cpu(|r| open(r).server_cpu);
+            let generator_open = s.median_cpu(|r| open(r).generator_cpu);
             // The share of the machine's CPUs that server and generator kept busy at that rate.
             let busy = s.median(|r| {
-                open_cpu(r).map_or(f64::NAN, |(server, generator)| {
-                    (server + generator).as_secs_f64() * open(r).rate() / cpus.max(1) as f64
-                })
+                let open = open(r);
+                open.server_cpu
+                    .zip(open.generator_cpu)
+                    .map_or(f64::NAN, |(server, generator)| {
+                        (server + generator).as_secs_f64() * open.result.rate() / cpus.max(1) as f64
+                    })
             });
             println!(
                 "| {} | {name} | {:.0} | {} | {} | {:.0} | {} | {} | {} | {} | {server_open} + {generator_open}, {:.0}% |",
                 s.keys,
-                s.median(|r| closed(r).rate()),
-                s.median_micros(|r| closed(r).quantile(0.5)),
-                s.median_micros(|r| closed(r).quantile(0.99)),
-                s.median(|r| open(r).rate()),
-                s.median_micros(|r| open(r).quantile(0.5)),
-                s.median_micros(|r| open(r).quantile(0.99)),
-                s.median_micros(|r| open(r).quantile(0.999)),
-                s.median_cpu(cpu),
+                s.median(|r| closed(r).result.rate()),
+                s.median_micros(|r| closed(r).result.quantile(0.5)),
+                s.median_micros(|r| closed(r).result.quantile(0.99)),
+                s.median(|r| open(r).result.rate()),
+                s.median_micros(|r| open(r).result.quantile(0.5)),
+                s.median_micros(|r| open(r).result.quantile(0.99)),
+                s.median_micros(|r| open(r).result.quantile(0.999)),
+                s.median_cpu(|r| closed(r).server_cpu),
                 busy * 100.0,
             );
         }
@@ -940,8 +930,9 @@ fn print_report(args: &BenchArgs, sections: &[Section], elapsed: Duration) {
             .iter()
             .map(|r| format!("{:.2}", r.ratio()))
             .collect();
-        let p99 = Duration::from_secs_f64(s.median(|r| r.kw_open.quantile(0.99).as_secs_f64()));
-        let all_sent = s.rounds.iter().all(|r| r.kw_open.ok());
+        let p99 =
+            Duration::from_secs_f64(s.median(|r| r.kw_open.result.quantile(0.99).as_secs_f64()));
+        let all_sent = s.rounds.iter().all(|r| r.kw_open.result.ok());
         println!(
             "| {} | {ratio:.2} ({}) | {} | {} ({}) | {} | {} / {} | {} | {:.0} req/s | {} | {} | {} |",
             s.keys,
@@ -949,7 +940,7 @@ fn print_report(args: &BenchArgs, sections: &[Section], elapsed: Duration) {
             verdict(ratio >= 0.8),
             verdict(p99 < Duration::from_millis(1) && all_sent),
             micros(p99),
-            s.median_micros(|r| r.base_open.quantile(0.99)),
+            s.median_micros(|r| r.base_open.result.quantile(0.99)),
             s.server.verify_quantile(0.99),
             s.server.verify_quantile(0.999),
             s.seed_time.map_or_else(
@@ -966,7 +957,7 @@ fn print_report(args: &BenchArgs, sections: &[Section], elapsed: Duration) {
             s.server
                 .cache_misses
                 .map_or_else(|| "?".into(), |m| m.to_string()),
-            s.median_cpu(|r| r.gen_cpu),
+            s.median_cpu(Round::generator_cpu),
         );
     }
     println!();
@@ -980,12 +971,12 @@ fn print_report(args: &BenchArgs, sections: &[Section], elapsed: Duration) {
                 "| {} | {} | {:.0} | {:.0} | {:.2} | {:.0} | {} | {} |",
                 s.keys,
                 i + 1,
-                r.base_closed.rate(),
-                r.kw_closed.rate(),
+                r.base_closed.result.rate(),
+                r.kw_closed.result.rate(),
                 r.ratio(),
                 r.open_rate,
-                micros(r.base_open.quantile(0.99)),
-                micros(r.kw_open.quantile(0.99)),
+                micros(r.base_open.result.quantile(0.99)),
+                micros(r.kw_open.result.quantile(0.99)),
             );
         }
     }
@@ -1001,8 +992,8 @@ fn print_report(args: &BenchArgs, sections: &[Section], elapsed: Duration) {
             last.keys,
             first.keys,
             (change - 1.0) * 100.0,
-            last.median_micros(|r| r.kw_open.quantile(0.99)),
-            first.median_micros(|r| r.kw_open.quantile(0.99)),
+            last.median_micros(|r| r.kw_open.result.quantile(0.99)),
+            first.median_micros(|r| r.kw_open.result.quantile(0.99)),
             verdict((change - 1.0).abs() <= 0.10)
         );
     }
