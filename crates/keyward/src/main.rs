@@ -15,6 +15,10 @@ mod output;
 
 use std::process::ExitCode;
 
+use clap::Parser;
+
+use args::{Cli, Command};
+
 /// mimalloc rather than glibc's malloc: a verification allocates and frees a couple of dozen small
 /// blocks (request, headers, body, answer), and under callgrind mimalloc takes ~1,650 of the
 /// ~26,300 instructions a verification costs without the hashes; an interleaved bench A/B gave
@@ -22,10 +26,6 @@ use std::process::ExitCode;
 /// of resident memory at start and ~4% more with a million keys cached (docs/BENCHMARKS.md).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-use clap::Parser;
-
-use args::{Cli, Command};
 
 fn main() -> ExitCode {
     // Parse errors exit 2 and `--help`/`--version` exit 0, both printed by clap.
