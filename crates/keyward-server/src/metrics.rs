@@ -36,13 +36,6 @@ struct RouteCounts {
 #[derive(Default)]
 pub struct RouteStats(Striped<RouteCounts>);
 
-impl RouteStats {
-    /// The sum over threads of one counter.
-    fn total(&self, counter: impl Fn(&RouteCounts) -> &AtomicU64) -> u64 {
-        self.0.iter().map(|c| counter(c).load(Relaxed)).sum()
-    }
-}
-
 pub struct Metrics {
     /// Sorted by path: found by binary search, cheaper than hashing the path of every request.
     routes: Vec<(String, RouteStats)>,
@@ -115,7 +108,7 @@ impl Metrics {
         out.push_str("# TYPE keyward_http_requests_total counter\n");
         for (route, stats) in &routes {
             for i in 0..5 {
-                let n = stats.total(|c| &c.by_class[i]);
+                let n = stats.0.sum(|c| &c.by_class[i]);
                 if n > 0 {
                     let _ = writeln!(
                         out,
@@ -131,13 +124,13 @@ impl Metrics {
         );
         out.push_str("# TYPE keyward_http_request_duration_seconds histogram\n");
         for (route, stats) in &routes {
-            let count = stats.total(|c| &c.count);
+            let count = stats.0.sum(|c| &c.count);
             if count == 0 {
                 continue;
             }
             let mut cumulative = 0;
             for (i, bound) in LATENCY_BUCKETS_MICROS.iter().enumerate() {
-                cumulative += stats.total(|c| &c.buckets[i]);
+                cumulative += stats.0.sum(|c| &c.buckets[i]);
                 let _ = writeln!(
                     out,
                     "keyward_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{}\"}} {cumulative}",
@@ -151,7 +144,7 @@ impl Metrics {
             let _ = writeln!(
                 out,
                 "keyward_http_request_duration_seconds_sum{{route=\"{route}\"}} {}",
-                stats.total(|c| &c.sum_micros) as f64 / 1e6
+                stats.0.sum(|c| &c.sum_micros) as f64 / 1e6
             );
             let _ = writeln!(
                 out,
@@ -162,7 +155,7 @@ impl Metrics {
         out.push_str("# HELP keyward_verifications_total Key verifications, by outcome code.\n");
         out.push_str("# TYPE keyward_verifications_total counter\n");
         for (i, code) in VerifyCode::ALL.iter().enumerate() {
-            let n: u64 = self.verifications.iter().map(|v| v[i].load(Relaxed)).sum();
+            let n = self.verifications.sum(|v| &v[i]);
             let _ = writeln!(
                 out,
                 "keyward_verifications_total{{code=\"{}\"}} {n}",

@@ -36,9 +36,16 @@ impl<T> Striped<T> {
         &self.lines[stripe_of_this_thread()].0
     }
 
-    /// Every stripe, to sum them.
+    /// Every stripe.
     pub fn iter(&self) -> impl Iterator<Item = &T> {
         self.lines.iter().map(|line| &line.0)
+    }
+
+    /// The sum over the stripes of one of their counters.
+    pub fn sum(&self, counter: impl Fn(&T) -> &AtomicU64) -> u64 {
+        self.iter()
+            .map(|stripe| counter(stripe).load(Relaxed))
+            .sum()
     }
 }
 
@@ -61,7 +68,7 @@ impl Counter {
     }
 
     pub fn get(&self) -> u64 {
-        self.0.iter().map(|n| n.load(Relaxed)).sum()
+        self.0.sum(|n| n)
     }
 }
 
