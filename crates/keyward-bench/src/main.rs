@@ -659,8 +659,8 @@ fn report_phase(name: &str, r: &PhaseResult) {
             micros(r.generator_lag(1.0))
         );
     }
-    if let Some(slow) = r.slow_summary() {
-        eprintln!("  {slow}");
+    if let Some(tail) = r.tail() {
+        eprintln!("  {tail}");
     }
 }
 
@@ -855,6 +855,14 @@ async fn create_keys(
     }
 }
 
+/// An open-loop phase's requests over the p99 bound, for the per-round table.
+fn tail_cell(result: &PhaseResult) -> String {
+    result.tail().map_or_else(
+        || "none".into(),
+        |t| format!("{:.2}%, {} stalls", t.share * 100.0, t.stalls),
+    )
+}
+
 fn verdict(ok: bool) -> &'static str {
     if ok { "yes" } else { "NO" }
 }
@@ -962,13 +970,13 @@ fn print_report(args: &BenchArgs, sections: &[Section], elapsed: Duration) {
     }
     println!();
     println!(
-        "| keys | round | baseline req/s | keyward req/s | ratio | open rate/s | baseline open p99 | keyward open p99 |"
+        "| keys | round | baseline req/s | keyward req/s | ratio | open rate/s | baseline open p99 | keyward open p99 | baseline open > 1 ms | keyward open > 1 ms |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for s in sections {
         for (i, r) in s.rounds.iter().enumerate() {
             println!(
-                "| {} | {} | {:.0} | {:.0} | {:.2} | {:.0} | {} | {} |",
+                "| {} | {} | {:.0} | {:.0} | {:.2} | {:.0} | {} | {} | {} | {} |",
                 s.keys,
                 i + 1,
                 r.base_closed.result.rate(),
@@ -977,6 +985,8 @@ fn print_report(args: &BenchArgs, sections: &[Section], elapsed: Duration) {
                 r.open_rate,
                 micros(r.base_open.result.quantile(0.99)),
                 micros(r.kw_open.result.quantile(0.99)),
+                tail_cell(&r.base_open.result),
+                tail_cell(&r.kw_open.result),
             );
         }
     }
