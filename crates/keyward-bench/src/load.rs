@@ -237,7 +237,10 @@ impl PhaseResult {
         Some(Tail {
             slow: self.slow.len(),
             share: self.slow.len() as f64 / self.requests.max(1) as f64,
-            stalls: connections_by_slice.values().filter(|c| is_stall(c)).count(),
+            stalls: connections_by_slice
+                .values()
+                .filter(|c| is_stall(c))
+                .count(),
             slow_in_stalls,
             queued: self
                 .slow
