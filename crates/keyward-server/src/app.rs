@@ -6,6 +6,7 @@ use axum::body::Bytes;
 
 use crate::auth::RootKeyRecord;
 use crate::cache::KeyCache;
+use crate::last_used::LastUsed;
 use crate::metrics::Metrics;
 use crate::store::Db;
 use crate::verify::{CachedKey, SharedIds};
@@ -19,6 +20,8 @@ pub struct App {
     pub shared_ids: Arc<SharedIds>,
     /// Root key hash → the root key (`None`: unknown or deleted).
     pub root_keys: KeyCache<Option<Arc<RootKeyRecord>>>,
+    /// When keys were last used, waiting to be written.
+    pub last_used: LastUsed,
     pub metrics: Metrics,
     /// The OpenAPI document, serialized once at startup.
     pub openapi_json: Bytes,

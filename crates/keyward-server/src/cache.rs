@@ -208,6 +208,15 @@ impl<V: Clone + Send + Sync + 'static> KeyCache<V> {
         }
     }
 
+    /// The value cached for `key`, if one is loaded; never loads, and counts neither a hit nor a
+    /// miss (for reads that merely prefer this node's fresher view, such as a key's last use).
+    pub fn peek(&self, key: &KeyHash) -> Option<V> {
+        match self.shard(key).get(key) {
+            Some(Slot::Ready { value, .. }) => Some(value.clone()),
+            _ => None,
+        }
+    }
+
     /// Runs a load in its own task, installs its result, and wakes the requests waiting for it.
     fn spawn_load<Fut>(
         &self,

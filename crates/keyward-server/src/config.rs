@@ -20,6 +20,9 @@ pub struct ServeConfig {
     /// reloaded before answering). Changes made through keyward invalidate at once; this bounds
     /// only changes made behind its back.
     pub cache_ttl: Duration,
+    /// How precisely `lastUsedAt` is kept: a key's last use is marked at most once per this
+    /// period, and the marks are written to the database once per this period.
+    pub last_used_resolution: Duration,
 }
 
 impl Default for ServeConfig {
@@ -31,6 +34,7 @@ impl Default for ServeConfig {
             bootstrap_root_key: None,
             cache_capacity: 1_000_000,
             cache_ttl: Duration::from_secs(600),
+            last_used_resolution: Duration::from_secs(60),
         }
     }
 }

@@ -4,8 +4,8 @@
 //! Layers, outside in (see `docs/ARCHITECTURE.md`):
 //! - [`http`]: routing, middleware, extractors, one handler per endpoint;
 //! - [`service`]: the logic of each endpoint, free of HTTP types; [`verify`] is the hot path;
-//! - [`auth`], [`audit`], [`cache`], [`key_material`], [`permission_query`], [`striped`]: shared
-//!   mechanisms;
+//! - [`auth`], [`audit`], [`cache`], [`key_material`], [`last_used`], [`permission_query`],
+//!   [`striped`]: shared mechanisms;
 //! - [`store`]: the only module that speaks SQL.
 
 pub mod app;
@@ -17,6 +17,7 @@ pub mod config;
 pub mod error;
 pub mod http;
 pub mod key_material;
+pub mod last_used;
 pub mod metrics;
 pub mod permission_query;
 pub mod server;

@@ -14,6 +14,7 @@ use crate::bootstrap::bootstrap;
 use crate::cache::KeyCache;
 use crate::config::ServeConfig;
 use crate::http;
+use crate::last_used::LastUsed;
 use crate::metrics::Metrics;
 use crate::store::Db;
 
@@ -23,6 +24,9 @@ pub struct Server {
     app: AppState,
     stop: Option<oneshot::Sender<()>>,
     serving: JoinHandle<std::io::Result<()>>,
+    /// Writes `lastUsedAt` marks every resolution ([`LastUsed::run_flusher`]).
+    flusher: JoinHandle<()>,
+    stop_flusher: Option<oneshot::Sender<()>>,
 }
 
 impl Server {
@@ -52,7 +56,10 @@ impl Server {
             root_keys: KeyCache::new(config.cache_capacity.clamp(1, 100_000), config.cache_ttl),
             metrics,
             openapi_json,
+            last_used: LastUsed::new(config.last_used_resolution),
         });
+        let (stop_flusher, flusher_stopped) = oneshot::channel::<()>();
+        let flusher = tokio::spawn(LastUsed::run_flusher(app.clone(), flusher_stopped));
 
         let listener = TcpListener::bind(config.listen)
             .await
@@ -73,6 +80,8 @@ impl Server {
             app,
             stop: Some(stop),
             serving,
+            flusher,
+            stop_flusher: Some(stop_flusher),
         })
     }
 
@@ -89,8 +98,8 @@ impl Server {
         &self.app
     }
 
-    /// Stops accepting connections, lets requests in flight finish, and closes the database
-    /// (checkpointing its write-ahead log).
+    /// Stops accepting connections, lets requests in flight finish, writes the last `lastUsedAt`
+    /// marks, and closes the database (checkpointing its write-ahead log).
     pub async fn shutdown(mut self) -> anyhow::Result<()> {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
@@ -98,6 +107,13 @@ impl Server {
         (&mut self.serving)
             .await
             .context("the server task failed")??;
+        // The flusher writes the marks of the requests just finished, then ends.
+        if let Some(stop) = self.stop_flusher.take() {
+            let _ = stop.send(());
+        }
+        (&mut self.flusher)
+            .await
+            .context("the last-used flusher failed")?;
         self.app.db.close().await;
         tracing::info!("keyward stopped");
         Ok(())

@@ -22,6 +22,7 @@ use crate::auth::Caller;
 use crate::cache::LoadError;
 use crate::error::{ApiError, ApiResult};
 use crate::key_material::KeyHash;
+use crate::last_used::Mark;
 use crate::permission_query::Query;
 use crate::store::{self, Db};
 use crate::time::now_ms;
@@ -45,6 +46,8 @@ pub struct CachedKey {
     pub identity: Option<Arc<RawValue>>,
     /// Direct and role-derived permissions (empty until RBAC arrives).
     pub permissions: HashSet<String>,
+    /// When the key was last used, as this node knows it (see [`crate::last_used`]).
+    pub last_used: Mark,
     /// The `data` of a VALID answer, rendered once: for an unmetered key it is the same on every
     /// verification (`None` for metered keys, whose answers carry the balance).
     valid_answer: Option<Box<RawValue>>,
@@ -97,6 +100,7 @@ impl CachedKey {
                 .meta
                 .and_then(|text| RawValue::from_string(text).ok())
                 .map(Arc::from),
+            last_used: Mark::new(row.last_used_at),
             id: row.id,
             workspace_id: ids.share(row.workspace_id),
             api_id: ids.share(row.api_id),
@@ -213,10 +217,13 @@ pub async fn verify_key(
     let Some(key) = key else {
         return Ok(not_found(app));
     };
+    // Any verification of a key that exists counts as a use, whatever its outcome.
+    let now = now_ms();
+    app.last_used.mark(&key, now);
 
     let mut code = if !key.enabled {
         VerifyCode::Disabled
-    } else if key.expires_at.is_some_and(|expires| expires <= now_ms()) {
+    } else if key.expires_at.is_some_and(|expires| expires <= now) {
         VerifyCode::Expired
     } else if query.is_some_and(|q| !q.is_satisfied_by(&key.permissions)) {
         VerifyCode::InsufficientPermissions
@@ -346,6 +353,7 @@ mod tests {
             refill_day: None,
             created_at: 1,
             updated_at: None,
+            last_used_at: None,
         }
     }
 

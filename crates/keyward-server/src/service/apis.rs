@@ -167,5 +167,8 @@ pub async fn list_keys(
     )
     .await?;
     let (rows, pagination) = paginate(rows, limit, |row| row.id.clone());
-    Ok((rows.into_iter().map(key_view).collect(), pagination))
+    Ok((
+        rows.into_iter().map(|row| key_view(app, row)).collect(),
+        pagination,
+    ))
 }

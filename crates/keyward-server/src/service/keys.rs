@@ -12,6 +12,7 @@ use crate::audit::{self, Actor};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::key_material::{self, KeyHash, new_id};
+use crate::last_used::LastUsed;
 use crate::store::keys::{CreditsChange, KeyRow};
 use crate::store::{self, AsConn, Tx};
 use crate::time::now_ms;
@@ -20,8 +21,10 @@ use crate::verify::{identity_view, parse_meta};
 /// Default number of random bytes in a key.
 const DEFAULT_BYTE_LENGTH: i64 = 16;
 
-/// The wire form of a stored key (never the secret).
-pub fn key_view(row: KeyRow) -> KeyResponseData {
+/// The wire form of a stored key (never the secret). `lastUsedAt` is the later of the stored
+/// time and this node's unflushed mark.
+pub fn key_view(app: &App, row: KeyRow) -> KeyResponseData {
+    let last_used_at = LastUsed::merged(app, &row.hash, row.last_used_at);
     let credits = row.remaining.map(|remaining| KeyCredits {
         remaining: Some(remaining),
         refill: refill_view(row.refill_amount, row.refill_day),
@@ -35,7 +38,7 @@ pub fn key_view(row: KeyRow) -> KeyResponseData {
         meta: parse_meta(row.meta.as_deref()),
         created_at: row.created_at,
         updated_at: row.updated_at,
-        last_used_at: None,
+        last_used_at,
         expires: row.expires_at,
         permissions: None,
         roles: None,
@@ -161,6 +164,7 @@ pub async fn create_key(
         refill_day,
         created_at: now_ms(),
         updated_at: None,
+        last_used_at: None,
     };
     store::keys::insert(&mut tx, &row).await?;
     audit::record(
@@ -193,7 +197,7 @@ pub async fn get_key(app: &App, caller: &Caller, req: GetKeyRequest) -> ApiResul
             "keyward never stores keys in recoverable form, so it cannot decrypt them. Omit decrypt.",
         ));
     }
-    Ok(key_view(row))
+    Ok(key_view(app, row))
 }
 
 pub async fn whoami(app: &App, caller: &Caller, req: WhoamiRequest) -> ApiResult<KeyResponseData> {
@@ -206,7 +210,7 @@ pub async fn whoami(app: &App, caller: &Caller, req: WhoamiRequest) -> ApiResult
             if row.workspace_id == caller.workspace_id()
                 && caller.may_on_api(&row.api_id, "read_key") =>
         {
-            Ok(key_view(row))
+            Ok(key_view(app, row))
         }
         _ => Err(ApiError::new(
             ErrorCode::KeyNotFound,
@@ -369,6 +373,7 @@ pub async fn reroll_key(
         start: new_key.start.clone(),
         created_at: now,
         updated_at: None,
+        last_used_at: None,
         ..old.clone()
     };
     store::keys::insert(&mut tx, &new_row).await?;

@@ -24,6 +24,8 @@ pub struct KeyRow {
     pub refill_day: Option<i64>,
     pub created_at: i64,
     pub updated_at: Option<i64>,
+    /// As last flushed to the database (see [`crate::last_used`]).
+    pub last_used_at: Option<i64>,
 }
 
 /// Selects [`KeyRow`]s of live keys (not deleted, in a live API); append `and …` conditions.
@@ -33,7 +35,7 @@ macro_rules! select_live_keys {
             "select k.id, k.workspace_id, k.api_id, k.hash, k.start, k.byte_length, k.name, \
              k.identity_id, i.external_id as identity_external_id, i.meta as identity_meta, \
              k.meta, k.enabled, k.expires_at, k.remaining, k.refill_amount, k.refill_day, \
-             k.created_at, k.updated_at \
+             k.created_at, k.updated_at, k.last_used_at \
              from keys k join apis a on a.id = k.api_id \
              left join identities i on i.id = k.identity_id \
              where k.deleted_at is null and a.deleted_at is null ",
@@ -139,6 +141,36 @@ pub async fn update(c: &mut impl AsConn, k: &KeyRow, now: i64) -> StoreResult<()
         .execute(conn)
         .await
     })?;
+    Ok(())
+}
+
+/// Pairs a batch of [`record_last_used`] writes at most.
+pub const LAST_USED_BATCH: usize = 250;
+
+/// Records when keys were last used: each `(key id, unix ms)` moves the key's `last_used_at`
+/// forward, never back (another node may have written a later time). One statement per
+/// [`LAST_USED_BATCH`] keys; deleted keys are written too (their record is kept for audit), and
+/// ids of erased keys match nothing.
+pub async fn record_last_used(c: &mut impl AsConn, used: &[(String, i64)]) -> StoreResult<()> {
+    for batch in used.chunks(LAST_USED_BATCH) {
+        let values: Vec<String> = (0..batch.len())
+            .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
+            .collect();
+        // `update … from (values …)`: SQLite 3.33+ and PostgreSQL both name the columns of a
+        // `values` list column1, column2.
+        let sql = format!(
+            "update keys set last_used_at = v.column2 from (values {}) as v \
+             where keys.id = v.column1 \
+             and (keys.last_used_at is null or keys.last_used_at < v.column2)",
+            values.join(", ")
+        );
+        // Only placeholders are generated; every value is bound.
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (id, at) in batch {
+            query = query.bind(id).bind(*at);
+        }
+        on_conn!(c, |conn| query.execute(conn).await)?;
+    }
     Ok(())
 }
 

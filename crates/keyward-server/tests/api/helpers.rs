@@ -110,12 +110,18 @@ impl TestApp {
     }
 
     pub async fn start_in(dir: TempDir) -> TestApp {
-        let config = ServeConfig {
+        Self::start_with(dir, |_| {}).await
+    }
+
+    /// A server on `dir` with the test settings, changed by `adjust`.
+    pub async fn start_with(dir: TempDir, adjust: impl FnOnce(&mut ServeConfig)) -> TestApp {
+        let mut config = ServeConfig {
             listen: "127.0.0.1:0".parse().unwrap(),
             data_dir: dir.path().to_path_buf(),
             bootstrap_root_key: Some(ROOT_KEY.to_owned()),
             ..ServeConfig::default()
         };
+        adjust(&mut config);
         let server = Server::start(config).await.expect("server starts");
         let url = server.url();
         TestApp {

@@ -10,6 +10,7 @@ mod keys_create;
 mod keys_delete;
 mod keys_read;
 mod keys_update;
+mod last_used;
 mod revocation;
 mod root_keys;
 mod system;

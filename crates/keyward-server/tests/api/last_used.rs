@@ -1,0 +1,127 @@
+//! `lastUsedAt` on keys.getKey, keys.whoami and apis.listKeys.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Value, json};
+
+use crate::helpers::TestApp;
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+async fn last_used(app: &TestApp, key_id: &str) -> Value {
+    app.call("keys.getKey", json!({"keyId": key_id})).await["lastUsedAt"].clone()
+}
+
+#[tokio::test]
+async fn a_verification_shows_as_last_used_at_once_on_every_read_of_the_serving_node() {
+    let app = TestApp::start().await;
+    let api_id = app.create_api().await;
+    let (key_id, key) = app.create_key(&api_id, json!({})).await;
+    assert_eq!(
+        last_used(&app, &key_id).await,
+        Value::Null,
+        "never used yet"
+    );
+
+    let before = now_ms();
+    assert_eq!(app.verify_code(&key).await, "VALID");
+    let after = now_ms();
+    let at = last_used(&app, &key_id).await.as_i64().expect("lastUsedAt");
+    assert!(
+        (before..=after).contains(&at),
+        "{before} <= {at} <= {after}"
+    );
+
+    let me = app.call("keys.whoami", json!({"key": key})).await;
+    assert_eq!(me["lastUsedAt"], json!(at));
+    let listed = app.call("apis.listKeys", json!({"apiId": api_id})).await;
+    assert_eq!(listed[0]["lastUsedAt"], json!(at));
+
+    // Within the resolution (60 s by default) a second use does not move the time.
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    app.verify(&key).await;
+    assert_eq!(last_used(&app, &key_id).await, json!(at));
+}
+
+#[tokio::test]
+async fn any_outcome_of_a_found_key_is_a_use_but_a_key_hidden_from_the_caller_is_not() {
+    let app = TestApp::start().await;
+    let api_id = app.create_api().await;
+    let (disabled_id, disabled) = app.create_key(&api_id, json!({"enabled": false})).await;
+    assert_eq!(app.verify_code(&disabled).await, "DISABLED");
+    assert!(last_used(&app, &disabled_id).await.is_i64());
+
+    // NOT_FOUND for another workspace, or for a root key without verify_key on the API, must
+    // not leave a trace on the key either.
+    let (key_id, key) = app.create_key(&api_id, json!({})).await;
+    let stranger = app.other_workspace_root_key().await;
+    let elsewhere = app.root_key_with(&["api.api_other.verify_key"]).await;
+    for root_key in [&stranger, &elsewhere] {
+        let reply = app
+            .post_as(Some(root_key), "keys.verifyKey", json!({"key": key}))
+            .await;
+        assert_eq!(reply.data()["code"], "NOT_FOUND");
+    }
+    assert_eq!(last_used(&app, &key_id).await, Value::Null);
+}
+
+#[tokio::test]
+async fn last_used_at_is_written_to_the_database_and_survives_a_restart() {
+    let app = TestApp::start().await;
+    let api_id = app.create_api().await;
+    let (key_id, key) = app.create_key(&api_id, json!({})).await;
+    app.verify(&key).await;
+    let at = last_used(&app, &key_id).await;
+    assert!(at.is_i64());
+
+    // A graceful stop writes the pending times (the flusher's period, 60 s, has not come).
+    let TestApp { server, dir, .. } = app;
+    server.shutdown().await.expect("clean shutdown");
+    let app = TestApp::start_in(dir).await;
+    assert_eq!(last_used(&app, &key_id).await, at);
+}
+
+#[tokio::test]
+async fn another_node_on_the_same_database_sees_last_used_at_within_one_resolution() {
+    let resolution = Duration::from_millis(200);
+    let dir = tempfile::tempdir().unwrap();
+    let node_a = TestApp::start_with(dir, |c| c.last_used_resolution = resolution).await;
+    let api_id = node_a.create_api().await;
+    let (key_id, key) = node_a.create_key(&api_id, json!({})).await;
+    // A second server on the same SQLite file, as a second node would share a database.
+    let shared = tempfile::tempdir().unwrap();
+    let node_b = TestApp::start_with(shared, |c| {
+        c.database_url = Some(format!("sqlite://{}", node_a.db_path().display()));
+        c.last_used_resolution = resolution;
+    })
+    .await;
+    assert_eq!(last_used(&node_b, &key_id).await, Value::Null);
+
+    node_a.verify(&key).await;
+    let at = last_used(&node_a, &key_id).await;
+    let deadline = tokio::time::Instant::now() + resolution * 10;
+    loop {
+        let seen = last_used(&node_b, &key_id).await;
+        if seen == at {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "node B still shows {seen}, node A {at}"
+        );
+        tokio::time::sleep(resolution / 4).await;
+    }
+
+    // A later use on node B moves it forward for both; nothing moves it back.
+    tokio::time::sleep(resolution).await;
+    node_b.verify(&key).await;
+    let later = last_used(&node_b, &key_id).await;
+    assert!(later.as_i64() > at.as_i64());
+    tokio::time::sleep(resolution * 3).await;
+    assert_eq!(last_used(&node_a, &key_id).await, later);
+}
