@@ -20,9 +20,10 @@ pub struct ServeConfig {
     /// reloaded before answering). Changes made through keyward invalidate at once; this bounds
     /// only changes made behind its back.
     pub cache_ttl: Duration,
-    /// How precisely `lastUsedAt` is kept: a key's last use is marked at most once per this
-    /// period, and the marks are written to the database once per this period.
-    pub last_used_resolution: Duration,
+    /// How often keys' `lastUsedAt` marks are written to the database (each write spread over
+    /// up to half this period). This node's reads are exact to the second regardless; other
+    /// nodes, and this one after a `kill -9`, lag by up to this much.
+    pub last_used_flush: Duration,
 }
 
 impl Default for ServeConfig {
@@ -34,7 +35,7 @@ impl Default for ServeConfig {
             bootstrap_root_key: None,
             cache_capacity: 1_000_000,
             cache_ttl: Duration::from_secs(600),
-            last_used_resolution: Duration::from_secs(60),
+            last_used_flush: Duration::from_secs(300),
         }
     }
 }

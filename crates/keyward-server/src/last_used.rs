@@ -1,17 +1,19 @@
 //! When each key was last used (`lastUsedAt`), without a database write on the verification path.
 //!
-//! A verification marks its cached key with the time, at most once per `resolution` per key: on
-//! the hot path that is one clock read and one atomic load, and the first mark since the last
-//! flush also pushes the key onto a pending list. Every `resolution` the flusher writes the
-//! pending keys' times in batches ([`store::keys::record_last_used`]), moving `last_used_at` only
-//! forward, so nodes sharing a database cannot move it back. Reads on this node (getKey, whoami,
-//! listKeys) take the later of the stored time and the cached mark ([`LastUsed::merged`]), so they
-//! see a verification at once; other nodes see it once it is flushed. A graceful shutdown
-//! flushes; `kill -9` loses at most the marks of the last `resolution`.
+//! A verification marks its cached key with the time, at most once per second ([`PRECISION_MS`]):
+//! on the hot path that is one clock read and one atomic load, and the first mark since the last
+//! flush also pushes the key onto a pending list. Every flush period the flusher writes the
+//! pending keys' latest marks in batches ([`store::keys::record_last_used`]), moving
+//! `last_used_at` only forward, so nodes sharing a database cannot move it back. Reads on this
+//! node (getKey, whoami, listKeys) take the later of the stored time and the cached mark
+//! ([`LastUsed::merged`]), so they are exact to the second at once; other nodes see a use once it
+//! is flushed. A graceful shutdown flushes; `kill -9` loses at most one period of marks.
 //!
-//! Unkey computes the same field from its analytics store once a minute; Tyk dropped its
-//! equivalent for the write load it caused. A mark per key per minute keeps that load at one
-//! batched row update per active key per minute.
+//! The cost is one row update per key used per period, which at a million active keys is
+//! seconds of SQLite's time per flush. So a periodic flush is paced: its batches are spread over
+//! up to half the period instead of taking the machine in one burst (docs/BENCHMARKS.md has the
+//! measurements). Unkey computes this field from its analytics store once a minute; Tyk dropped
+//! its equivalent for the write load it caused.
 
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering::Relaxed, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
@@ -23,6 +25,12 @@ use crate::app::App;
 use crate::key_material::KeyHash;
 use crate::store::{self, Db, StoreResult};
 use crate::verify::CachedKey;
+
+/// A key is marked at most once per this many milliseconds.
+pub const PRECISION_MS: i64 = 1_000;
+
+/// The longest pause between two batches of a paced flush.
+const MAX_PAUSE: Duration = Duration::from_millis(100);
 
 /// A cached key's last use as this node knows it.
 #[derive(Debug, Default)]
@@ -47,31 +55,38 @@ impl Mark {
     }
 }
 
-/// The marks waiting to be written, and how often they are taken.
+/// The marks waiting to be written, and how often they are written.
 pub struct LastUsed {
-    resolution_ms: i64,
+    flush_period: Duration,
     pending: Mutex<Vec<Arc<CachedKey>>>,
 }
 
+/// How a flush spends its time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pace {
+    /// Batches back to back (shutdown).
+    AtOnce,
+    /// Batches spread over up to this long (the periodic flush: half the period).
+    Over(Duration),
+}
+
 impl LastUsed {
-    pub fn new(resolution: Duration) -> LastUsed {
+    pub fn new(flush_period: Duration) -> LastUsed {
         LastUsed {
-            resolution_ms: i64::try_from(resolution.as_millis())
-                .unwrap_or(i64::MAX)
-                .max(1),
+            flush_period: flush_period.max(Duration::from_millis(1)),
             pending: Mutex::new(Vec::new()),
         }
     }
 
-    /// Marks `key` used at `now` (unix ms), unless it was marked less than a resolution ago.
+    /// Marks `key` used at `now` (unix ms), unless it was marked less than [`PRECISION_MS`] ago.
     pub fn mark(&self, key: &Arc<CachedKey>, now: i64) {
         let mark = &key.last_used;
-        if now - mark.at.load(Relaxed) < self.resolution_ms {
+        if now - mark.at.load(Relaxed) < PRECISION_MS {
             return;
         }
-        // SeqCst pairs with `take_pending`: a mark made after the flusher read `at` finds
-        // `pending` already cleared, and queues the key again.
         mark.at.fetch_max(now, SeqCst);
+        // SeqCst pairs with `flush`, which clears `pending` before it reads `at`: a mark made
+        // after that read finds `pending` cleared and queues the key again.
         if !mark.pending.swap(true, SeqCst) {
             self.lock().push(Arc::clone(key));
         }
@@ -88,7 +103,7 @@ impl LastUsed {
 
     /// Writes the pending marks to `db`; returns how many keys it wrote. On failure the keys go
     /// back on the list for the next flush.
-    pub async fn flush(&self, db: &Db) -> StoreResult<usize> {
+    pub async fn flush(&self, db: &Db, pace: Pace) -> StoreResult<usize> {
         let keys = std::mem::take(&mut *self.lock());
         if keys.is_empty() {
             return Ok(0);
@@ -100,12 +115,28 @@ impl LastUsed {
                 (key.id.clone(), key.last_used.at.load(SeqCst))
             })
             .collect();
+        let batches = used.chunks(store::keys::LAST_USED_BATCH);
+        let pause = match pace {
+            Pace::AtOnce => Duration::ZERO,
+            Pace::Over(span) => {
+                (span / u32::try_from(batches.len()).unwrap_or(u32::MAX)).min(MAX_PAUSE)
+            }
+        };
+        // The writer connection is taken per batch, not for the whole flush: credit spending and
+        // every mutation need that connection too.
         let written = async {
-            let mut conn = db.writer().await?;
-            store::keys::record_last_used(&mut conn, &used).await
+            for (i, batch) in batches.enumerate() {
+                if i > 0 && !pause.is_zero() {
+                    tokio::time::sleep(pause).await;
+                }
+                let mut conn = db.writer().await?;
+                store::keys::record_last_used(&mut conn, batch).await?;
+            }
+            Ok::<(), sqlx::Error>(())
         }
         .await;
         if let Err(err) = written {
+            // Writing a mark again is harmless: times only move forward.
             for key in keys {
                 if !key.last_used.pending.swap(true, SeqCst) {
                     self.lock().push(key);
@@ -116,21 +147,31 @@ impl LastUsed {
         Ok(used.len())
     }
 
-    /// Flushes every resolution, and once more when `stop` fires (or its sender is dropped).
+    /// Flushes every period, and once more, at once, when `stop` fires (or its sender is
+    /// dropped).
     pub async fn run_flusher(app: Arc<App>, mut stop: oneshot::Receiver<()>) {
-        let period = Duration::from_millis(app.last_used.resolution_ms.unsigned_abs());
-        let mut ticks = tokio::time::interval(period);
+        let period = app.last_used.flush_period;
+        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             // A flush runs to its end before the next select, so stopping never cuts one short.
-            let stopping = tokio::select! {
-                _ = ticks.tick() => false,
-                _ = &mut stop => true,
+            let pace = tokio::select! {
+                _ = ticks.tick() => Pace::Over(period / 2),
+                _ = &mut stop => Pace::AtOnce,
             };
-            if let Err(err) = app.last_used.flush(&app.db).await {
-                tracing::warn!(%err, "cannot record when keys were last used; will retry");
+            let started = std::time::Instant::now();
+            match app.last_used.flush(&app.db, pace).await {
+                Ok(0) => {}
+                Ok(keys) => tracing::debug!(
+                    keys,
+                    elapsed_ms = started.elapsed().as_millis() as u64,
+                    "recorded when keys were last used"
+                ),
+                Err(err) => {
+                    tracing::warn!(%err, "cannot record when keys were last used; will retry")
+                }
             }
-            if stopping {
+            if pace == Pace::AtOnce {
                 return;
             }
         }

@@ -56,7 +56,7 @@ impl Server {
             root_keys: KeyCache::new(config.cache_capacity.clamp(1, 100_000), config.cache_ttl),
             metrics,
             openapi_json,
-            last_used: LastUsed::new(config.last_used_resolution),
+            last_used: LastUsed::new(config.last_used_flush),
         });
         let (stop_flusher, flusher_stopped) = oneshot::channel::<()>();
         let flusher = tokio::spawn(LastUsed::run_flusher(app.clone(), flusher_stopped));

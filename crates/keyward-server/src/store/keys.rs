@@ -144,8 +144,9 @@ pub async fn update(c: &mut impl AsConn, k: &KeyRow, now: i64) -> StoreResult<()
     Ok(())
 }
 
-/// Pairs a batch of [`record_last_used`] writes at most.
-pub const LAST_USED_BATCH: usize = 250;
+/// Keys a [`record_last_used`] statement writes at most: ~0.6 ms of SQLite's time here, so that
+/// other writers waiting for the connection between two statements never wait long.
+pub const LAST_USED_BATCH: usize = 128;
 
 /// Records when keys were last used: each `(key id, unix ms)` moves the key's `last_used_at`
 /// forward, never back (another node may have written a later time). One statement per

@@ -42,10 +42,15 @@ async fn a_verification_shows_as_last_used_at_once_on_every_read_of_the_serving_
     let listed = app.call("apis.listKeys", json!({"apiId": api_id})).await;
     assert_eq!(listed[0]["lastUsedAt"], json!(at));
 
-    // Within the resolution (60 s by default) a second use does not move the time.
-    tokio::time::sleep(Duration::from_millis(5)).await;
+    // Uses are kept to the second: one within the second does not move the time, a later one
+    // does, on this node at once (the database is written every 300 s by default).
     app.verify(&key).await;
     assert_eq!(last_used(&app, &key_id).await, json!(at));
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let before = now_ms();
+    app.verify(&key).await;
+    let later = last_used(&app, &key_id).await.as_i64().expect("lastUsedAt");
+    assert!(later >= before && later > at, "{later} after {before}");
 }
 
 #[tokio::test]
@@ -79,7 +84,7 @@ async fn last_used_at_is_written_to_the_database_and_survives_a_restart() {
     let at = last_used(&app, &key_id).await;
     assert!(at.is_i64());
 
-    // A graceful stop writes the pending times (the flusher's period, 60 s, has not come).
+    // A graceful stop writes the pending times (the flusher's period, 300 s, has not come).
     let TestApp { server, dir, .. } = app;
     server.shutdown().await.expect("clean shutdown");
     let app = TestApp::start_in(dir).await;
@@ -87,24 +92,24 @@ async fn last_used_at_is_written_to_the_database_and_survives_a_restart() {
 }
 
 #[tokio::test]
-async fn another_node_on_the_same_database_sees_last_used_at_within_one_resolution() {
-    let resolution = Duration::from_millis(200);
+async fn another_node_on_the_same_database_sees_last_used_at_within_one_flush_period() {
+    let period = Duration::from_millis(200);
     let dir = tempfile::tempdir().unwrap();
-    let node_a = TestApp::start_with(dir, |c| c.last_used_resolution = resolution).await;
+    let node_a = TestApp::start_with(dir, |c| c.last_used_flush = period).await;
     let api_id = node_a.create_api().await;
     let (key_id, key) = node_a.create_key(&api_id, json!({})).await;
     // A second server on the same SQLite file, as a second node would share a database.
     let shared = tempfile::tempdir().unwrap();
     let node_b = TestApp::start_with(shared, |c| {
         c.database_url = Some(format!("sqlite://{}", node_a.db_path().display()));
-        c.last_used_resolution = resolution;
+        c.last_used_flush = period;
     })
     .await;
     assert_eq!(last_used(&node_b, &key_id).await, Value::Null);
 
     node_a.verify(&key).await;
     let at = last_used(&node_a, &key_id).await;
-    let deadline = tokio::time::Instant::now() + resolution * 10;
+    let deadline = tokio::time::Instant::now() + period * 10;
     loop {
         let seen = last_used(&node_b, &key_id).await;
         if seen == at {
@@ -114,14 +119,49 @@ async fn another_node_on_the_same_database_sees_last_used_at_within_one_resoluti
             tokio::time::Instant::now() < deadline,
             "node B still shows {seen}, node A {at}"
         );
-        tokio::time::sleep(resolution / 4).await;
+        tokio::time::sleep(period / 4).await;
     }
 
-    // A later use on node B moves it forward for both; nothing moves it back.
-    tokio::time::sleep(resolution).await;
+    // A use on node B a second later moves it forward for both; nothing moves it back.
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
     node_b.verify(&key).await;
     let later = last_used(&node_b, &key_id).await;
     assert!(later.as_i64() > at.as_i64());
-    tokio::time::sleep(resolution * 3).await;
-    assert_eq!(last_used(&node_a, &key_id).await, later);
+    let deadline = tokio::time::Instant::now() + period * 10;
+    while last_used(&node_a, &key_id).await != later {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "node A never saw {later}"
+        );
+        tokio::time::sleep(period / 4).await;
+    }
+}
+
+#[tokio::test]
+async fn an_older_use_written_later_never_moves_last_used_at_back() {
+    // Node A keeps its mark until it stops (its period, 300 s, never comes); node B writes a
+    // later use within 200 ms. A's older mark, written last, must not win.
+    let node_a = TestApp::start().await;
+    let api_id = node_a.create_api().await;
+    let (key_id, key) = node_a.create_key(&api_id, json!({})).await;
+    let database_url = format!("sqlite://{}", node_a.db_path().display());
+    let node_b = TestApp::start_with(tempfile::tempdir().unwrap(), |c| {
+        c.database_url = Some(database_url.clone());
+        c.last_used_flush = Duration::from_millis(200);
+    })
+    .await;
+    node_a.verify(&key).await;
+    let older = last_used(&node_a, &key_id).await;
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    node_b.verify(&key).await;
+    let later = last_used(&node_b, &key_id).await;
+    assert!(later.as_i64() > older.as_i64());
+    node_b.server.shutdown().await.expect("B stops");
+    node_a.server.shutdown().await.expect("A stops, writing its older mark");
+
+    let node_c = TestApp::start_with(tempfile::tempdir().unwrap(), |c| {
+        c.database_url = Some(database_url);
+    })
+    .await;
+    assert_eq!(last_used(&node_c, &key_id).await, later);
 }

@@ -35,11 +35,12 @@ pub struct ServeArgs {
     /// once regardless; this bounds only edits made to the database directly.
     #[arg(long, env = "KEYWARD_CACHE_TTL_SECS", default_value_t = 600)]
     pub cache_ttl_secs: u64,
-    /// Seconds of precision of a key's lastUsedAt: a key's use is recorded at most once per this
-    /// period, and written to the database once per this period (never on the verification path).
-    #[arg(long, env = "KEYWARD_LAST_USED_RESOLUTION_SECS", default_value_t = 60,
+    /// Seconds between writes of keys' lastUsedAt to the database (never on the verification
+    /// path; each write is spread over up to half the period). This server's answers are exact to
+    /// the second regardless; servers sharing the database lag by up to this much.
+    #[arg(long, env = "KEYWARD_LAST_USED_FLUSH_SECS", default_value_t = 300,
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
-    pub last_used_resolution_secs: u64,
+    pub last_used_flush_secs: u64,
     /// Log format on stderr. The level is set by RUST_LOG (default: info).
     #[arg(long, env = "KEYWARD_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,

@@ -20,7 +20,7 @@ pub async fn run(args: ServeArgs) -> ExitCode {
             .filter(|k| !k.is_empty()),
         cache_capacity: args.cache_capacity,
         cache_ttl: Duration::from_secs(args.cache_ttl_secs),
-        last_used_resolution: Duration::from_secs(args.last_used_resolution_secs),
+        last_used_flush: Duration::from_secs(args.last_used_flush_secs),
     };
     let server = match Server::start(config).await {
         Ok(server) => server,
