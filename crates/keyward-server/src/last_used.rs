@@ -29,7 +29,7 @@ use crate::verify::CachedKey;
 /// A key is marked at most once per this many milliseconds.
 pub const PRECISION_MS: i64 = 1_000;
 
-/// The longest pause between two batches of a paced flush.
+/// The longest a paced flush waits per batch on average.
 const MAX_PAUSE: Duration = Duration::from_millis(100);
 
 /// A cached key's last use as this node knows it.
@@ -116,19 +116,19 @@ impl LastUsed {
             })
             .collect();
         let batches = used.chunks(store::keys::LAST_USED_BATCH);
-        let pause = match pace {
+        // Batch `i` of `n` is due `i / n` of the span after the start (the span capped at
+        // MAX_PAUSE per batch), so the whole flush takes about the span, or its own time if that
+        // is longer.
+        let (started, n) = (tokio::time::Instant::now(), batches.len() as f64);
+        let span = match pace {
             Pace::AtOnce => Duration::ZERO,
-            Pace::Over(span) => {
-                (span / u32::try_from(batches.len()).unwrap_or(u32::MAX)).min(MAX_PAUSE)
-            }
+            Pace::Over(span) => span.min(MAX_PAUSE.mul_f64(n)),
         };
         // The writer connection is taken per batch, not for the whole flush: credit spending and
         // every mutation need that connection too.
         let written = async {
             for (i, batch) in batches.enumerate() {
-                if i > 0 && !pause.is_zero() {
-                    tokio::time::sleep(pause).await;
-                }
+                tokio::time::sleep_until(started + span.mul_f64(i as f64 / n)).await;
                 let mut conn = db.writer().await?;
                 store::keys::record_last_used(&mut conn, batch).await?;
             }

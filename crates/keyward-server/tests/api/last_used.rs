@@ -157,7 +157,11 @@ async fn an_older_use_written_later_never_moves_last_used_at_back() {
     let later = last_used(&node_b, &key_id).await;
     assert!(later.as_i64() > older.as_i64());
     node_b.server.shutdown().await.expect("B stops");
-    node_a.server.shutdown().await.expect("A stops, writing its older mark");
+    node_a
+        .server
+        .shutdown()
+        .await
+        .expect("A stops, writing its older mark");
 
     let node_c = TestApp::start_with(tempfile::tempdir().unwrap(), |c| {
         c.database_url = Some(database_url);
