@@ -59,6 +59,8 @@ impl Mark {
 pub struct LastUsed {
     flush_period: Duration,
     pending: Mutex<Vec<Arc<CachedKey>>>,
+    /// Set when the server stops: a paced flush under way writes the rest without pausing.
+    hurry: AtomicBool,
 }
 
 /// How a flush spends its time.
@@ -75,7 +77,14 @@ impl LastUsed {
         LastUsed {
             flush_period: flush_period.max(Duration::from_millis(1)),
             pending: Mutex::new(Vec::new()),
+            hurry: AtomicBool::new(false),
         }
+    }
+
+    /// Makes a paced flush under way finish without further pauses (a paced flush of a million
+    /// keys spans half the period, minutes by default, and a stopping server must not wait).
+    pub fn hurry(&self) {
+        self.hurry.store(true, Relaxed);
     }
 
     /// Marks `key` used at `now` (unix ms), unless it was marked less than [`PRECISION_MS`] ago.
@@ -128,7 +137,9 @@ impl LastUsed {
         // every mutation need that connection too.
         let written = async {
             for (i, batch) in batches.enumerate() {
-                tokio::time::sleep_until(started + span.mul_f64(i as f64 / n)).await;
+                if !self.hurry.load(Relaxed) {
+                    tokio::time::sleep_until(started + span.mul_f64(i as f64 / n)).await;
+                }
                 let mut conn = db.writer().await?;
                 store::keys::record_last_used(&mut conn, batch).await?;
             }

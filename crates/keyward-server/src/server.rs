@@ -108,6 +108,7 @@ impl Server {
             .await
             .context("the server task failed")??;
         // The flusher writes the marks of the requests just finished, then ends.
+        self.app.last_used.hurry();
         if let Some(stop) = self.stop_flusher.take() {
             let _ = stop.send(());
         }
