@@ -144,34 +144,32 @@ pub async fn update(c: &mut impl AsConn, k: &KeyRow, now: i64) -> StoreResult<()
     Ok(())
 }
 
-/// Keys a [`record_last_used`] statement writes at most: ~0.6 ms of SQLite's time here, so that
-/// other writers waiting for the connection between two statements never wait long.
+/// Keys a [`record_last_used`] statement should write at most: ~0.6 ms of SQLite's time here, so
+/// that other writers waiting for the connection between two statements never wait long.
 pub const LAST_USED_BATCH: usize = 128;
 
-/// Records when keys were last used: each `(key id, unix ms)` moves the key's `last_used_at`
-/// forward, never back (another node may have written a later time). One statement per
-/// [`LAST_USED_BATCH`] keys; deleted keys are written too (their record is kept for audit), and
-/// ids of erased keys match nothing.
-pub async fn record_last_used(c: &mut impl AsConn, used: &[(String, i64)]) -> StoreResult<()> {
-    for batch in used.chunks(LAST_USED_BATCH) {
-        let values: Vec<String> = (0..batch.len())
-            .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
-            .collect();
-        // `update … from (values …)`: SQLite 3.33+ and PostgreSQL both name the columns of a
-        // `values` list column1, column2.
-        let sql = format!(
-            "update keys set last_used_at = v.column2 from (values {}) as v \
-             where keys.id = v.column1 \
-             and (keys.last_used_at is null or keys.last_used_at < v.column2)",
-            values.join(", ")
-        );
-        // Only placeholders are generated; every value is bound.
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for (id, at) in batch {
-            query = query.bind(id).bind(*at);
-        }
-        on_conn!(c, |conn| query.execute(conn).await)?;
+/// Records when keys were last used, in one statement: each `(key id, unix ms)` moves the key's
+/// `last_used_at` forward, never back (another node may have written a later time). Callers send
+/// at most [`LAST_USED_BATCH`] keys at a time. Deleted keys are written too (their record is kept
+/// for audit), and ids of erased keys match nothing.
+pub async fn record_last_used(c: &mut impl AsConn, batch: &[(String, i64)]) -> StoreResult<()> {
+    let values: Vec<String> = (0..batch.len())
+        .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
+        .collect();
+    // `update … from (values …)`: SQLite 3.33+ and PostgreSQL both name the columns of a
+    // `values` list column1, column2.
+    let sql = format!(
+        "update keys set last_used_at = v.column2 from (values {}) as v \
+         where keys.id = v.column1 \
+         and (keys.last_used_at is null or keys.last_used_at < v.column2)",
+        values.join(", ")
+    );
+    // Only placeholders are generated; every value is bound.
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for (id, at) in batch {
+        query = query.bind(id).bind(*at);
     }
+    on_conn!(c, |conn| query.execute(conn).await)?;
     Ok(())
 }
 
