@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering::Relaxed, Ordering::SeqC
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::oneshot;
+use tokio::sync::Notify;
 
 use crate::app::App;
 use crate::key_material::KeyHash;
@@ -59,17 +59,10 @@ impl Mark {
 pub struct LastUsed {
     flush_period: Duration,
     pending: Mutex<Vec<Arc<CachedKey>>>,
-    /// Set when the server stops: a paced flush under way writes the rest without pausing.
-    hurry: AtomicBool,
-}
-
-/// How a flush spends its time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Pace {
-    /// Batches back to back (shutdown).
-    AtOnce,
-    /// Batches spread over up to this long (the periodic flush: half the period).
-    Over(Duration),
+    /// Set by [`LastUsed::stop`]: the flusher writes the rest without pausing, once more, and ends.
+    stopping: AtomicBool,
+    /// Wakes the flusher between two flushes when `stopping` is set.
+    stopped: Notify,
 }
 
 impl LastUsed {
@@ -77,14 +70,18 @@ impl LastUsed {
         LastUsed {
             flush_period: flush_period.max(Duration::from_millis(1)),
             pending: Mutex::new(Vec::new()),
-            hurry: AtomicBool::new(false),
+            stopping: AtomicBool::new(false),
+            stopped: Notify::new(),
         }
     }
 
-    /// Makes a paced flush under way finish without further pauses (a paced flush of a million
-    /// keys spans half the period, minutes by default, and a stopping server must not wait).
-    pub fn hurry(&self) {
-        self.hurry.store(true, Relaxed);
+    /// Makes the flusher write what is pending at once and end ([`LastUsed::run_flusher`]). A
+    /// paced flush under way stops pausing: one of a million keys spans half the period, minutes
+    /// by default, and a stopping server must not wait for it.
+    pub fn stop(&self) {
+        self.stopping.store(true, SeqCst);
+        // A stored permit: a flusher busy flushing finds it when it next waits.
+        self.stopped.notify_one();
     }
 
     /// Marks `key` used at `now` (unix ms), unless it was marked less than [`PRECISION_MS`] ago.
@@ -110,9 +107,9 @@ impl LastUsed {
         stored.max(cached)
     }
 
-    /// Writes the pending marks to `db`; returns how many keys it wrote. On failure the keys go
-    /// back on the list for the next flush.
-    pub async fn flush(&self, db: &Db, pace: Pace) -> StoreResult<usize> {
+    /// Writes the pending marks to `db`, spread over half the flush period unless stopping;
+    /// returns how many keys it wrote. On failure the keys go back on the list for the next flush.
+    pub async fn flush(&self, db: &Db) -> StoreResult<usize> {
         let keys = std::mem::take(&mut *self.lock());
         if keys.is_empty() {
             return Ok(0);
@@ -129,15 +126,12 @@ impl LastUsed {
         // MAX_PAUSE per batch), so the whole flush takes about the span, or its own time if that
         // is longer.
         let (started, n) = (tokio::time::Instant::now(), batches.len() as f64);
-        let span = match pace {
-            Pace::AtOnce => Duration::ZERO,
-            Pace::Over(span) => span.min(MAX_PAUSE.mul_f64(n)),
-        };
+        let span = (self.flush_period / 2).min(MAX_PAUSE.mul_f64(n));
         // The writer connection is taken per batch, not for the whole flush: credit spending and
         // every mutation need that connection too.
         let written = async {
             for (i, batch) in batches.enumerate() {
-                if !self.hurry.load(Relaxed) {
+                if !self.stopping.load(SeqCst) {
                     tokio::time::sleep_until(started + span.mul_f64(i as f64 / n)).await;
                 }
                 let mut conn = db.writer().await?;
@@ -148,9 +142,10 @@ impl LastUsed {
         .await;
         if let Err(err) = written {
             // Writing a mark again is harmless: times only move forward.
+            let mut pending = self.lock();
             for key in keys {
                 if !key.last_used.pending.swap(true, SeqCst) {
-                    self.lock().push(key);
+                    pending.push(key);
                 }
             }
             return Err(err);
@@ -158,20 +153,21 @@ impl LastUsed {
         Ok(used.len())
     }
 
-    /// Flushes every period, and once more, at once, when `stop` fires (or its sender is
-    /// dropped).
-    pub async fn run_flusher(app: Arc<App>, mut stop: oneshot::Receiver<()>) {
-        let period = app.last_used.flush_period;
+    /// Flushes every period until [`LastUsed::stop`], then once more, at once, and returns.
+    pub async fn run_flusher(app: Arc<App>) {
+        let last_used = &app.last_used;
+        let period = last_used.flush_period;
         let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             // A flush runs to its end before the next select, so stopping never cuts one short.
-            let pace = tokio::select! {
-                _ = ticks.tick() => Pace::Over(period / 2),
-                _ = &mut stop => Pace::AtOnce,
-            };
+            tokio::select! {
+                _ = ticks.tick() => {}
+                _ = last_used.stopped.notified() => {}
+            }
+            let stopping = last_used.stopping.load(SeqCst);
             let started = std::time::Instant::now();
-            match app.last_used.flush(&app.db, pace).await {
+            match last_used.flush(&app.db).await {
                 Ok(0) => {}
                 Ok(keys) => tracing::debug!(
                     keys,
@@ -182,7 +178,7 @@ impl LastUsed {
                     tracing::warn!(%err, "cannot record when keys were last used; will retry")
                 }
             }
-            if pace == Pace::AtOnce {
+            if stopping {
                 return;
             }
         }

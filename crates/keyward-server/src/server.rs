@@ -24,9 +24,8 @@ pub struct Server {
     app: AppState,
     stop: Option<oneshot::Sender<()>>,
     serving: JoinHandle<std::io::Result<()>>,
-    /// Writes `lastUsedAt` marks every resolution ([`LastUsed::run_flusher`]).
+    /// Writes `lastUsedAt` marks every flush period ([`LastUsed::run_flusher`]).
     flusher: JoinHandle<()>,
-    stop_flusher: Option<oneshot::Sender<()>>,
 }
 
 impl Server {
@@ -58,8 +57,7 @@ impl Server {
             openapi_json,
             last_used: LastUsed::new(config.last_used_flush),
         });
-        let (stop_flusher, flusher_stopped) = oneshot::channel::<()>();
-        let flusher = tokio::spawn(LastUsed::run_flusher(app.clone(), flusher_stopped));
+        let flusher = tokio::spawn(LastUsed::run_flusher(app.clone()));
 
         let listener = TcpListener::bind(config.listen)
             .await
@@ -81,7 +79,6 @@ impl Server {
             stop: Some(stop),
             serving,
             flusher,
-            stop_flusher: Some(stop_flusher),
         })
     }
 
@@ -108,10 +105,7 @@ impl Server {
             .await
             .context("the server task failed")??;
         // The flusher writes the marks of the requests just finished, then ends.
-        self.app.last_used.hurry();
-        if let Some(stop) = self.stop_flusher.take() {
-            let _ = stop.send(());
-        }
+        self.app.last_used.stop();
         (&mut self.flusher)
             .await
             .context("the last-used flusher failed")?;
