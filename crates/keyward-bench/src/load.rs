@@ -217,31 +217,30 @@ impl PhaseResult {
         if self.slow.is_empty() {
             return None;
         }
+        let slice_of = |s: &SlowRequest| s.scheduled_at.as_nanos() / SLICE.as_nanos();
         let mut connections_by_slice: HashMap<u128, HashSet<usize>> = HashMap::new();
         for slow in &self.slow {
             connections_by_slice
-                .entry(slow.scheduled_at.as_nanos() / SLICE.as_nanos())
+                .entry(slice_of(slow))
                 .or_default()
                 .insert(slow.connection);
         }
-        let is_stall = |connections: &HashSet<usize>| 2 * connections.len() >= self.connections;
-        let slow_in_stalls = self
-            .slow
-            .iter()
-            .filter(|s| {
-                is_stall(&connections_by_slice[&(s.scheduled_at.as_nanos() / SLICE.as_nanos())])
-            })
-            .count();
+        let stalls: HashSet<u128> = connections_by_slice
+            .into_iter()
+            .filter(|(_, connections)| 2 * connections.len() >= self.connections)
+            .map(|(slice, _)| slice)
+            .collect();
         let longest =
             |of: fn(&SlowRequest) -> Duration| self.slow.iter().map(of).max().unwrap_or_default();
         Some(Tail {
             slow: self.slow.len(),
             share: self.slow.len() as f64 / self.requests.max(1) as f64,
-            stalls: connections_by_slice
-                .values()
-                .filter(|c| is_stall(c))
+            stalls: stalls.len(),
+            slow_in_stalls: self
+                .slow
+                .iter()
+                .filter(|s| stalls.contains(&slice_of(s)))
                 .count(),
-            slow_in_stalls,
             queued: self
                 .slow
                 .iter()
