@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use keyward_server::{ServeConfig, Server};
+use keyward_http::{ServeConfig, Server};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 

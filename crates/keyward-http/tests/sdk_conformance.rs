@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
-use keyward_server::{ServeConfig, Server};
+use keyward_http::{ServeConfig, Server};
 use tokio::process::Command;
 
 const ROOT_KEY: &str = "sdk_conformance_bootstrap_root_key_0123456789";
@@ -16,7 +16,7 @@ const ROOT_KEY: &str = "sdk_conformance_bootstrap_root_key_0123456789";
 /// Written into `node_modules` after a successful `npm ci`: the manifest and lockfile it installed.
 const STAMP: &str = ".keyward-installed-from";
 
-const INSTALL_NODE: &str = "The SDK conformance test (crates/keyward-server/tests/sdk_conformance.rs) runs Unkey's \
+const INSTALL_NODE: &str = "The SDK conformance test (crates/keyward-http/tests/sdk_conformance.rs) runs Unkey's \
      TypeScript SDK and needs Node.js 20 or newer with npm on PATH. Install them, e.g. from \
      https://nodejs.org/en/download (or `nvm install 20`, or your distribution's `nodejs` and \
      `npm` packages), then run the tests again.";

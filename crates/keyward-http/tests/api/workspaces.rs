@@ -86,13 +86,13 @@ async fn bootstrap_key_from_the_environment_is_used_once() {
         dir
     };
     // Restart on the same database with a different bootstrap key: it is ignored.
-    let config = keyward_server::ServeConfig {
+    let config = keyward_http::ServeConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         data_dir: dir.path().to_path_buf(),
         bootstrap_root_key: Some("a_completely_different_key".into()),
         ..Default::default()
     };
-    let server = keyward_server::Server::start(config).await.unwrap();
+    let server = keyward_http::Server::start(config).await.unwrap();
     let client = reqwest::Client::new();
     let status = |key: &'static str| {
         client
@@ -113,12 +113,12 @@ async fn bootstrap_key_from_the_environment_is_used_once() {
 async fn bootstrap_generates_a_key_file_readable_only_by_its_owner() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
-    let config = keyward_server::ServeConfig {
+    let config = keyward_http::ServeConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         data_dir: dir.path().to_path_buf(),
         ..Default::default()
     };
-    let server = keyward_server::Server::start(config).await.unwrap();
+    let server = keyward_http::Server::start(config).await.unwrap();
     let path = dir.path().join("bootstrap-root-key");
     assert_eq!(
         std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
@@ -144,13 +144,13 @@ async fn bootstrap_generates_a_key_file_readable_only_by_its_owner() {
 #[tokio::test]
 async fn a_short_bootstrap_key_is_a_startup_error() {
     let dir = tempfile::tempdir().unwrap();
-    let config = keyward_server::ServeConfig {
+    let config = keyward_http::ServeConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         data_dir: dir.path().to_path_buf(),
         bootstrap_root_key: Some("too_short".into()),
         ..Default::default()
     };
-    let err = keyward_server::Server::start(config)
+    let err = keyward_http::Server::start(config)
         .await
         .err()
         .expect("refused");

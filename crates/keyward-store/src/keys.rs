@@ -1,10 +1,13 @@
 //! `keys`: the keys you issue to your customers, stored only by hash.
 
-use super::{AsConn, StoreResult, on_conn};
+use sqlx::AssertSqlSafe;
+
+use crate::patch::{Changes, Value};
+use crate::{AsConn, StoreResult, on_conn, rows_affected};
 
 /// A key with its identity, as every read returns it.
 #[derive(Debug, Clone, sqlx::FromRow)]
-pub struct KeyRow {
+pub struct KeyRecord {
     pub id: String,
     pub workspace_id: String,
     pub api_id: String,
@@ -24,7 +27,7 @@ pub struct KeyRow {
     pub refill_day: Option<i64>,
     pub created_at: i64,
     pub updated_at: Option<i64>,
-    /// As last flushed to the database (see [`crate::last_used`]).
+    /// As last flushed to the database (keyward-core keeps the fresher in-memory mark).
     pub last_used_at: Option<i64>,
 }
 
@@ -44,7 +47,28 @@ macro_rules! select_live_keys {
     };
 }
 
-pub async fn insert(c: &mut impl AsConn, k: &KeyRow) -> StoreResult<()> {
+/// A key to insert.
+#[derive(Debug, Clone)]
+pub struct NewKey {
+    pub id: String,
+    pub workspace_id: String,
+    pub api_id: String,
+    pub hash: Vec<u8>,
+    pub start: String,
+    pub byte_length: i64,
+    pub name: Option<String>,
+    pub identity_id: Option<String>,
+    /// JSON object text.
+    pub meta: Option<String>,
+    pub enabled: bool,
+    pub expires_at: Option<i64>,
+    pub remaining: Option<i64>,
+    pub refill_amount: Option<i64>,
+    pub refill_day: Option<i64>,
+    pub created_at: i64,
+}
+
+pub async fn insert(c: &mut impl AsConn, k: &NewKey) -> StoreResult<()> {
     on_conn!(c, |conn| {
         sqlx::query(
             "insert into keys (id, workspace_id, api_id, hash, start, byte_length, name, identity_id, \
@@ -68,6 +92,7 @@ pub async fn insert(c: &mut impl AsConn, k: &KeyRow) -> StoreResult<()> {
         .bind(k.created_at)
         .execute(conn)
         .await
+        .map(rows_affected)
     })?;
     Ok(())
 }
@@ -77,24 +102,50 @@ pub async fn find_live_by_id(
     c: &mut impl AsConn,
     workspace_id: &str,
     id: &str,
-) -> StoreResult<Option<KeyRow>> {
-    on_conn!(c, |conn| {
+) -> StoreResult<Option<KeyRecord>> {
+    Ok(on_conn!(c, |conn| {
         sqlx::query_as(select_live_keys!("and k.id = $1 and k.workspace_id = $2"))
             .bind(id)
             .bind(workspace_id)
             .fetch_optional(conn)
             .await
-    })
+    })?)
+}
+
+/// Like [`find_live_by_id`], locking the key's row until the transaction ends, so that what the
+/// caller read stays true while it decides what to write.
+pub async fn find_live_by_id_for_update(
+    c: &mut impl AsConn,
+    workspace_id: &str,
+    id: &str,
+) -> StoreResult<Option<KeyRecord>> {
+    const WHERE: &str = "and k.id = $1 and k.workspace_id = $2";
+    Ok(on_conn!(c,
+        // SQLite has no row locks: the transaction took the database's write lock at `begin`.
+        sqlite |conn| sqlx::query_as(select_live_keys!("and k.id = $1 and k.workspace_id = $2"))
+            .bind(id)
+            .bind(workspace_id)
+            .fetch_optional(conn)
+            .await,
+        postgres |conn| {
+            let _ = WHERE;
+            sqlx::query_as(select_live_keys!("and k.id = $1 and k.workspace_id = $2", "for update of k"))
+                .bind(id)
+                .bind(workspace_id)
+                .fetch_optional(conn)
+                .await
+        },
+    )?)
 }
 
 /// The live key with this hash, in any workspace (the caller checks the workspace).
-pub async fn find_live_by_hash(c: &mut impl AsConn, hash: &[u8]) -> StoreResult<Option<KeyRow>> {
-    on_conn!(c, |conn| {
+pub async fn find_live_by_hash(c: &mut impl AsConn, hash: &[u8]) -> StoreResult<Option<KeyRecord>> {
+    Ok(on_conn!(c, |conn| {
         sqlx::query_as(select_live_keys!("and k.hash = $1"))
             .bind(hash)
             .fetch_optional(conn)
             .await
-    })
+    })?)
 }
 
 /// One page of the live keys of `api_id`, optionally of one identity, in id order after `after`.
@@ -104,8 +155,8 @@ pub async fn list_by_api(
     identity_id: Option<&str>,
     after: Option<&str>,
     limit: i64,
-) -> StoreResult<Vec<KeyRow>> {
-    on_conn!(c, |conn| {
+) -> StoreResult<Vec<KeyRecord>> {
+    Ok(on_conn!(c, |conn| {
         sqlx::query_as(select_live_keys!(
             "and k.api_id = $1",
             "and ($2 is null or k.identity_id = $2)",
@@ -118,29 +169,57 @@ pub async fn list_by_api(
         .bind(limit)
         .fetch_all(conn)
         .await
-    })
+    })?)
 }
 
-/// Writes every changeable field of `k` (name, identity, meta, enabled, expiry, credits).
-pub async fn update(c: &mut impl AsConn, k: &KeyRow, now: i64) -> StoreResult<()> {
-    on_conn!(c, |conn| {
-        sqlx::query(
-            "update keys set name = $2, identity_id = $3, meta = $4, enabled = $5, expires_at = $6, \
-             remaining = $7, refill_amount = $8, refill_day = $9, updated_at = $10 where id = $1",
-        )
-        .bind(&k.id)
-        .bind(&k.name)
-        .bind(&k.identity_id)
-        .bind(&k.meta)
-        .bind(k.enabled)
-        .bind(k.expires_at)
-        .bind(k.remaining)
-        .bind(k.refill_amount)
-        .bind(k.refill_day)
-        .bind(now)
-        .execute(conn)
-        .await
-    })?;
+/// The changeable fields of a key; `None` leaves a field as it is, `Some(None)` clears it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyPatch {
+    pub name: Option<Option<String>>,
+    pub identity_id: Option<Option<String>>,
+    /// JSON object text.
+    pub meta: Option<Option<String>>,
+    pub enabled: Option<bool>,
+    pub expires_at: Option<Option<i64>>,
+    pub remaining: Option<Option<i64>>,
+    /// `(amount, day)`: a day for monthly refills, `None` for daily ones.
+    pub refill: Option<Option<(i64, Option<i64>)>>,
+}
+
+impl KeyPatch {
+    /// The columns this patch writes, `updated_at` included.
+    pub fn changes(&self, now: i64) -> Changes {
+        let mut changes = Changes::default();
+        if let Some(name) = &self.name {
+            changes.set("name", Value::Text(name.clone()));
+        }
+        if let Some(identity_id) = &self.identity_id {
+            changes.set("identity_id", Value::Text(identity_id.clone()));
+        }
+        if let Some(meta) = &self.meta {
+            changes.set("meta", Value::Text(meta.clone()));
+        }
+        if let Some(enabled) = self.enabled {
+            changes.set("enabled", Value::Bool(enabled));
+        }
+        if let Some(expires_at) = self.expires_at {
+            changes.set("expires_at", Value::Int(expires_at));
+        }
+        if let Some(remaining) = self.remaining {
+            changes.set("remaining", Value::Int(remaining));
+        }
+        if let Some(refill) = self.refill {
+            changes.set("refill_amount", Value::Int(refill.map(|(amount, _)| amount)));
+            changes.set("refill_day", Value::Int(refill.and_then(|(_, day)| day)));
+        }
+        changes.set("updated_at", Value::Int(Some(now)));
+        changes
+    }
+}
+
+/// Writes the fields `patch` changes, and only those.
+pub async fn update(c: &mut impl AsConn, id: &str, patch: &KeyPatch, now: i64) -> StoreResult<()> {
+    patch.changes(now).apply(c, "keys", id).await?;
     Ok(())
 }
 
@@ -165,11 +244,13 @@ pub async fn record_last_used(c: &mut impl AsConn, batch: &[(String, i64)]) -> S
         values.join(", ")
     );
     // Only placeholders are generated; every value is bound.
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-    for (id, at) in batch {
-        query = query.bind(id).bind(*at);
-    }
-    on_conn!(c, |conn| query.execute(conn).await)?;
+    on_conn!(c, |conn| {
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for (id, at) in batch {
+            query = query.bind(id).bind(*at);
+        }
+        query.execute(conn).await.map(rows_affected)
+    })?;
     Ok(())
 }
 
@@ -181,6 +262,7 @@ pub async fn soft_delete(c: &mut impl AsConn, id: &str, now: i64) -> StoreResult
             .bind(now)
             .execute(conn)
             .await
+            .map(rows_affected)
     })?;
     Ok(())
 }
@@ -190,7 +272,8 @@ pub async fn hard_delete(c: &mut impl AsConn, id: &str) -> StoreResult<()> {
     on_conn!(c, |conn| sqlx::query("delete from keys where id = $1")
         .bind(id)
         .execute(conn)
-        .await)?;
+        .await
+        .map(rows_affected))?;
     Ok(())
 }
 
@@ -248,7 +331,7 @@ pub async fn change_credits(
     change: CreditsChange,
     now: i64,
 ) -> StoreResult<Option<CreditsRow>> {
-    on_conn!(c, |conn| {
+    Ok(on_conn!(c, |conn| {
         match change {
             CreditsChange::Set(value) => sqlx::query_as(
                 "update keys set remaining = $2, updated_at = $3, \
@@ -283,23 +366,5 @@ pub async fn change_credits(
             .fetch_optional(conn)
             .await,
         }
-    })
-}
-
-/// Sets when a key stops working (rerolling ends the old key's life).
-pub async fn set_expiry(
-    c: &mut impl AsConn,
-    id: &str,
-    expires_at: i64,
-    now: i64,
-) -> StoreResult<()> {
-    on_conn!(c, |conn| {
-        sqlx::query("update keys set expires_at = $2, updated_at = $3 where id = $1")
-            .bind(id)
-            .bind(expires_at)
-            .bind(now)
-            .execute(conn)
-            .await
-    })?;
-    Ok(())
+    })?)
 }

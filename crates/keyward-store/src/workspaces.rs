@@ -1,6 +1,6 @@
 //! `workspaces`: isolated tenants.
 
-use super::{AsConn, StoreResult, on_conn};
+use crate::{AsConn, StoreResult, on_conn, rows_affected};
 
 pub async fn insert(c: &mut impl AsConn, id: &str, name: &str, now: i64) -> StoreResult<()> {
     on_conn!(c, |conn| {
@@ -10,6 +10,7 @@ pub async fn insert(c: &mut impl AsConn, id: &str, name: &str, now: i64) -> Stor
             .bind(now)
             .execute(conn)
             .await
+            .map(rows_affected)
     })?;
     Ok(())
 }

@@ -1,9 +1,9 @@
 //! `root_keys`: keys that authorize calls to keyward's own API, scoped to one workspace.
 
-use super::{AsConn, StoreResult, on_conn};
+use crate::{AsConn, StoreResult, on_conn, rows_affected};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
-pub struct RootKeyRow {
+pub struct RootKeyRecord {
     pub id: String,
     pub workspace_id: String,
     pub hash: Vec<u8>,
@@ -14,7 +14,7 @@ pub struct RootKeyRow {
     pub created_at: i64,
 }
 
-pub async fn insert(c: &mut impl AsConn, k: &RootKeyRow) -> StoreResult<()> {
+pub async fn insert(c: &mut impl AsConn, k: &RootKeyRecord) -> StoreResult<()> {
     on_conn!(c, |conn| {
         sqlx::query(
             "insert into root_keys (id, workspace_id, hash, start, name, permissions, created_at) \
@@ -29,6 +29,7 @@ pub async fn insert(c: &mut impl AsConn, k: &RootKeyRow) -> StoreResult<()> {
         .bind(k.created_at)
         .execute(conn)
         .await
+        .map(rows_affected)
     })?;
     Ok(())
 }
@@ -37,7 +38,7 @@ pub async fn insert(c: &mut impl AsConn, k: &RootKeyRow) -> StoreResult<()> {
 pub async fn find_live_by_hash(
     c: &mut impl AsConn,
     hash: &[u8],
-) -> StoreResult<Option<RootKeyRow>> {
+) -> StoreResult<Option<RootKeyRecord>> {
     on_conn!(c, |conn| {
         sqlx::query_as(
             "select id, workspace_id, hash, start, name, permissions, created_at from root_keys \
@@ -53,7 +54,7 @@ pub async fn find_live(
     c: &mut impl AsConn,
     workspace_id: &str,
     id: &str,
-) -> StoreResult<Option<RootKeyRow>> {
+) -> StoreResult<Option<RootKeyRecord>> {
     on_conn!(c, |conn| {
         sqlx::query_as(
             "select id, workspace_id, hash, start, name, permissions, created_at from root_keys \
@@ -71,7 +72,7 @@ pub async fn list(
     workspace_id: &str,
     after: Option<&str>,
     limit: i64,
-) -> StoreResult<Vec<RootKeyRow>> {
+) -> StoreResult<Vec<RootKeyRecord>> {
     on_conn!(c, |conn| {
         sqlx::query_as(
             "select id, workspace_id, hash, start, name, permissions, created_at from root_keys \
@@ -93,6 +94,7 @@ pub async fn soft_delete(c: &mut impl AsConn, id: &str, now: i64) -> StoreResult
             .bind(now)
             .execute(conn)
             .await
+            .map(rows_affected)
     })?;
     Ok(())
 }

@@ -1,9 +1,10 @@
 //! `apis`: namespaces of keys.
 
-use super::{AsConn, StoreResult, on_conn};
+use crate::patch::{Changes, Value};
+use crate::{AsConn, StoreResult, on_conn, rows_affected};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
-pub struct ApiRow {
+pub struct ApiRecord {
     pub id: String,
     pub workspace_id: String,
     pub name: String,
@@ -11,7 +12,7 @@ pub struct ApiRow {
     pub created_at: i64,
 }
 
-pub async fn insert(c: &mut impl AsConn, api: &ApiRow) -> StoreResult<()> {
+pub async fn insert(c: &mut impl AsConn, api: &ApiRecord) -> StoreResult<()> {
     on_conn!(c, |conn| {
         sqlx::query(
             "insert into apis (id, workspace_id, name, delete_protection, created_at) \
@@ -24,6 +25,7 @@ pub async fn insert(c: &mut impl AsConn, api: &ApiRow) -> StoreResult<()> {
         .bind(api.created_at)
         .execute(conn)
         .await
+        .map(rows_affected)
     })?;
     Ok(())
 }
@@ -33,7 +35,7 @@ pub async fn find_live(
     c: &mut impl AsConn,
     workspace_id: &str,
     id: &str,
-) -> StoreResult<Option<ApiRow>> {
+) -> StoreResult<Option<ApiRecord>> {
     on_conn!(c, |conn| {
         sqlx::query_as(
             "select id, workspace_id, name, delete_protection, created_at from apis \
@@ -46,24 +48,24 @@ pub async fn find_live(
     })
 }
 
-pub async fn update(
-    c: &mut impl AsConn,
-    id: &str,
-    name: &str,
-    delete_protection: bool,
-    now: i64,
-) -> StoreResult<()> {
-    on_conn!(c, |conn| {
-        sqlx::query(
-            "update apis set name = $2, delete_protection = $3, updated_at = $4 where id = $1",
-        )
-        .bind(id)
-        .bind(name)
-        .bind(delete_protection)
-        .bind(now)
-        .execute(conn)
-        .await
-    })?;
+/// The changeable fields of an API; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApiPatch {
+    pub name: Option<String>,
+    pub delete_protection: Option<bool>,
+}
+
+/// Writes the fields `patch` changes, and only those.
+pub async fn update(c: &mut impl AsConn, id: &str, patch: &ApiPatch, now: i64) -> StoreResult<()> {
+    let mut changes = Changes::default();
+    if let Some(name) = &patch.name {
+        changes.set("name", Value::Text(Some(name.clone())));
+    }
+    if let Some(delete_protection) = patch.delete_protection {
+        changes.set("delete_protection", Value::Bool(delete_protection));
+    }
+    changes.set("updated_at", Value::Int(Some(now)));
+    changes.apply(c, "apis", id).await?;
     Ok(())
 }
 
@@ -76,6 +78,7 @@ pub async fn soft_delete(c: &mut impl AsConn, id: &str, now: i64) -> StoreResult
             .bind(now)
             .execute(conn)
             .await
+            .map(rows_affected)
     })?;
     Ok(())
 }

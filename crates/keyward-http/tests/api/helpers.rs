@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use keyward_server::{ServeConfig, Server};
+use keyward_http::{ServeConfig, Server};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tempfile::TempDir;

@@ -1,6 +1,6 @@
 //! `identities`: your users or customers, named by your own `external_id`.
 
-use super::{AsConn, StoreResult, on_conn};
+use crate::{AsConn, StoreResult, on_conn};
 
 /// The id of the identity `external_id` in `workspace_id`, created if it does not exist yet.
 pub async fn upsert(

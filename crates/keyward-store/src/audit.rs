@@ -1,0 +1,162 @@
+//! `audit_logs`: one row per audited change, written inside the change's own transaction.
+
+use sqlx::AssertSqlSafe;
+
+use crate::{AsConn, StoreResult, on_conn, rows_affected};
+
+/// An event as stored and listed.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AuditRecord {
+    pub id: String,
+    pub workspace_id: String,
+    pub time: i64,
+    pub event: String,
+    pub description: String,
+    pub actor_type: String,
+    pub actor_id: String,
+    pub actor_name: Option<String>,
+    pub remote_ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub request_id: Option<String>,
+    /// JSON array of targets.
+    pub targets: String,
+}
+
+/// An event to insert: the record, and the ids of its targets for `targetId` filtering.
+#[derive(Debug, Clone)]
+pub struct NewAuditEvent {
+    pub record: AuditRecord,
+    pub target_ids: Vec<String>,
+}
+
+/// Inserts `events` and indexes their targets: two statements however many events there are
+/// (every statement is a round trip to the connection's thread, which is what bounds the rate of
+/// writes: docs/BENCHMARKS.md).
+pub async fn insert(c: &mut impl AsConn, events: &[NewAuditEvent]) -> StoreResult<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let targets: usize = events.iter().map(|e| e.target_ids.len()).sum();
+    let (events_sql, targets_sql) = (insert_events_sql(events.len()), insert_targets_sql(targets));
+    on_conn!(c, |conn| {
+        let mut query = sqlx::query(AssertSqlSafe(events_sql));
+        for NewAuditEvent { record: r, .. } in events {
+            query = query
+                .bind(&r.id)
+                .bind(&r.workspace_id)
+                .bind(r.time)
+                .bind(&r.event)
+                .bind(&r.description)
+                .bind(&r.actor_type)
+                .bind(&r.actor_id)
+                .bind(&r.actor_name)
+                .bind(&r.remote_ip)
+                .bind(&r.user_agent)
+                .bind(&r.request_id)
+                .bind(&r.targets);
+        }
+        query.execute(&mut *conn).await.map(rows_affected)?;
+        if targets > 0 {
+            let mut query = sqlx::query(AssertSqlSafe(targets_sql));
+            for event in events {
+                for target_id in &event.target_ids {
+                    query = query.bind(&event.record.id).bind(target_id);
+                }
+            }
+            query.execute(&mut *conn).await.map(rows_affected)?;
+        }
+        Ok::<(), sqlx::Error>(())
+    })
+}
+
+/// Filters of [`list`]; every field narrows the result.
+#[derive(Debug, Default)]
+pub struct AuditFilter<'a> {
+    pub event: Option<&'a str>,
+    pub target_id: Option<&'a str>,
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    /// Only events older than this id (the previous page's last).
+    pub before: Option<&'a str>,
+}
+
+/// A page of a workspace's events, newest first.
+pub async fn list(
+    c: &mut impl AsConn,
+    workspace_id: &str,
+    filter: &AuditFilter<'_>,
+    limit: i64,
+) -> StoreResult<Vec<AuditRecord>> {
+    on_conn!(c, |conn| {
+        sqlx::query_as(
+            "select id, workspace_id, time, event, description, actor_type, actor_id, actor_name, \
+             remote_ip, user_agent, request_id, targets from audit_logs l \
+             where workspace_id = $1 \
+             and ($2 is null or event = $2) \
+             and ($3 is null or exists (select 1 from audit_log_targets t \
+                                        where t.log_id = l.id and t.target_id = $3)) \
+             and ($4 is null or time >= $4) \
+             and ($5 is null or time < $5) \
+             and ($6 is null or id < $6) \
+             order by id desc limit $7",
+        )
+        .bind(workspace_id)
+        .bind(filter.event)
+        .bind(filter.target_id)
+        .bind(filter.since)
+        .bind(filter.until)
+        .bind(filter.before)
+        .bind(limit)
+        .fetch_all(conn)
+        .await
+    })
+}
+
+/// `insert into audit_logs … values (12 placeholders), …` for `events` events.
+/// Built from placeholders only, never from data.
+fn insert_events_sql(events: usize) -> String {
+    let rows: Vec<String> = (0..events)
+        .map(|e| {
+            let cols: Vec<String> = (1..=12).map(|c| format!("${}", e * 12 + c)).collect();
+            format!("({})", cols.join(", "))
+        })
+        .collect();
+    format!(
+        "insert into audit_logs (id, workspace_id, time, event, description, actor_type, actor_id, \
+         actor_name, remote_ip, user_agent, request_id, targets) values {}",
+        rows.join(", ")
+    )
+}
+
+/// `insert into audit_log_targets … values ($1, $2), ($3, $4), …` for `targets` (event id,
+/// target id) pairs. Built from placeholders only, never from data.
+fn insert_targets_sql(targets: usize) -> String {
+    let rows: Vec<String> = (0..targets)
+        .map(|n| format!("(${}, ${})", 2 * n + 1, 2 * n + 2))
+        .collect();
+    format!(
+        "insert into audit_log_targets (log_id, target_id) values {} on conflict do nothing",
+        rows.join(", ")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn one_row_of_placeholders_per_target() {
+        assert_eq!(
+            super::insert_targets_sql(2),
+            "insert into audit_log_targets (log_id, target_id) values ($1, $2), ($3, $4) \
+             on conflict do nothing"
+        );
+    }
+
+    #[test]
+    fn one_row_of_placeholders_per_event() {
+        let sql = super::insert_events_sql(2);
+        assert!(sql.ends_with(
+            "values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12), \
+             ($13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)"
+        ));
+    }
+}

@@ -1,0 +1,398 @@
+//! keyward's storage: the only crate that speaks SQL, and the only one that names sqlx.
+//!
+//! [`Db`] hides which database backs keyward: the embedded SQLite by default, PostgreSQL for
+//! several nodes. Queries are written once, in portable SQL (`$1` placeholders, `returning`,
+//! `on conflict`), and run through the [`on_conn!`] macro, which expands the same body for each
+//! backend's connection type — so every query is compiled against every backend it runs on. Where
+//! the SQL must differ (locking reads, upserts), the macro takes one explicit arm per backend.
+//!
+//! Rules every module here follows:
+//! - Reads return records (`…Record`); where a read joins more than an insert writes, the insert
+//!   takes its own input type (`New…`). Updates take patches (`…Patch`) and write only the
+//!   columns that changed, so no update rewrites a value it merely read (a concurrent change of
+//!   another column is never lost).
+//! - A value that must change atomically with a check (credits) changes in one statement.
+//! - Every error is a [`StoreError`]: callers branch on not-found, conflict and unavailable, never
+//!   on a driver's error type.
+//!
+//! Transactions: every mutation runs in one [`Tx`]. SQLite gets a single writer connection (SQLite
+//! serializes writers anyway; one connection avoids `SQLITE_BUSY` upgrades) whose transactions
+//! begin `IMMEDIATE`, taking the write lock at once so that a read inside a transaction is a
+//! locking read; a pool of readers runs beside it in WAL mode. PostgreSQL locks the rows a
+//! transaction reads for update with `select … for update`.
+
+pub mod apis;
+pub mod patch;
+pub mod audit;
+pub mod identities;
+pub mod keys;
+pub mod root_keys;
+pub mod workspaces;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
+};
+use sqlx::{Postgres, Sqlite, Transaction};
+
+/// Why a storage call failed, in the terms callers act on.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    /// The row the statement needed does not exist.
+    #[error("not found")]
+    NotFound,
+    /// A unique constraint refused the write (a duplicate name or id).
+    #[error("conflicts with an existing row: {0}")]
+    Conflict(String),
+    /// The database cannot serve now (unreachable, pool exhausted, busy, disk full); retrying
+    /// later may succeed.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else: a bug or a corrupt database.
+    #[error("storage error: {0}")]
+    Other(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        use sqlx::Error as E;
+        match err {
+            E::RowNotFound => StoreError::NotFound,
+            E::PoolTimedOut | E::PoolClosed | E::Io(_) | E::Tls(_) | E::WorkerCrashed => {
+                StoreError::Unavailable(err.to_string())
+            }
+            E::Database(ref db) if db.is_unique_violation() => {
+                StoreError::Conflict(db.message().to_owned())
+            }
+            E::Database(ref db) if is_transient(db.as_ref()) => {
+                StoreError::Unavailable(db.message().to_owned())
+            }
+            other => StoreError::Other(other.to_string()),
+        }
+    }
+}
+
+/// Database errors that say "not now" rather than "never": SQLite busy, locked or out of disk;
+/// PostgreSQL shutting down, out of connections or resources, or failing over.
+fn is_transient(err: &dyn sqlx::error::DatabaseError) -> bool {
+    let Some(code) = err.code() else {
+        return false;
+    };
+    // SQLite extended codes keep the primary code in their low byte: 5 BUSY, 6 LOCKED,
+    // 10 IOERR, 13 FULL. PostgreSQL SQLSTATE classes: 08 connection exception, 53
+    // insufficient resources, 57P admin shutdown / cannot connect now.
+    if let Ok(n) = code.parse::<u32>() {
+        return matches!(n & 0xff, 5 | 6 | 10 | 13);
+    }
+    code.starts_with("08") || code.starts_with("53") || code.starts_with("57P")
+}
+
+/// A connection to one backend, borrowed for one query.
+#[doc(hidden)]
+pub enum ConnRef<'a> {
+    Sqlite(&'a mut SqliteConnection),
+    Postgres(&'a mut PgConnection),
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for super::Tx {}
+    impl Sealed for super::Conn {}
+}
+
+/// Anything a query can run on: a pooled connection ([`Conn`]) or an open transaction ([`Tx`]).
+/// Sealed: only this crate's handles qualify.
+pub trait AsConn: sealed::Sealed + Send {
+    #[doc(hidden)]
+    fn conn(&mut self) -> ConnRef<'_>;
+}
+
+/// Runs a query on the backend connection of `$target` (an [`AsConn`]).
+///
+/// `on_conn!(c, |conn| body)` compiles `body` once per backend with `conn` bound to that backend's
+/// connection; `on_conn!(c, sqlite |conn| a, postgres |conn| b)` gives each backend its own SQL.
+macro_rules! on_conn {
+    ($target:expr, |$conn:ident| $body:expr) => {
+        match $crate::AsConn::conn($target) {
+            $crate::ConnRef::Sqlite($conn) => ($body).map_err($crate::StoreError::from),
+            $crate::ConnRef::Postgres($conn) => ($body).map_err($crate::StoreError::from),
+        }
+    };
+    ($target:expr, sqlite |$sconn:ident| $sbody:expr, postgres |$pconn:ident| $pbody:expr $(,)?) => {
+        match $crate::AsConn::conn($target) {
+            $crate::ConnRef::Sqlite($sconn) => ($sbody).map_err($crate::StoreError::from),
+            $crate::ConnRef::Postgres($pconn) => ($pbody).map_err($crate::StoreError::from),
+        }
+    };
+}
+pub(crate) use on_conn;
+
+/// Which database keyward runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendKind {
+    Sqlite,
+    Postgres,
+}
+
+/// Connection settings that apply to any backend.
+#[derive(Debug, Clone)]
+pub struct PoolOptions {
+    /// Most connections to open (PostgreSQL; SQLite uses one writer and this many readers).
+    pub max_connections: u32,
+    /// How long a request waits for a free connection before it is answered 503.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        PoolOptions {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The database keyward runs on. Cloning shares the pools.
+#[derive(Clone)]
+pub struct Db {
+    backend: Backend,
+}
+
+#[derive(Clone)]
+enum Backend {
+    Sqlite { read: SqlitePool, write: SqlitePool },
+    Postgres { pool: PgPool },
+}
+
+/// An open write transaction. Dropped without [`Tx::commit`], it rolls back.
+pub struct Tx {
+    inner: TxInner,
+}
+
+enum TxInner {
+    Sqlite(Transaction<'static, Sqlite>),
+    Postgres(Transaction<'static, Postgres>),
+}
+
+/// A pooled connection for reads, or for single-statement writes, outside a transaction.
+pub struct Conn {
+    inner: ConnInner,
+}
+
+enum ConnInner {
+    Sqlite(sqlx::pool::PoolConnection<Sqlite>),
+    Postgres(sqlx::pool::PoolConnection<Postgres>),
+}
+
+impl AsConn for Tx {
+    fn conn(&mut self) -> ConnRef<'_> {
+        match &mut self.inner {
+            TxInner::Sqlite(tx) => ConnRef::Sqlite(tx),
+            TxInner::Postgres(tx) => ConnRef::Postgres(tx),
+        }
+    }
+}
+
+impl AsConn for Conn {
+    fn conn(&mut self) -> ConnRef<'_> {
+        match &mut self.inner {
+            ConnInner::Sqlite(c) => ConnRef::Sqlite(c),
+            ConnInner::Postgres(c) => ConnRef::Postgres(c),
+        }
+    }
+}
+
+impl Tx {
+    pub async fn commit(self) -> StoreResult<()> {
+        match self.inner {
+            TxInner::Sqlite(tx) => tx.commit().await?,
+            TxInner::Postgres(tx) => tx.commit().await?,
+        }
+        Ok(())
+    }
+}
+
+impl Db {
+    /// Opens the database named by `url` (`sqlite://path`), or the embedded SQLite file
+    /// `keyward.db` inside `data_dir` when no URL is given, and applies pending migrations.
+    pub async fn open(url: Option<&str>, data_dir: &Path, pool: &PoolOptions) -> anyhow::Result<Db> {
+        let db = match url {
+            None => {
+                std::fs::create_dir_all(data_dir).with_context(|| {
+                    format!("cannot create the data directory {}", data_dir.display())
+                })?;
+                Self::open_sqlite(
+                    SqliteConnectOptions::new().filename(data_dir.join("keyward.db")),
+                    pool,
+                )
+                .await?
+            }
+            Some(url) if url.starts_with("sqlite:") => {
+                let options = SqliteConnectOptions::from_str(url)
+                    .with_context(|| format!("cannot parse the database URL {url:?}"))?;
+                Self::open_sqlite(options, pool).await?
+            }
+            Some(url) if url.starts_with("postgres:") || url.starts_with("postgresql:") => {
+                let options = PgConnectOptions::from_str(url)
+                    .with_context(|| "cannot parse the PostgreSQL database URL".to_string())?;
+                Self::open_postgres(options, pool).await?
+            }
+            Some(url) => anyhow::bail!(
+                "unsupported database URL {url:?}: use sqlite://<path>, postgres://… or omit --database-url"
+            ),
+        };
+        db.migrate().await?;
+        Ok(db)
+    }
+
+    async fn open_sqlite(options: SqliteConnectOptions, pool: &PoolOptions) -> anyhow::Result<Db> {
+        let options = options
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // NORMAL in WAL mode: a commit is in the WAL file (the OS page cache) before it is
+            // acknowledged, so it survives the process being killed (kill -9). Only a power loss
+            // or kernel crash can lose the last commits; FULL would fsync every commit.
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(pool.acquire_timeout)
+            .connect_with(options.clone())
+            .await
+            .context("cannot open the SQLite database")?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(pool.max_connections.clamp(1, 4))
+            .acquire_timeout(pool.acquire_timeout)
+            .connect_with(options.read_only(true))
+            .await
+            .context("cannot open the SQLite database for reading")?;
+        Ok(Db {
+            backend: Backend::Sqlite { read, write },
+        })
+    }
+
+    async fn open_postgres(options: PgConnectOptions, pool: &PoolOptions) -> anyhow::Result<Db> {
+        let pool = PgPoolOptions::new()
+            .max_connections(pool.max_connections.max(1))
+            .acquire_timeout(pool.acquire_timeout)
+            .connect_with(options)
+            .await
+            .context("cannot connect to PostgreSQL")?;
+        Ok(Db {
+            backend: Backend::Postgres { pool },
+        })
+    }
+
+    async fn migrate(&self) -> anyhow::Result<()> {
+        match &self.backend {
+            Backend::Sqlite { write, .. } => sqlx::migrate!("migrations/sqlite")
+                .run(write)
+                .await
+                .context("cannot apply database migrations")?,
+            Backend::Postgres { pool } => sqlx::migrate!("migrations/postgres")
+                .run(pool)
+                .await
+                .context("cannot apply database migrations")?,
+        }
+        Ok(())
+    }
+
+    pub fn kind(&self) -> BackendKind {
+        match &self.backend {
+            Backend::Sqlite { .. } => BackendKind::Sqlite,
+            Backend::Postgres { .. } => BackendKind::Postgres,
+        }
+    }
+
+    /// Starts a write transaction. On SQLite it takes the write lock at once (`BEGIN
+    /// IMMEDIATE`), so reads inside it see a state no other writer can change before it commits.
+    pub async fn begin(&self) -> StoreResult<Tx> {
+        let inner = match &self.backend {
+            Backend::Sqlite { write, .. } => TxInner::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?),
+            Backend::Postgres { pool } => TxInner::Postgres(pool.begin().await?),
+        };
+        Ok(Tx { inner })
+    }
+
+    /// A connection for reads.
+    pub async fn reader(&self) -> StoreResult<Conn> {
+        let inner = match &self.backend {
+            Backend::Sqlite { read, .. } => ConnInner::Sqlite(read.acquire().await?),
+            Backend::Postgres { pool } => ConnInner::Postgres(pool.acquire().await?),
+        };
+        Ok(Conn { inner })
+    }
+
+    /// A connection for single-statement writes outside a transaction (credit spending,
+    /// `lastUsedAt` batches).
+    pub async fn writer(&self) -> StoreResult<Conn> {
+        let inner = match &self.backend {
+            Backend::Sqlite { write, .. } => ConnInner::Sqlite(write.acquire().await?),
+            Backend::Postgres { pool } => ConnInner::Postgres(pool.acquire().await?),
+        };
+        Ok(Conn { inner })
+    }
+
+    /// Closes every connection, checkpointing SQLite's WAL into the main file.
+    pub async fn close(&self) {
+        match &self.backend {
+            Backend::Sqlite { read, write } => {
+                read.close().await;
+                write.close().await;
+            }
+            Backend::Postgres { pool } => pool.close().await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn driver_errors_become_what_callers_act_on() {
+        assert!(matches!(
+            StoreError::from(sqlx::Error::RowNotFound),
+            StoreError::NotFound
+        ));
+        assert!(matches!(
+            StoreError::from(sqlx::Error::PoolTimedOut),
+            StoreError::Unavailable(_)
+        ));
+        assert!(matches!(
+            StoreError::from(sqlx::Error::Protocol("x".into())),
+            StoreError::Other(_)
+        ));
+    }
+}
+
+/// Rows a statement changed: the one result of `execute` both backends share, so an
+/// `on_conn!` body that executes a statement has one type on every backend.
+pub(crate) fn rows_affected(done: impl RowsAffected) -> u64 {
+    done.rows_affected()
+}
+
+pub(crate) trait RowsAffected {
+    fn rows_affected(&self) -> u64;
+}
+
+impl RowsAffected for sqlx::sqlite::SqliteQueryResult {
+    fn rows_affected(&self) -> u64 {
+        self.rows_affected()
+    }
+}
+
+impl RowsAffected for sqlx::postgres::PgQueryResult {
+    fn rows_affected(&self) -> u64 {
+        self.rows_affected()
+    }
+}
