@@ -1,27 +1,32 @@
-//! `ApiError`: the one error type of every endpoint.
+//! `ApiError`: the one error type of every operation.
 //!
 //! Rules:
 //! - A user error carries an [`ErrorCode`] (which fixes status, title and `type`) and a `detail`
 //!   that says what to change. Build them with the constructors here.
-//! - Anything unexpected (storage failures, bugs) becomes [`ApiError::internal`]: logged with the
-//!   request id, answered as a bare 500 — never echoing internals to the client.
-//! - The response body always carries `meta.requestId` (see [`crate::http::request_id`]).
+//! - Anything unexpected (storage failures, bugs) becomes [`ApiError::internal`], which keeps its
+//!   cause for the log. Nothing here logs: the HTTP edge logs the cause once, with the request id,
+//!   and answers a bare 500 that never echoes it.
+//! - A storage that cannot serve now (unreachable, pool exhausted, disk full) is a 503 with a
+//!   `Retry-After` hint ([`ApiError::unavailable`]); other storage errors are internal.
 
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use keyward_types::{ErrorCode, ErrorEnvelope, Meta, ValidationError};
-
-use crate::http::request_id;
-use crate::http::respond::json_response;
+use keyward_store::StoreError;
+use keyward_types::{ErrorCode, ValidationError};
 
 #[derive(Debug)]
 pub struct ApiError {
     pub code: ErrorCode,
     pub detail: String,
     pub errors: Option<Vec<ValidationError>>,
+    /// What went wrong inside keyward (500s and 503s): for the log, never for the client.
+    pub cause: Option<String>,
+    /// Seconds after which a retry may succeed (503s).
+    pub retry_after: Option<u32>,
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// What a client is told to wait before retrying when the database cannot serve.
+const UNAVAILABLE_RETRY_AFTER_SECS: u32 = 1;
 
 impl ApiError {
     pub fn new(code: ErrorCode, detail: impl Into<String>) -> Self {
@@ -29,6 +34,8 @@ impl ApiError {
             code,
             detail: detail.into(),
             errors: None,
+            cause: None,
+            retry_after: None,
         }
     }
 
@@ -42,9 +49,11 @@ impl ApiError {
             })
             .unwrap_or_default();
         ApiError {
-            code: ErrorCode::InvalidInput,
-            detail: format!("{context} failed to validate schema{first}"),
             errors: Some(errors),
+            ..ApiError::new(
+                ErrorCode::InvalidInput,
+                format!("{context} failed to validate schema{first}"),
+            )
         }
     }
 
@@ -53,18 +62,20 @@ impl ApiError {
         let message = message.into();
         let fix = fix.into();
         ApiError {
-            code: ErrorCode::InvalidInput,
-            detail: format!("body.{field} {message} ({fix})"),
             errors: Some(vec![ValidationError {
                 location: format!("body.{field}"),
-                message,
-                fix: Some(fix),
+                message: message.clone(),
+                fix: Some(fix.clone()),
             }]),
+            ..ApiError::new(
+                ErrorCode::InvalidInput,
+                format!("body.{field} {message} ({fix})"),
+            )
         }
     }
 
     /// 403: the root key lacks every one of `permissions`.
-    pub fn missing_permission(permissions: &[String]) -> Self {
+    pub fn missing_permission<S: std::fmt::Display>(permissions: &[S]) -> Self {
         let list = permissions
             .iter()
             .map(|p| format!("'{p}'"))
@@ -99,93 +110,81 @@ impl ApiError {
         )
     }
 
-    /// 500. The cause is logged with the request id and never sent to the client.
+    /// 500. The cause goes to the log (at the HTTP edge), never to the client.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
-        let request_id = request_id::current();
-        tracing::error!(request_id = %request_id, error = %cause, "internal error");
-        ApiError::new(
-            ErrorCode::Internal,
-            format!(
-                "keyward failed to complete the request; the server log has the cause under {request_id}."
-            ),
-        )
-    }
-}
-
-impl From<sqlx::Error> for ApiError {
-    fn from(err: sqlx::Error) -> Self {
-        ApiError::internal(format_args!("storage: {err}"))
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let status =
-            StatusCode::from_u16(self.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut problem = self.code.problem(self.detail);
-        problem.errors = self.errors;
-        if problem.status == 400 {
-            // Unkey always sends `errors` on a 400 (empty when no field is at fault), and its SDKs
-            // require it to parse the error.
-            problem.errors.get_or_insert_with(Vec::new);
+        ApiError {
+            cause: Some(cause.to_string()),
+            ..ApiError::new(
+                ErrorCode::Internal,
+                "keyward failed to complete the request; the server log has the cause.",
+            )
         }
-        let body = ErrorEnvelope {
-            meta: Meta {
-                request_id: request_id::current(),
-            },
-            error: problem,
-        };
-        let content_type = if request_id::problem_json_preferred() {
-            "application/problem+json"
-        } else {
-            "application/json"
-        };
-        json_response(status, content_type, &body).unwrap_or_else(|err| {
-            // An error body is strings and numbers: serializing it cannot fail. Should it ever,
-            // answer without a body rather than recurse into another error.
-            tracing::error!(%err, "cannot serialize an error response");
-            StatusCode::INTERNAL_SERVER_ERROR.into_response()
-        })
+    }
+
+    /// 503: the database cannot serve now; the client may retry shortly.
+    pub fn unavailable(cause: impl std::fmt::Display) -> Self {
+        ApiError {
+            cause: Some(cause.to_string()),
+            retry_after: Some(UNAVAILABLE_RETRY_AFTER_SECS),
+            ..ApiError::new(
+                ErrorCode::ServiceUnavailable,
+                format!(
+                    "keyward's database cannot serve this request right now; retry in \
+                     {UNAVAILABLE_RETRY_AFTER_SECS} s. If it persists, the server log says why."
+                ),
+            )
+        }
+    }
+
+    /// Whether this is keyward's failure rather than the client's (logged at the edge).
+    pub fn is_server_error(&self) -> bool {
+        self.code.status() >= 500
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Unavailable(_) => ApiError::unavailable(err),
+            // A conflict or a missing row the service did not expect is keyward's bug: services
+            // map the ones users can cause (duplicate names, vanished rows) to their own errors.
+            StoreError::NotFound | StoreError::Conflict(_) | StoreError::Other(_) => {
+                ApiError::internal(format_args!("storage: {err}"))
+            }
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::body::to_bytes;
 
-    #[tokio::test]
-    async fn internal_errors_never_echo_their_cause() {
-        let response = request_id::scope("req_test".into(), async {
-            ApiError::internal("disk I/O error at /secret/path").into_response()
-        })
-        .await;
-        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
-        let body = to_bytes(response.into_body(), usize::MAX).await.unwrap();
-        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
-        let error = &body["error"];
-        assert_eq!(
-            error["type"],
-            "https://unkey.com/docs/errors/unkey/application/unexpected_error"
-        );
-        assert_eq!(error["status"], 500);
-        let request_id = body["meta"]["requestId"].as_str().unwrap();
-        assert!(
-            error["detail"].as_str().unwrap().contains(request_id),
-            "the detail names the request id"
-        );
-        assert!(!body.to_string().contains("/secret/path"));
+    #[test]
+    fn internal_errors_keep_their_cause_out_of_the_detail() {
+        let err = ApiError::internal("disk I/O error at /secret/path");
+        assert_eq!(err.code, ErrorCode::Internal);
+        assert!(!err.detail.contains("/secret/path"));
+        assert_eq!(err.cause.as_deref(), Some("disk I/O error at /secret/path"));
+    }
+
+    #[test]
+    fn an_unavailable_database_is_a_503_to_retry() {
+        let err = ApiError::from(StoreError::Unavailable("pool timed out".into()));
+        assert_eq!(err.code.status(), 503);
+        assert!(err.retry_after.is_some());
+        assert!(!err.detail.contains("pool timed out"));
+        let err = ApiError::from(StoreError::Other("syntax error".into()));
+        assert_eq!(err.code.status(), 500);
     }
 
     #[test]
     fn permission_errors_list_every_accepted_permission() {
-        let one = ApiError::missing_permission(&["api.*.create_api".into()]);
+        let one = ApiError::missing_permission(&["api.*.create_api"]);
         assert!(
             one.detail
                 .starts_with("Missing permission: 'api.*.create_api'.")
         );
-        let two =
-            ApiError::missing_permission(&["api.*.read_key".into(), "api.api_1.read_key".into()]);
+        let two = ApiError::missing_permission(&["api.*.read_key", "api.api_1.read_key"]);
         assert!(two.detail.starts_with(
             "Missing one of these permissions: 'api.*.read_key' or 'api.api_1.read_key'."
         ));

@@ -1,9 +1,16 @@
 //! keyward's logic, free of HTTP and SQL: authentication and authorization of root keys, the
 //! verification hot path and its caches, the unit of work every mutation runs in, and one service
 //! module per API group. The HTTP crate (`keyward-http`) calls into it; it calls the storage crate
-//! (`keyward-store`).
+//! (`keyward-store`), whose errors it turns into [`error::ApiError`]s.
+//!
+//! - [`Keyward`]: the state of a running instance (database, caches, counters), shared by every
+//!   request.
+//! - [`service`]: one module per API group; [`verify`] is the hot path of `keys.verifyKey`.
+//! - [`work::Work`]: the unit of work of every mutation (transaction, audit events, cache
+//!   invalidations applied after the commit).
+//! - [`auth`]: root-key authentication; [`audit`]: who changed what; [`cache`], [`last_used`],
+//!   [`key_material`], [`permission_query`], [`striped`]: shared mechanisms.
 
-pub mod app;
 pub mod audit;
 pub mod auth;
 pub mod bootstrap;
@@ -11,9 +18,87 @@ pub mod cache;
 pub mod error;
 pub mod key_material;
 pub mod last_used;
-pub mod metrics;
 pub mod permission_query;
 pub mod service;
 pub mod striped;
 pub mod time;
 pub mod verify;
+pub mod work;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use keyward_store::Db;
+
+use crate::auth::RootKey;
+use crate::cache::{CacheStats, KeyCache};
+use crate::last_used::LastUsed;
+use crate::verify::{CachedKey, SharedIds, VerifyStats};
+
+/// Settings of the logic layer.
+#[derive(Debug, Clone)]
+pub struct CoreConfig {
+    /// Most keys (and, separately, root keys) held in the verification cache.
+    pub cache_capacity: usize,
+    /// Age after which a cached entry is refreshed in the background (and past twice this,
+    /// reloaded before answering). Changes made through keyward invalidate at once; this bounds
+    /// only changes made behind its back.
+    pub cache_ttl: Duration,
+    /// How often keys' `lastUsedAt` marks are written to the database.
+    pub last_used_flush: Duration,
+}
+
+impl Default for CoreConfig {
+    fn default() -> Self {
+        CoreConfig {
+            cache_capacity: 1_000_000,
+            cache_ttl: Duration::from_secs(600),
+            last_used_flush: Duration::from_secs(300),
+        }
+    }
+}
+
+/// A running keyward instance: everything an operation may need.
+pub struct Keyward {
+    pub db: Db,
+    pub caches: Caches,
+    /// When keys were last used, waiting to be written.
+    pub last_used: LastUsed,
+    /// Verification outcomes, for `/metrics`.
+    pub verifications: VerifyStats,
+}
+
+/// The caches of the verification path. Cloning shares them: the unit of work takes a clone into
+/// the task that commits, so that its invalidations run whatever happens to the request.
+#[derive(Clone)]
+pub struct Caches {
+    /// Key hash → the key's verification record (`None`: no live key has this hash).
+    pub keys: KeyCache<Option<Arc<CachedKey>>>,
+    /// The workspace and API ids the cached keys share.
+    pub shared_ids: Arc<SharedIds>,
+    /// Root key hash → the root key (`None`: unknown or deleted).
+    pub root_keys: KeyCache<Option<Arc<RootKey>>>,
+}
+
+impl Keyward {
+    pub fn new(db: Db, config: &CoreConfig) -> Arc<Keyward> {
+        Arc::new(Keyward {
+            db,
+            caches: Caches {
+                keys: KeyCache::new(config.cache_capacity, config.cache_ttl),
+                shared_ids: Default::default(),
+                root_keys: KeyCache::new(config.cache_capacity.clamp(1, 100_000), config.cache_ttl),
+            },
+            last_used: LastUsed::new(config.last_used_flush),
+            verifications: VerifyStats::default(),
+        })
+    }
+
+    /// Statistics of each cache, named as `/metrics` shows them.
+    pub fn cache_stats(&self) -> [(&'static str, CacheStats); 2] {
+        [
+            ("keys", self.caches.keys.stats()),
+            ("root_keys", self.caches.root_keys.stats()),
+        ]
+    }
+}

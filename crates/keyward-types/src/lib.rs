@@ -19,6 +19,8 @@ pub mod error;
 pub mod keys;
 pub mod liveness;
 pub mod nullable;
+pub mod openapi;
+pub mod operations;
 pub mod permissions;
 pub mod root_keys;
 pub mod validate;

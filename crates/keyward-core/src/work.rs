@@ -1,0 +1,137 @@
+//! The unit of work: the one way a mutation changes anything.
+//!
+//! ```text
+//! let mut work = Work::begin(keyward, actor).await?;      // opens the transaction
+//! let key = keys::find_live_by_id_for_update(work.tx(), …) // locking reads
+//! … check permissions and preconditions, then write through work.tx() …
+//! work.audit(workspace, Event::KeyUpdate, "…", targets);  // at least one, or commit refuses
+//! work.invalidate(Invalidation::Key(hash));               // applied after the commit
+//! work.commit().await?;
+//! ```
+//!
+//! [`Work::commit`] writes the audit events into the transaction, commits it and then applies
+//! the collected cache invalidations — all in a task of its own that the request only awaits. A
+//! client hanging up drops the request's future, but not that task: once a commit has started, its
+//! invalidations run whatever the client does (before this, a hang-up between the commit and the
+//! invalidation left a deleted key verifying from the cache for the entry's whole TTL). Dropped
+//! before `commit`, the work rolls back and invalidates nothing. It is also the one place where a
+//! later version publishes invalidations to other nodes.
+
+use std::sync::Arc;
+
+use keyward_store::audit::NewAuditEvent;
+use keyward_store::{StoreResult, Tx};
+
+use crate::audit::{Actor, Event, Target};
+use crate::error::{ApiError, ApiResult};
+use crate::key_material::KeyHash;
+use crate::{Caches, Keyward};
+
+/// A cache entry (or a set of them) a committed change made stale.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Invalidation {
+    /// The key with this hash (also: a cached "no such key" for a hash just created).
+    Key(KeyHash),
+    /// Every key of this API (deleting the API).
+    KeysOfApi(Arc<str>),
+    /// The root key with this hash.
+    RootKey(KeyHash),
+}
+
+impl Caches {
+    /// Forgets what `invalidation` names, including loads in flight (see [`crate::cache`]).
+    pub fn apply(&self, invalidation: &Invalidation) {
+        match invalidation {
+            Invalidation::Key(hash) => self.keys.invalidate(hash),
+            Invalidation::KeysOfApi(api_id) => self
+                .keys
+                .invalidate_where(|k| k.as_ref().is_some_and(|k| *k.api_id == **api_id)),
+            Invalidation::RootKey(hash) => self.root_keys.invalidate(hash),
+        }
+    }
+}
+
+/// An open mutation. See the module documentation.
+pub struct Work {
+    tx: Tx,
+    actor: Actor,
+    events: Vec<NewAuditEvent>,
+    invalidations: Vec<Invalidation>,
+    caches: Caches,
+}
+
+impl Work {
+    /// Opens the transaction of a change made by `actor`.
+    pub async fn begin(keyward: &Keyward, actor: Actor) -> ApiResult<Work> {
+        Ok(Work {
+            tx: keyward.db.begin().await?,
+            actor,
+            events: Vec::new(),
+            invalidations: Vec::new(),
+            caches: keyward.caches.clone(),
+        })
+    }
+
+    /// The transaction, for the store's reads and writes.
+    pub fn tx(&mut self) -> &mut Tx {
+        &mut self.tx
+    }
+
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
+
+    /// Records `event` in the audit log of `workspace_id`, written with the change.
+    pub fn audit(
+        &mut self,
+        workspace_id: &str,
+        event: Event,
+        description: impl Into<String>,
+        targets: Vec<Target>,
+    ) {
+        self.events
+            .push(self.actor.record(workspace_id, event, description.into(), targets));
+    }
+
+    /// Forgets `invalidation` from the caches once the change has committed.
+    pub fn invalidate(&mut self, invalidation: Invalidation) {
+        self.invalidations.push(invalidation);
+    }
+
+    /// Writes the audit events, commits, and applies the invalidations, in a task of its own
+    /// (see the module documentation). Refuses a change that recorded no audit event.
+    pub async fn commit(self) -> ApiResult<()> {
+        let Work {
+            mut tx,
+            events,
+            invalidations,
+            caches,
+            ..
+        } = self;
+        if events.is_empty() {
+            // A bug, not a user error: every mutation must say what it did.
+            return Err(ApiError::internal(
+                "a mutation tried to commit without an audit event; it was rolled back",
+            ));
+        }
+        let committing = tokio::spawn(async move {
+            let committed: StoreResult<()> = async {
+                keyward_store::audit::insert(&mut tx, &events).await?;
+                tx.commit().await
+            }
+            .await;
+            // Whatever the outcome: a commit whose answer was lost (the connection broke during
+            // COMMIT) may still have applied, and forgetting a cache entry is always safe.
+            for invalidation in &invalidations {
+                caches.apply(invalidation);
+            }
+            committed
+        });
+        match committing.await {
+            Ok(committed) => Ok(committed?),
+            Err(join) => Err(ApiError::internal(format_args!(
+                "the commit task failed: {join}"
+            ))),
+        }
+    }
+}

@@ -1,0 +1,270 @@
+//! The OpenAPI 3.1 document of everything keyward serves, generated from the operation registry
+//! ([`crate::operations`]) and the wire types' schemas: the one description of the API, served at
+//! `GET /openapi.json`.
+
+use utoipa::openapi::path::{HttpMethod, OperationBuilder};
+use utoipa::openapi::request_body::RequestBodyBuilder;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::tag::TagBuilder;
+use utoipa::openapi::{
+    ComponentsBuilder, ContentBuilder, InfoBuilder, OpenApi, OpenApiBuilder, Paths, Ref, RefOr,
+    Required, ResponseBuilder,
+    schema::{ArrayBuilder, ObjectBuilder, Schema},
+};
+use utoipa::{PartialSchema, ToSchema};
+
+use crate::operations::{self, COMMON_ERRORS, Endpoint, Method, Operation, Shape, Visit};
+use crate::{Envelope, ErrorEnvelope, Meta, Pagination};
+
+/// Content types of error responses: `application/problem+json` for clients that accept it
+/// (`Accept: */*`, `application/*`, or naming it), `application/json` otherwise.
+pub const ERROR_CONTENT_TYPES: [&str; 2] = ["application/json", "application/problem+json"];
+
+/// The groups, in documentation order, with their descriptions.
+const TAGS: &[(&str, &str)] = &[
+    ("apis", "API namespaces, the containers of keys"),
+    ("keys", "Issuing, verifying and revoking keys"),
+    (
+        "rootKeys",
+        "Keys that authorize calls to this API (keyward extension)",
+    ),
+    ("workspaces", "Isolated tenants (keyward extension)"),
+    ("auditLogs", "Who changed what (keyward extension)"),
+    ("liveness", "Whether the server is up"),
+];
+
+/// Builds the document.
+pub fn document() -> OpenApi {
+    let mut builder = Builder {
+        paths: Paths::new(),
+        schemas: Vec::new(),
+    };
+    operations::for_each(&mut builder);
+    builder.add_liveness();
+
+    let mut components = ComponentsBuilder::new().security_scheme(
+        "rootKey",
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .description(Some("A root key: `Authorization: Bearer <root key>`"))
+                .build(),
+        ),
+    );
+    builder
+        .schemas
+        .push((ErrorEnvelope::name().into(), ErrorEnvelope::schema()));
+    ErrorEnvelope::schemas(&mut builder.schemas);
+    builder.schemas.push((Meta::name().into(), Meta::schema()));
+    builder
+        .schemas
+        .push((Pagination::name().into(), Pagination::schema()));
+    builder.schemas.sort_by(|a, b| a.0.cmp(&b.0));
+    builder.schemas.dedup_by(|a, b| a.0 == b.0);
+    for (name, schema) in builder.schemas {
+        components = components.schema(name, schema);
+    }
+    OpenApiBuilder::new()
+        .info(
+            InfoBuilder::new()
+                .title("keyward")
+                .version(env!("CARGO_PKG_VERSION"))
+                .description(Some(
+                    "Self-hosted API key management, wire-compatible with Unkey's v2 API. Every \
+                     operation is `POST /v2/<group>.<operation>` with a JSON body and a root key \
+                     as `Authorization: Bearer <root key>`.",
+                ))
+                .build(),
+        )
+        .paths(builder.paths)
+        .components(Some(components.build()))
+        .tags(Some(TAGS.iter().map(|(name, description)| {
+            TagBuilder::new()
+                .name(*name)
+                .description(Some(*description))
+                .build()
+        })))
+        .build()
+}
+
+struct Builder {
+    paths: Paths,
+    schemas: Vec<(String, RefOr<Schema>)>,
+}
+
+impl Visit for Builder {
+    fn visit<E: Endpoint>(&mut self) {
+        let op = E::OPERATION;
+        let request_name = E::Request::name().to_string();
+        self.schemas
+            .push((request_name.clone(), E::Request::schema()));
+        E::Request::schemas(&mut self.schemas);
+        let (envelope_name, envelope_schema) = match op.shape {
+            Shape::Object => (
+                format!("Envelope_{}", E::Data::name()),
+                Envelope::<E::Data>::schema(),
+            ),
+            Shape::Page => (
+                format!("Envelope_Vec_{}", E::Data::name()),
+                page_schema(&E::Data::name()),
+            ),
+        };
+        self.schemas
+            .push((E::Data::name().into(), E::Data::schema()));
+        E::Data::schemas(&mut self.schemas);
+        Envelope::<E::Data>::schemas(&mut self.schemas);
+        self.schemas.push((envelope_name.clone(), envelope_schema));
+
+        let body = RequestBodyBuilder::new()
+            .required(Some(Required::True))
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name(request_name)))
+                    .build(),
+            )
+            .build();
+        let operation = described(op)
+            .request_body(Some(body))
+            .security(SecurityRequirement::new::<_, _, String>("rootKey", []))
+            .response("200", success(&envelope_name));
+        let operation = error_statuses(op)
+            .into_iter()
+            .fold(operation, |operation, status| {
+                operation.response(status.to_string(), error(status))
+            });
+        self.paths
+            .add_path_operation(op.path, vec![http_method(op)], operation.build());
+    }
+}
+
+impl Builder {
+    fn add_liveness(&mut self) {
+        let op = operations::LIVENESS;
+        let name = format!("Envelope_{}", operations::LivenessData::name());
+        self.schemas
+            .push((name.clone(), Envelope::<operations::LivenessData>::schema()));
+        Envelope::<operations::LivenessData>::schemas(&mut self.schemas);
+        self.schemas.push((
+            operations::LivenessData::name().into(),
+            operations::LivenessData::schema(),
+        ));
+        let operation = described(op).response("200", success(&name));
+        self.paths
+            .add_path_operation(op.path, vec![http_method(op)], operation.build());
+    }
+}
+
+/// `{meta, data: [item], pagination}`: a page's envelope, whose pagination is always present.
+fn page_schema(item: &str) -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .description(Some(
+            "A page of a list: `{ meta, data: [...], pagination }`.",
+        ))
+        .property("meta", Ref::from_schema_name(Meta::name()))
+        .property(
+            "data",
+            ArrayBuilder::new().items(Ref::from_schema_name(item)),
+        )
+        .property("pagination", Ref::from_schema_name(Pagination::name()))
+        .required("meta")
+        .required("data")
+        .required("pagination")
+        .into()
+}
+
+fn http_method(op: &Operation) -> HttpMethod {
+    match op.method {
+        Method::Get => HttpMethod::Get,
+        Method::Post => HttpMethod::Post,
+    }
+}
+
+fn described(op: &Operation) -> OperationBuilder {
+    OperationBuilder::new()
+        .operation_id(Some(op.name))
+        .tag(op.group)
+        .summary(Some(op.summary))
+        .description(Some(op.description))
+}
+
+/// Every error status `op` can answer, ascending.
+pub fn error_statuses(op: &Operation) -> Vec<u16> {
+    let mut statuses: Vec<u16> = COMMON_ERRORS.iter().chain(op.errors).copied().collect();
+    statuses.sort_unstable();
+    statuses
+}
+
+fn success(envelope: &str) -> utoipa::openapi::Response {
+    ResponseBuilder::new()
+        .description("Success")
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name(envelope)))
+                .build(),
+        )
+        .build()
+}
+
+fn error(status: u16) -> utoipa::openapi::Response {
+    let description = match status {
+        400 => "Invalid request: the detail and `errors` name each problem",
+        401 => "Unknown root key",
+        403 => "Missing permission",
+        404 => "Not found in this workspace",
+        409 => "Conflicts with an existing resource",
+        412 => "Precondition failed",
+        413 => "Request body too large",
+        415 => "Request body not sent as application/json",
+        500 => "Internal error; the log has the cause under the request id",
+        503 => "The database cannot serve now; retry after `Retry-After` seconds",
+        _ => "Error",
+    };
+    ERROR_CONTENT_TYPES
+        .iter()
+        .fold(
+            ResponseBuilder::new().description(description),
+            |response, content_type| {
+                response.content(
+                    *content_type,
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name(ErrorEnvelope::name())))
+                        .build(),
+                )
+            },
+        )
+        .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_registered_operation_is_documented() {
+        let doc = document();
+        for op in operations::ALL.iter().chain([&operations::LIVENESS]) {
+            let item = doc
+                .paths
+                .paths
+                .get(op.path)
+                .unwrap_or_else(|| panic!("{} is not in the document", op.path));
+            let operation = match op.method {
+                Method::Post => item.post.as_ref(),
+                Method::Get => item.get.as_ref(),
+            }
+            .unwrap_or_else(|| panic!("{} has no {:?} operation", op.path, op.method));
+            assert_eq!(operation.operation_id.as_deref(), Some(op.name));
+        }
+        assert_eq!(doc.paths.paths.len(), operations::ALL.len() + 1);
+        let json = serde_json::to_value(&doc).unwrap();
+        let schemas = json["components"]["schemas"].as_object().unwrap();
+        // Every reference resolves.
+        let text = json.to_string();
+        for reference in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
+            let name = reference.split('"').next().unwrap();
+            assert!(schemas.contains_key(name), "dangling reference to {name}");
+        }
+    }
+}
