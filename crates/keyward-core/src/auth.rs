@@ -1,37 +1,38 @@
-//! Root-key authentication and permission checks.
+//! Root-key authentication and authorization.
 //!
-//! Every endpoint except liveness, metrics and the OpenAPI document takes a [`Caller`]: the
-//! authenticated root key, the workspace it acts in, and where the request came from (for the
-//! audit log). Service functions scope every lookup to `caller.workspace_id()` — data of another
-//! workspace answers as if it did not exist — and then check permissions with the helpers here.
+//! Every operation except liveness, metrics and the OpenAPI document runs for a [`Caller`]: the
+//! authenticated root key and the workspace it acts in. Service functions scope every lookup to
+//! `caller.workspace_id()` — data of another workspace answers as if it did not exist — and then
+//! check the caller's typed permissions ([`Grants`]) for the [`Action`] on the [`Target`] they
+//! found.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
+use keyward_store::{Db, root_keys};
 use keyward_types::ErrorCode;
+use keyward_types::permissions::{Action, Grant, Grants, Resource, Scope, Target};
 
-use crate::app::App;
+use crate::Keyward;
 use crate::cache::LoadError;
 use crate::error::{ApiError, ApiResult};
 use crate::key_material::KeyHash;
-use crate::store;
 
 /// A live root key, as cached for authentication.
 #[derive(Debug)]
-pub struct RootKeyRecord {
+pub struct RootKey {
     pub id: String,
     pub workspace_id: String,
     pub name: Option<String>,
-    pub permissions: HashSet<String>,
+    /// The permission strings as granted (and listed).
+    pub permissions: Vec<String>,
+    /// The same, parsed.
+    pub grants: Grants,
 }
 
-/// The authenticated caller of an endpoint.
+/// The authenticated caller of an operation.
 #[derive(Debug, Clone)]
 pub struct Caller {
-    pub root_key: Arc<RootKeyRecord>,
-    /// Kept raw: turned into strings only when a change is audited, not on every verification.
-    pub remote_ip: Option<std::net::SocketAddr>,
-    pub user_agent: Option<axum::http::HeaderValue>,
+    pub root_key: Arc<RootKey>,
 }
 
 impl Caller {
@@ -39,85 +40,67 @@ impl Caller {
         &self.root_key.workspace_id
     }
 
-    pub fn has(&self, permission: &str) -> bool {
-        self.root_key.permissions.contains(permission)
+    /// Whether the root key may `action` on `target`.
+    pub fn may(&self, action: Action, target: &Target<'_>) -> bool {
+        self.root_key
+            .grants
+            .allows(&self.root_key.workspace_id, action, target)
     }
 
-    /// Whether the root key holds `permission` or the wildcard that includes it
-    /// (`api.*.read_key` includes `api.api_1.read_key`). Used when delegating permissions.
-    pub fn covers(&self, permission: &str) -> bool {
-        if self.has(permission) {
-            return true;
-        }
-        let mut parts = permission.splitn(3, '.');
-        match (parts.next(), parts.next(), parts.next()) {
-            (Some(resource), Some(id), Some(action)) if id != "*" => {
-                self.has(&format!("{resource}.*.{action}"))
-            }
-            _ => false,
-        }
-    }
-
-    /// Requires one permission that applies to the whole workspace, e.g. `api.*.create_api`.
-    pub fn require(&self, permission: &str) -> ApiResult<()> {
-        if self.has(permission) {
+    /// Like [`Caller::may`], answering 403 with the permissions that would do.
+    pub fn require(&self, action: Action, target: &Target<'_>) -> ApiResult<()> {
+        if self.may(action, target) {
             Ok(())
         } else {
-            Err(ApiError::missing_permission(&[permission.to_string()]))
+            Err(ApiError::missing_permission(&accepted(action, target)))
         }
     }
 
-    /// Whether the root key may `action` on API `api_id`: `api.*.<action>` or `api.<id>.<action>`.
-    pub fn may_on_api(&self, api_id: &str, action: &str) -> bool {
-        // The wildcard check needs no allocation; it is the common case on the verify path.
-        let wildcard = match action {
-            "verify_key" => self.has("api.*.verify_key"),
-            _ => self.has(&format!("api.*.{action}")),
-        };
-        wildcard || self.has(&format!("api.{api_id}.{action}"))
+    /// Requires every one of `actions` on `target`.
+    pub fn require_all(&self, actions: &[Action], target: &Target<'_>) -> ApiResult<()> {
+        actions
+            .iter()
+            .try_for_each(|action| self.require(*action, target))
     }
 
-    /// Like [`Caller::may_on_api`], answering 403 with both accepted permissions.
-    pub fn require_on_api(&self, api_id: &str, action: &str) -> ApiResult<()> {
-        if self.may_on_api(api_id, action) {
-            Ok(())
-        } else {
-            Err(ApiError::missing_permission(&[
-                format!("api.*.{action}"),
-                format!("api.{api_id}.{action}"),
-            ]))
-        }
+    /// Whether the root key holds everything `grant` gives (so it may hand it out).
+    pub fn covers(&self, grant: &Grant) -> bool {
+        self.root_key.grants.covers(grant)
     }
 }
 
-/// Authenticates the bearer token of a request.
-pub async fn authenticate(app: &App, authorization: Option<&str>) -> ApiResult<Arc<RootKeyRecord>> {
-    let Some(header) = authorization else {
-        return Err(ApiError::new(
-            ErrorCode::AuthenticationMissing,
-            "Authorization header is missing. Send 'Authorization: Bearer <root key>'.",
-        ));
+/// The tuples that grant `action` on `target`, as an error message lists them: the wildcard,
+/// and the one naming the target's API or namespace where there is one.
+fn accepted(action: Action, target: &Target<'_>) -> Vec<String> {
+    let scoped = match (action.resource(), target) {
+        (Resource::Api, Target::Api(id) | Target::Key { api_id: id, .. }) => Some(*id),
+        (Resource::Ratelimit, Target::Namespace(id)) => Some(*id),
+        _ => None,
     };
-    let token = header
-        .strip_prefix("Bearer ")
-        .map(str::trim)
-        .filter(|t| !t.is_empty() && !t.contains(char::is_whitespace));
-    let Some(token) = token else {
-        return Err(ApiError::new(
-            ErrorCode::AuthenticationMalformed,
-            "Authorization header is malformed. Use the form 'Bearer <root key>'.",
-        ));
-    };
+    let mut list = vec![action.wildcard()];
+    if let Some(id) = scoped {
+        let grant = Grant::Tuple {
+            action,
+            scope: Scope::One(id.into()),
+        };
+        list.push(grant.to_string());
+    }
+    list
+}
+
+/// Authenticates a bearer token: the live root key it is, through the cache.
+pub async fn authenticate(keyward: &Keyward, token: &str) -> ApiResult<Arc<RootKey>> {
     let hash = KeyHash::of(token);
-    let record = app
+    let record = keyward
+        .caches
         .root_keys
         // The database handle is cloned only on a miss, when the load needs its own.
         .get_or_load(hash, || {
-            let db = app.db.clone();
+            let db = keyward.db.clone();
             async move { load_root_key(&db, hash).await }
         })
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(LoadError::into_api_error)?;
     record.ok_or_else(|| {
         ApiError::new(
             ErrorCode::AuthenticationKeyNotFound,
@@ -126,25 +109,39 @@ pub async fn authenticate(app: &App, authorization: Option<&str>) -> ApiResult<A
     })
 }
 
-async fn load_root_key(
-    db: &store::Db,
-    hash: KeyHash,
-) -> Result<Option<Arc<RootKeyRecord>>, LoadError> {
-    let to_load_error = |e: sqlx::Error| LoadError(format!("loading a root key: {e}").into());
-    let mut conn = db.reader().await.map_err(to_load_error)?;
-    let row = store::root_keys::find_live_by_hash(&mut conn, hash.as_bytes())
+async fn load_root_key(db: &Db, hash: KeyHash) -> Result<Option<Arc<RootKey>>, LoadError> {
+    let mut conn = db.reader().await.map_err(LoadError::store)?;
+    let Some(row) = root_keys::find_live_by_hash(&mut conn, hash.as_bytes())
         .await
-        .map_err(to_load_error)?;
-    row.map(|row| {
-        let permissions: HashSet<String> = serde_json::from_str(&row.permissions).map_err(|e| {
-            LoadError(format!("root key {} has unreadable permissions: {e}", row.id).into())
-        })?;
-        Ok(Arc::new(RootKeyRecord {
-            id: row.id,
-            workspace_id: row.workspace_id,
-            name: row.name,
-            permissions,
-        }))
-    })
-    .transpose()
+        .map_err(LoadError::store)?
+    else {
+        return Ok(None);
+    };
+    let permissions: Vec<String> = serde_json::from_str(&row.permissions).map_err(|e| {
+        LoadError::other(format!(
+            "root key {} has unreadable permissions: {e}",
+            row.id
+        ))
+    })?;
+    // Every stored string was accepted when it was granted; one this version cannot parse
+    // (written by a newer version) grants nothing rather than locking the key out.
+    let mut grants = Grants::default();
+    for permission in &permissions {
+        match Grant::parse(permission) {
+            Ok(grant) => grants.insert(grant),
+            Err(err) => tracing::warn!(
+                root_key_id = %row.id,
+                permission = %permission,
+                %err,
+                "ignoring a root-key permission this version does not understand"
+            ),
+        }
+    }
+    Ok(Some(Arc::new(RootKey {
+        id: row.id,
+        workspace_id: row.workspace_id,
+        name: row.name,
+        permissions,
+        grants,
+    })))
 }

@@ -10,11 +10,12 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, bail};
-use keyward_types::permissions;
+use keyward_store::workspaces;
 
+use crate::Keyward;
 use crate::audit::Actor;
 use crate::service::workspaces::insert_workspace;
-use crate::store::{self, Db};
+use crate::work::Work;
 
 /// Shortest accepted `KEYWARD_BOOTSTRAP_ROOT_KEY`.
 pub const MIN_BOOTSTRAP_KEY_LEN: usize = 16;
@@ -22,12 +23,14 @@ pub const MIN_BOOTSTRAP_KEY_LEN: usize = 16;
 pub const BOOTSTRAP_KEY_FILE: &str = "bootstrap-root-key";
 
 pub async fn bootstrap(
-    db: &Db,
+    keyward: &Keyward,
     data_dir: &Path,
     configured_key: Option<&str>,
 ) -> anyhow::Result<()> {
-    let mut tx = db.begin().await?;
-    if !store::workspaces::none_exist(&mut tx).await? {
+    let mut work = Work::begin(keyward, Actor::system())
+        .await
+        .map_err(|e| anyhow::anyhow!("bootstrap failed: {}", e.detail))?;
+    if !workspaces::none_exist(work.tx()).await? {
         if configured_key.is_some() {
             tracing::info!(
                 "KEYWARD_BOOTSTRAP_ROOT_KEY is ignored: the database already has a workspace and root keys"
@@ -48,10 +51,9 @@ pub async fn bootstrap(
         }
     }
     let (workspace_id, root_key) = insert_workspace(
-        &mut tx,
-        &Actor::system(),
+        &mut work,
         "default",
-        &permissions::all_wildcards(true),
+        true,
         configured_key.map(str::to_owned),
     )
     .await
@@ -61,7 +63,9 @@ pub async fn bootstrap(
         // Written before the commit: if writing fails, no root key exists that nobody knows.
         write_key_file(data_dir, &root_key.key)?;
     }
-    tx.commit().await?;
+    work.commit()
+        .await
+        .map_err(|e| anyhow::anyhow!("bootstrap failed: {}", e.cause.unwrap_or(e.detail)))?;
     tracing::info!(
         workspace_id,
         root_key_id = root_key.key_id,

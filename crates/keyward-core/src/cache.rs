@@ -73,11 +73,39 @@ enum Slot<V> {
 
 /// Why a load failed; shared by every request that waited for it. Never cached.
 #[derive(Clone, Debug)]
-pub struct LoadError(pub Arc<str>);
+pub struct LoadError {
+    /// The database could not serve (a 503 to retry), rather than failed.
+    pub unavailable: bool,
+    pub message: Arc<str>,
+}
+
+impl LoadError {
+    pub fn store(err: keyward_store::StoreError) -> LoadError {
+        LoadError {
+            unavailable: matches!(err, keyward_store::StoreError::Unavailable(_)),
+            message: err.to_string().into(),
+        }
+    }
+
+    pub fn other(message: impl Into<Arc<str>>) -> LoadError {
+        LoadError {
+            unavailable: false,
+            message: message.into(),
+        }
+    }
+
+    pub fn into_api_error(self) -> crate::error::ApiError {
+        if self.unavailable {
+            crate::error::ApiError::unavailable(self)
+        } else {
+            crate::error::ApiError::internal(self)
+        }
+    }
+}
 
 impl std::fmt::Display for LoadError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.message)
     }
 }
 
@@ -203,7 +231,7 @@ impl<V: Clone + Send + Sync + 'static> KeyCache<V> {
             Found::Wait(mut done) => match done.wait_for(Option::is_some).await {
                 Ok(result) => result.clone().expect("wait_for returned a completed load"),
                 // The load task panicked before sending; report it rather than hang.
-                Err(_) => Err(LoadError("the cache load was aborted".into())),
+                Err(_) => Err(LoadError::other("the cache load was aborted")),
             },
         }
     }
@@ -452,7 +480,7 @@ mod tests {
     async fn errors_are_not_cached() {
         let cache: KeyCache<u8> = KeyCache::new(100, Duration::from_secs(60));
         let err = cache
-            .get_or_load(key(1), || async { Err(LoadError("db down".into())) })
+            .get_or_load(key(1), || async { Err(LoadError::other("db down")) })
             .await;
         assert_eq!(err.unwrap_err().to_string(), "db down");
         let ok = cache.get_or_load(key(1), || async { Ok(1) }).await.unwrap();

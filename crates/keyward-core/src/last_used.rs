@@ -21,9 +21,10 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use crate::app::App;
+use keyward_store::{Db, StoreError, StoreResult, keys};
+
+use crate::Keyward;
 use crate::key_material::KeyHash;
-use crate::store::{self, Db, StoreResult};
 use crate::verify::CachedKey;
 
 /// A key is marked at most once per this many milliseconds.
@@ -99,9 +100,9 @@ impl LastUsed {
     }
 
     /// The later of `stored` and the mark of the key cached under `hash`, if it is cached.
-    pub fn merged(app: &App, hash: &[u8], stored: Option<i64>) -> Option<i64> {
+    pub fn merged(keyward: &Keyward, hash: &[u8], stored: Option<i64>) -> Option<i64> {
         let cached = KeyHash::from_slice(hash)
-            .and_then(|hash| app.keys.peek(&hash))
+            .and_then(|hash| keyward.caches.keys.peek(&hash))
             .flatten()
             .and_then(|key| key.last_used.get());
         stored.max(cached)
@@ -121,7 +122,7 @@ impl LastUsed {
                 (key.id.clone(), key.last_used.at.load(SeqCst))
             })
             .collect();
-        let batches = used.chunks(store::keys::LAST_USED_BATCH);
+        let batches = used.chunks(keys::LAST_USED_BATCH);
         // Batch `i` of `n` is due `i / n` of the span after the start (the span capped at
         // MAX_PAUSE per batch), so the whole flush takes about the span, or its own time if that
         // is longer.
@@ -135,9 +136,9 @@ impl LastUsed {
                     tokio::time::sleep_until(started + span.mul_f64(i as f64 / n)).await;
                 }
                 let mut conn = db.writer().await?;
-                store::keys::record_last_used(&mut conn, batch).await?;
+                keys::record_last_used(&mut conn, batch).await?;
             }
-            Ok::<(), sqlx::Error>(())
+            Ok::<(), StoreError>(())
         }
         .await;
         if let Err(err) = written {
@@ -154,8 +155,8 @@ impl LastUsed {
     }
 
     /// Flushes every period until [`LastUsed::stop`], then once more, at once, and returns.
-    pub async fn run_flusher(app: Arc<App>) {
-        let last_used = &app.last_used;
+    pub async fn run_flusher(keyward: Arc<Keyward>) {
+        let last_used = &keyward.last_used;
         let period = last_used.flush_period;
         let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -167,7 +168,7 @@ impl LastUsed {
             }
             let stopping = last_used.stopping.load(SeqCst);
             let started = std::time::Instant::now();
-            match last_used.flush(&app.db).await {
+            match last_used.flush(&keyward.db).await {
                 Ok(0) => {}
                 Ok(keys) => tracing::debug!(
                     keys,

@@ -17,14 +17,20 @@ use keyward_types::keys::{Identity, VerifyCode, VerifyKeyRequest, VerifyKeyRespo
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use crate::app::App;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use keyward_store::Db;
+use keyward_store::keys::{self, KeyRecord};
+use keyward_types::permissions::{Action, Target};
+
+use crate::Keyward;
 use crate::auth::Caller;
 use crate::cache::LoadError;
 use crate::error::{ApiError, ApiResult};
 use crate::key_material::KeyHash;
 use crate::last_used::Mark;
 use crate::permission_query::Query;
-use crate::store::{self, Db};
+use crate::striped::Striped;
 use crate::time::now_ms;
 
 /// What verification needs to know about a key, cached by hash.
@@ -59,7 +65,7 @@ pub fn parse_meta(text: Option<&str>) -> Option<Map<String, Value>> {
 }
 
 /// The identity a key belongs to, in wire form.
-pub fn identity_view(row: &store::keys::KeyRow) -> Option<Identity> {
+pub fn identity_view(row: &KeyRecord) -> Option<Identity> {
     match (&row.identity_id, &row.identity_external_id) {
         (Some(id), Some(external_id)) => Some(Identity {
             id: id.clone(),
@@ -91,7 +97,7 @@ impl SharedIds {
 }
 
 impl CachedKey {
-    pub fn from_row(row: store::keys::KeyRow, ids: &SharedIds) -> CachedKey {
+    pub fn from_row(row: KeyRecord, ids: &SharedIds) -> CachedKey {
         let identity = identity_view(&row).as_ref().and_then(raw_json);
         let mut key = CachedKey {
             // Stored as the compact JSON text of an object (written by `keys.createKey` and
@@ -171,15 +177,17 @@ fn raw_json<T: serde::Serialize>(value: &T) -> Option<Arc<RawValue>> {
 }
 
 /// Looks a key up through the cache.
-pub async fn lookup(app: &App, hash: KeyHash) -> ApiResult<Option<Arc<CachedKey>>> {
-    app.keys
+pub async fn lookup(keyward: &Keyward, hash: KeyHash) -> ApiResult<Option<Arc<CachedKey>>> {
+    let caches = &keyward.caches;
+    caches
+        .keys
         // The database handle is cloned only on a miss, when the load needs its own.
         .get_or_load(hash, || {
-            let (db, ids) = (app.db.clone(), Arc::clone(&app.shared_ids));
+            let (db, ids) = (keyward.db.clone(), Arc::clone(&caches.shared_ids));
             async move { load(&db, &ids, hash).await }
         })
         .await
-        .map_err(ApiError::internal)
+        .map_err(LoadError::into_api_error)
 }
 
 async fn load(
@@ -187,16 +195,15 @@ async fn load(
     ids: &SharedIds,
     hash: KeyHash,
 ) -> Result<Option<Arc<CachedKey>>, LoadError> {
-    let to_load_error = |e: sqlx::Error| LoadError(format!("loading a key: {e}").into());
-    let mut conn = db.reader().await.map_err(to_load_error)?;
-    let row = store::keys::find_live_by_hash(&mut conn, hash.as_bytes())
+    let mut conn = db.reader().await.map_err(LoadError::store)?;
+    let row = keys::find_live_by_hash(&mut conn, hash.as_bytes())
         .await
-        .map_err(to_load_error)?;
+        .map_err(LoadError::store)?;
     Ok(row.map(|row| Arc::new(CachedKey::from_row(row, ids))))
 }
 
 pub async fn verify_key(
-    app: &App,
+    keyward: &Keyward,
     caller: &Caller,
     req: VerifyKeyRequest,
 ) -> ApiResult<Verification> {
@@ -211,15 +218,22 @@ pub async fn verify_key(
         None => None,
     };
 
-    let key = lookup(app, KeyHash::of(&req.key)).await?.filter(|k| {
-        *k.workspace_id == *caller.workspace_id() && caller.may_on_api(&k.api_id, "verify_key")
+    let key = lookup(keyward, KeyHash::of(&req.key)).await?.filter(|k| {
+        *k.workspace_id == *caller.workspace_id()
+            && caller.may(
+                Action::VerifyKey,
+                &Target::Key {
+                    api_id: &k.api_id,
+                    key_id: &k.id,
+                },
+            )
     });
     let Some(key) = key else {
-        return Ok(not_found(app));
+        return Ok(not_found(keyward));
     };
     // Any verification of a key that exists counts as a use, whatever its outcome.
     let now = now_ms();
-    app.last_used.mark(&key, now);
+    keyward.last_used.mark(&key, now);
 
     let mut code = if !key.enabled {
         VerifyCode::Disabled
@@ -240,8 +254,8 @@ pub async fn verify_key(
         let cost = req.credits.as_ref().map_or(1, |c| c.cost);
         // Boxed: the database futures are kilobytes, and kept inline they would make every
         // verification's future that large, to be moved and copied on every request.
-        match Box::pin(settle_credits(app, &key.id, code, cost)).await? {
-            Settled::Gone => return Ok(not_found(app)),
+        match Box::pin(settle_credits(&keyward.db, &key.id, code, cost)).await? {
+            Settled::Gone => return Ok(not_found(keyward)),
             Settled::Balance { code: after, left } => {
                 code = after;
                 credits = left;
@@ -249,7 +263,7 @@ pub async fn verify_key(
         }
     }
 
-    app.metrics.record_verification(code);
+    keyward.verifications.record(code);
     Ok(if code == VerifyCode::Valid && key.valid_answer.is_some() {
         Verification::Prerendered(key)
     } else {
@@ -258,9 +272,26 @@ pub async fn verify_key(
 }
 
 /// The NOT_FOUND answer, counted.
-fn not_found(app: &App) -> Verification {
-    app.metrics.record_verification(VerifyCode::NotFound);
+fn not_found(keyward: &Keyward) -> Verification {
+    keyward.verifications.record(VerifyCode::NotFound);
     VerifyKeyResponseData::not_found().into()
+}
+
+/// Verification outcomes, counted per code for `/metrics` (striped: written on every request).
+#[derive(Default)]
+pub struct VerifyStats(Striped<[AtomicU64; VerifyCode::ALL.len()]>);
+
+impl VerifyStats {
+    pub fn record(&self, code: VerifyCode) {
+        let i = VerifyCode::ALL.iter().position(|c| *c == code).unwrap_or(0);
+        self.0.local()[i].fetch_add(1, Relaxed);
+    }
+
+    /// How many verifications answered `code`.
+    pub fn count(&self, code: VerifyCode) -> u64 {
+        let i = VerifyCode::ALL.iter().position(|c| *c == code).unwrap_or(0);
+        self.0.sum(|counts| &counts[i])
+    }
 }
 
 /// What spending a metered key's credits came to.
@@ -273,25 +304,20 @@ enum Settled {
 }
 
 /// Spends `cost` credits of a metered key if `code` is still VALID, or reads its balance.
-async fn settle_credits(
-    app: &App,
-    key_id: &str,
-    code: VerifyCode,
-    cost: i64,
-) -> ApiResult<Settled> {
+async fn settle_credits(db: &Db, key_id: &str, code: VerifyCode, cost: i64) -> ApiResult<Settled> {
     let spend = code == VerifyCode::Valid && cost > 0;
     let mut conn = if spend {
-        app.db.writer().await?
+        db.writer().await?
     } else {
-        app.db.reader().await?
+        db.reader().await?
     };
-    if spend && let Some(left) = store::keys::spend_credits(&mut conn, key_id, cost).await? {
+    if spend && let Some(left) = keys::spend_credits(&mut conn, key_id, cost).await? {
         return Ok(Settled::Balance {
             code,
             left: Some(left),
         });
     }
-    Ok(match store::keys::remaining(&mut conn, key_id).await? {
+    Ok(match keys::remaining(&mut conn, key_id).await? {
         None => Settled::Gone,
         // Made unlimited meanwhile: nothing to spend.
         Some(None) => Settled::Balance { code, left: None },
@@ -333,8 +359,8 @@ fn check_requested_ratelimits(key: &CachedKey, req: &VerifyKeyRequest) -> ApiRes
 mod tests {
     use super::*;
 
-    fn row(remaining: Option<i64>) -> store::keys::KeyRow {
-        store::keys::KeyRow {
+    fn row(remaining: Option<i64>) -> KeyRecord {
+        KeyRecord {
             id: "key_1".into(),
             workspace_id: "ws_1".into(),
             api_id: "api_1".into(),

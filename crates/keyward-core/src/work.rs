@@ -89,8 +89,10 @@ impl Work {
         description: impl Into<String>,
         targets: Vec<Target>,
     ) {
-        self.events
-            .push(self.actor.record(workspace_id, event, description.into(), targets));
+        self.events.push(
+            self.actor
+                .record(workspace_id, event, description.into(), targets),
+        );
     }
 
     /// Forgets `invalidation` from the caches once the change has committed.
@@ -133,5 +135,66 @@ impl Work {
                 "the commit task failed: {join}"
             ))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::CoreConfig;
+    use crate::audit::TargetKind;
+    use keyward_store::{Db, PoolOptions, workspaces};
+
+    async fn keyward() -> (tempfile::TempDir, Arc<Keyward>) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(None, dir.path(), &PoolOptions::default())
+            .await
+            .unwrap();
+        (dir, Keyward::new(db, &CoreConfig::default()))
+    }
+
+    #[tokio::test]
+    async fn a_change_without_an_audit_event_is_refused_and_rolled_back() {
+        let (_dir, keyward) = keyward().await;
+        let mut work = Work::begin(&keyward, Actor::system()).await.unwrap();
+        workspaces::insert(work.tx(), "ws_1", "one", 1)
+            .await
+            .unwrap();
+        let err = work.commit().await.unwrap_err();
+        assert_eq!(err.code.status(), 500);
+        let mut work = Work::begin(&keyward, Actor::system()).await.unwrap();
+        assert!(
+            workspaces::none_exist(work.tx()).await.unwrap(),
+            "the change was rolled back"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_change_with_its_event_commits_both() {
+        let (_dir, keyward) = keyward().await;
+        let mut work = Work::begin(&keyward, Actor::system()).await.unwrap();
+        workspaces::insert(work.tx(), "ws_1", "one", 1)
+            .await
+            .unwrap();
+        work.audit(
+            "ws_1",
+            Event::WorkspaceCreate,
+            "Created ws_1",
+            vec![Target::new(TargetKind::Workspace, "ws_1", Some("one"))],
+        );
+        work.commit().await.unwrap();
+        let mut conn = keyward.db.reader().await.unwrap();
+        assert!(!workspaces::none_exist(&mut conn).await.unwrap());
+        let events = keyward_store::audit::list(
+            &mut conn,
+            "ws_1",
+            &keyward_store::audit::AuditFilter::default(),
+            10,
+        )
+        .await
+        .unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].event, "workspace.create");
+        assert_eq!(events[0].request_id, None, "no request, no request id");
     }
 }

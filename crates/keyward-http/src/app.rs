@@ -3,25 +3,14 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
+use keyward_core::Keyward;
 
-use crate::auth::RootKeyRecord;
-use crate::cache::KeyCache;
-use crate::last_used::LastUsed;
 use crate::metrics::Metrics;
-use crate::store::Db;
-use crate::verify::{CachedKey, SharedIds};
 
 /// Everything a request may need. Handlers receive it as [`AppState`].
 pub struct App {
-    pub db: Db,
-    /// Key hash → the key's verification record (`None`: no live key has this hash).
-    pub keys: KeyCache<Option<Arc<CachedKey>>>,
-    /// The workspace and API ids the cached keys share.
-    pub shared_ids: Arc<SharedIds>,
-    /// Root key hash → the root key (`None`: unknown or deleted).
-    pub root_keys: KeyCache<Option<Arc<RootKeyRecord>>>,
-    /// When keys were last used, waiting to be written.
-    pub last_used: LastUsed,
+    /// The logic layer: database, caches, counters.
+    pub keyward: Arc<Keyward>,
     pub metrics: Metrics,
     /// The OpenAPI document, serialized once at startup.
     pub openapi_json: Bytes,
@@ -30,11 +19,9 @@ pub struct App {
 pub type AppState = Arc<App>;
 
 impl App {
-    /// The metrics text, including cache statistics.
+    /// The metrics text: routes, verification outcomes and caches.
     pub fn render_metrics(&self) -> String {
-        self.metrics.render(&[
-            ("keys", self.keys.stats()),
-            ("root_keys", self.root_keys.stats()),
-        ])
+        self.metrics
+            .render(&self.keyward.verifications, &self.keyward.cache_stats())
     }
 }

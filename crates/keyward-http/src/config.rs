@@ -39,3 +39,19 @@ impl Default for ServeConfig {
         }
     }
 }
+
+impl ServeConfig {
+    /// The settings of the logic layer.
+    pub fn core_config(&self) -> keyward_core::CoreConfig {
+        keyward_core::CoreConfig {
+            cache_capacity: self.cache_capacity,
+            cache_ttl: self.cache_ttl,
+            last_used_flush: self.last_used_flush,
+        }
+    }
+
+    /// The database connection settings.
+    pub fn pool_options(&self) -> keyward_store::PoolOptions {
+        keyward_store::PoolOptions::default()
+    }
+}

@@ -1,4 +1,5 @@
-//! Request extractors: the validated JSON body and the authenticated caller.
+//! Request extractors: the validated JSON body, the authenticated caller, and where a mutation
+//! comes from (for its audit event).
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -8,9 +9,12 @@ use axum::http::request::Parts;
 use keyward_types::{ErrorCode, Validate, ValidationError, Violations};
 use serde::de::DeserializeOwned;
 
+use keyward_core::audit::Origin;
+use keyward_core::auth::{Caller, authenticate};
+use keyward_core::error::ApiError;
+
 use crate::app::AppState;
-use crate::auth::{Caller, authenticate};
-use crate::error::ApiError;
+use crate::error::ErrorResponse;
 
 /// A JSON request body, deserialized strictly (unknown fields are errors) and validated against
 /// the documented limits. Every problem becomes a 400 listing each field.
@@ -21,9 +25,9 @@ where
     T: DeserializeOwned + Validate,
     S: Send + Sync,
 {
-    type Rejection = ApiError;
+    type Rejection = ErrorResponse;
 
-    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+    async fn from_request(request: Request, state: &S) -> Result<Self, ErrorResponse> {
         // Only an error needs the context text; build it then, not on every request.
         let uri = request.uri().clone();
         let context = || format!("POST request body for '{}'", uri.path());
@@ -39,7 +43,7 @@ where
         let mut violations = Violations::new();
         value.validate(&mut violations);
         if !violations.is_empty() {
-            return Err(ApiError::invalid(&context(), violations.into_errors()));
+            return Err(ApiError::invalid(&context(), violations.into_errors()).into());
         }
         Ok(Body(value))
     }
@@ -130,25 +134,61 @@ fn field_error(path: &str, err: &serde_json::Error) -> ValidationError {
     }
 }
 
-impl FromRequestParts<AppState> for Caller {
-    type Rejection = ApiError;
+/// The authenticated root key of a request (`Authorization: Bearer <root key>`, the scheme
+/// matched case-insensitively as RFC 9110 says).
+pub struct Authenticated(pub Caller);
 
-    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
-        let authorization = match parts.headers.get(AUTHORIZATION) {
-            None => None,
-            Some(value) => Some(value.to_str().map_err(|_| {
-                ApiError::new(
-                    ErrorCode::AuthenticationMalformed,
-                    "Authorization header is malformed. Use the form 'Bearer <root key>'.",
-                )
-            })?),
+impl FromRequestParts<AppState> for Authenticated {
+    type Rejection = ErrorResponse;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ErrorResponse> {
+        let malformed = || {
+            ApiError::new(
+                ErrorCode::AuthenticationMalformed,
+                "Authorization header is malformed. Use the form 'Bearer <root key>'.",
+            )
         };
-        let root_key = authenticate(app, authorization).await?;
-        Ok(Caller {
-            root_key,
-            remote_ip: super::request_id::peer(),
-            user_agent: parts.headers.get(USER_AGENT).cloned(),
-        })
+        let Some(header) = parts.headers.get(AUTHORIZATION) else {
+            return Err(ApiError::new(
+                ErrorCode::AuthenticationMissing,
+                "Authorization header is missing. Send 'Authorization: Bearer <root key>'.",
+            )
+            .into());
+        };
+        let header = header.to_str().map_err(|_| malformed())?;
+        let token = bearer_token(header).ok_or_else(malformed)?;
+        let root_key = authenticate(&app.keyward, token).await?;
+        Ok(Authenticated(Caller { root_key }))
+    }
+}
+
+/// The token of `Bearer <token>`, the scheme in any case; `None` when malformed.
+fn bearer_token(header: &str) -> Option<&str> {
+    let (scheme, token) = header.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer")
+        && !token.is_empty()
+        && !token.contains(char::is_whitespace))
+    .then_some(token)
+}
+
+/// Where a mutation comes from, for its audit event: the request id, the client's address and
+/// its `User-Agent`. Only mutations take it, so verifications never build these strings.
+pub struct RequestOrigin(pub Origin);
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestOrigin {
+    type Rejection = ErrorResponse;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ErrorResponse> {
+        Ok(RequestOrigin(Origin {
+            request_id: Some(crate::request_id::current()),
+            remote_ip: crate::request_id::peer().map(|addr| addr.ip()),
+            user_agent: parts
+                .headers
+                .get(USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+        }))
     }
 }
 
@@ -159,6 +199,17 @@ mod tests {
 
     fn errors(body: &str) -> ApiError {
         parse::<DeleteKeyRequest>(body.as_bytes(), "ctx").unwrap_err()
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        assert_eq!(bearer_token("Bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("BEARER abc"), Some("abc"));
+        assert_eq!(bearer_token("Bearer"), None);
+        assert_eq!(bearer_token("Bearer  "), None);
+        assert_eq!(bearer_token("Basic abc"), None);
+        assert_eq!(bearer_token("Bearer a b"), None);
     }
 
     #[test]

@@ -1,31 +1,21 @@
-//! keyward's server as a library: the binary (`keyward serve`), the tests and the benchmark all
-//! start it through [`Server::start`].
+//! keyward's HTTP face, and the only crate that speaks axum: the router (built from the operation
+//! registry of `keyward-types`), the extractors, the rendering of errors, the per-request layer,
+//! one handler file per operation, and the server's start and stop. The binary (`keyward
+//! serve`), the tests and the benchmark all start keyward through [`Server::start`].
 //!
-//! Layers, outside in (see `docs/ARCHITECTURE.md`):
-//! - [`http`]: routing, middleware, extractors, one handler per endpoint;
-//! - [`service`]: the logic of each endpoint, free of HTTP types; [`verify`] is the hot path;
-//! - [`auth`], [`audit`], [`cache`], [`key_material`], [`last_used`], [`permission_query`],
-//!   [`striped`]: shared mechanisms;
-//! - [`store`]: the only module that speaks SQL.
+//! Layers, outside in (see `docs/ARCHITECTURE.md`): this crate → `keyward-core` (logic) →
+//! `keyward-store` (SQL). Handlers only extract, call a service function and wrap its answer.
 
 pub mod app;
-pub mod audit;
-pub mod auth;
-pub mod bootstrap;
-pub mod cache;
 pub mod config;
 pub mod error;
-pub mod http;
-pub mod key_material;
-pub mod last_used;
+pub mod extract;
 pub mod metrics;
-pub mod permission_query;
+pub mod request_id;
+pub mod respond;
+pub mod router;
+pub mod routes;
 pub mod server;
-pub mod service;
-pub mod store;
-pub mod striped;
-pub mod time;
-pub mod verify;
 
 pub use config::ServeConfig;
 pub use server::Server;

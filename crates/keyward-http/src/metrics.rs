@@ -10,10 +10,10 @@ use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
+use keyward_core::cache::CacheStats;
+use keyward_core::striped::Striped;
+use keyward_core::verify::VerifyStats;
 use keyward_types::keys::VerifyCode;
-
-use crate::cache::CacheStats;
-use crate::striped::Striped;
 
 /// Upper bounds of the latency histogram buckets, in microseconds.
 const LATENCY_BUCKETS_MICROS: [u64; 12] = [
@@ -40,7 +40,6 @@ pub struct Metrics {
     /// Sorted by path: found by binary search, cheaper than hashing the path of every request.
     routes: Vec<(String, RouteStats)>,
     unmatched: RouteStats,
-    verifications: Striped<[AtomicU64; VerifyCode::ALL.len()]>,
 }
 
 impl Metrics {
@@ -55,7 +54,6 @@ impl Metrics {
         Metrics {
             routes,
             unmatched: RouteStats::default(),
-            verifications: Default::default(),
         }
     }
 
@@ -92,13 +90,9 @@ impl Metrics {
         stats.sum_micros.fetch_add(micros, Relaxed);
     }
 
-    pub fn record_verification(&self, code: VerifyCode) {
-        let i = VerifyCode::ALL.iter().position(|c| *c == code).unwrap_or(0);
-        self.verifications.local()[i].fetch_add(1, Relaxed);
-    }
-
-    /// The Prometheus text exposition of every metric, with the caches' statistics.
-    pub fn render(&self, caches: &[(&str, CacheStats)]) -> String {
+    /// The Prometheus text exposition of every metric, with the verification outcomes and the
+    /// caches' statistics.
+    pub fn render(&self, verifications: &VerifyStats, caches: &[(&str, CacheStats)]) -> String {
         let mut out = String::with_capacity(8 * 1024);
         let mut routes: Vec<(&str, &RouteStats)> =
             self.routes.iter().map(|(r, s)| (r.as_str(), s)).collect();
@@ -154,8 +148,8 @@ impl Metrics {
 
         out.push_str("# HELP keyward_verifications_total Key verifications, by outcome code.\n");
         out.push_str("# TYPE keyward_verifications_total counter\n");
-        for (i, code) in VerifyCode::ALL.iter().enumerate() {
-            let n = self.verifications.sum(|v| &v[i]);
+        for code in VerifyCode::ALL {
+            let n = verifications.count(code);
             let _ = writeln!(
                 out,
                 "keyward_verifications_total{{code=\"{}\"}} {n}",
@@ -221,17 +215,21 @@ mod tests {
         record("/v2/keys.verifyKey", 200, 80);
         record("/v2/keys.verifyKey", 404, 3000);
         record("/nope", 404, 10);
-        m.record_verification(VerifyCode::Valid);
-        let text = m.render(&[(
-            "keys",
-            CacheStats {
-                hits: 3,
-                misses: 1,
-                loads: 1,
-                refreshes: 0,
-                entries: 1,
-            },
-        )]);
+        let verifications = VerifyStats::default();
+        verifications.record(VerifyCode::Valid);
+        let text = m.render(
+            &verifications,
+            &[(
+                "keys",
+                CacheStats {
+                    hits: 3,
+                    misses: 1,
+                    loads: 1,
+                    refreshes: 0,
+                    entries: 1,
+                },
+            )],
+        );
         assert!(text.contains(
             "keyward_http_requests_total{route=\"/v2/keys.verifyKey\",status=\"2xx\"} 1"
         ));

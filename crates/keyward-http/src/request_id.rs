@@ -16,7 +16,7 @@ use axum::http::HeaderValue;
 use axum::http::header::ACCEPT;
 use axum::response::Response;
 
-use crate::key_material::RequestId;
+use keyward_core::key_material::RequestId;
 
 #[derive(Clone, Copy)]
 struct RequestContext {

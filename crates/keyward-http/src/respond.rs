@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use keyward_types::{Envelope, Meta, Pagination};
 use serde::Serialize;
 
-use crate::http::request_id;
+use crate::request_id;
 
 /// `{ meta, data }`.
 pub struct Data<T>(pub T);
@@ -41,8 +41,9 @@ fn envelope_response<T: Serialize>(data: T, pagination: Option<Pagination>) -> R
         data,
         pagination,
     };
-    json_response(StatusCode::OK, "application/json", &envelope)
-        .unwrap_or_else(|err| crate::error::ApiError::internal(err).into_response())
+    json_response(StatusCode::OK, "application/json", &envelope).unwrap_or_else(|err| {
+        crate::error::ErrorResponse(keyward_core::error::ApiError::internal(err)).into_response()
+    })
 }
 
 /// `value` as a JSON response: every answer of keyward, success or error, is built here.

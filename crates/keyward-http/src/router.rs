@@ -1,100 +1,104 @@
-//! The HTTP face of keyward: routing, middleware, extractors, and the endpoint handlers.
-
-pub mod extract;
-pub mod request_id;
-pub mod respond;
-pub mod routes;
+//! The router: every operation of the registry (`keyward_types::operations`) mounted at its
+//! path, and nothing else but the operational routes.
+//!
+//! Handlers are added by operation type ([`Routes::add`]); [`api_routes`] refuses to build a
+//! router in which a registered operation has no handler, so the server cannot start with an
+//! operation documented but not served.
 
 use axum::Router;
 use axum::extract::Request;
+use axum::handler::Handler;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
+use keyward_core::error::ApiError;
 use keyward_types::ErrorCode;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
+use keyward_types::operations::{self as op, Endpoint, Method, Operation};
 
 use crate::app::AppState;
-use crate::error::ApiError;
+use crate::error::ErrorResponse;
+use crate::request_id;
+use crate::routes::{apis, audit_logs, keys, root_keys, system, workspaces};
 
 /// Largest accepted request body.
 pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 
-#[derive(OpenApi)]
-#[openapi(
-    info(
-        title = "keyward",
-        description = "Self-hosted API key management, wire-compatible with Unkey's v2 API. \
-                       Every operation is `POST /v2/<group>.<operation>` with a JSON body and a root key \
-                       as `Authorization: Bearer <root key>`.",
-    ),
-    modifiers(&RootKeyAuth),
-    tags(
-        (name = "apis", description = "API namespaces, the containers of keys"),
-        (name = "keys", description = "Issuing, verifying and revoking keys"),
-        (name = "rootKeys", description = "Keys that authorize calls to this API (keyward extension)"),
-        (name = "workspaces", description = "Isolated tenants (keyward extension)"),
-        (name = "auditLogs", description = "Who changed what (keyward extension)"),
-    )
-)]
-struct ApiDoc;
-
-struct RootKeyAuth;
-
-impl Modify for RootKeyAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "rootKey",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .description(Some("A root key: `Authorization: Bearer <root key>`"))
-                    .build(),
-            ),
-        );
-    }
-}
-
-/// Every documented route, and the OpenAPI document describing them.
-pub fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    use routes::{apis, audit_logs, keys, root_keys, system, workspaces};
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .routes(routes!(apis::create_api::create_api))
-        .routes(routes!(apis::get_api::get_api))
-        .routes(routes!(apis::update_api::update_api))
-        .routes(routes!(apis::delete_api::delete_api))
-        .routes(routes!(apis::list_keys::list_keys))
-        .routes(routes!(keys::create_key::create_key))
-        .routes(routes!(keys::get_key::get_key))
-        .routes(routes!(keys::whoami::whoami))
-        .routes(routes!(keys::update_key::update_key))
-        .routes(routes!(keys::update_credits::update_credits))
-        .routes(routes!(keys::reroll_key::reroll_key))
-        .routes(routes!(keys::delete_key::delete_key))
-        .routes(routes!(keys::verify_key::verify_key))
-        .routes(routes!(root_keys::create_root_key::create_root_key))
-        .routes(routes!(root_keys::list_root_keys::list_root_keys))
-        .routes(routes!(root_keys::delete_root_key::delete_root_key))
-        .routes(routes!(workspaces::create_workspace::create_workspace))
-        .routes(routes!(audit_logs::list_logs::list_logs))
-        .routes(routes!(system::liveness))
-        .split_for_parts()
-}
-
 /// Paths of the undocumented operational routes.
 pub const OPERATIONAL_ROUTES: [&str; 2] = ["/openapi.json", "/metrics"];
 
-/// The complete service for `app`, as `axum::serve` takes it: per connection, the router wrapped
+/// The routes of registered operations, and which operations they serve.
+struct Routes {
+    router: Router<AppState>,
+    served: Vec<&'static Operation>,
+}
+
+impl Routes {
+    /// Serves operation `E` with `handler`.
+    fn add<E: Endpoint, H: Handler<T, AppState>, T: 'static>(mut self, handler: H) -> Self {
+        self.router = mount(self.router, E::OPERATION, handler);
+        self.served.push(E::OPERATION);
+        self
+    }
+}
+
+fn mount<H: Handler<T, AppState>, T: 'static>(
+    router: Router<AppState>,
+    operation: &Operation,
+    handler: H,
+) -> Router<AppState> {
+    match operation.method {
+        Method::Post => router.route(operation.path, post(handler)),
+        Method::Get => router.route(operation.path, get(handler)),
+    }
+}
+
+/// Every registered operation with its handler.
+///
+/// # Panics
+/// If an operation of the registry has no handler here (a bug the tests catch first).
+pub fn api_routes() -> Router<AppState> {
+    let routes = Routes {
+        router: Router::new(),
+        served: Vec::new(),
+    }
+    .add::<op::CreateApi, _, _>(apis::create_api::create_api)
+    .add::<op::GetApi, _, _>(apis::get_api::get_api)
+    .add::<op::UpdateApi, _, _>(apis::update_api::update_api)
+    .add::<op::DeleteApi, _, _>(apis::delete_api::delete_api)
+    .add::<op::ListKeys, _, _>(apis::list_keys::list_keys)
+    .add::<op::CreateKey, _, _>(keys::create_key::create_key)
+    .add::<op::GetKey, _, _>(keys::get_key::get_key)
+    .add::<op::Whoami, _, _>(keys::whoami::whoami)
+    .add::<op::UpdateKey, _, _>(keys::update_key::update_key)
+    .add::<op::UpdateCredits, _, _>(keys::update_credits::update_credits)
+    .add::<op::RerollKey, _, _>(keys::reroll_key::reroll_key)
+    .add::<op::DeleteKey, _, _>(keys::delete_key::delete_key)
+    .add::<op::VerifyKey, _, _>(keys::verify_key::verify_key)
+    .add::<op::CreateRootKey, _, _>(root_keys::create_root_key::create_root_key)
+    .add::<op::ListRootKeys, _, _>(root_keys::list_root_keys::list_root_keys)
+    .add::<op::DeleteRootKey, _, _>(root_keys::delete_root_key::delete_root_key)
+    .add::<op::CreateWorkspace, _, _>(workspaces::create_workspace::create_workspace)
+    .add::<op::ListLogs, _, _>(audit_logs::list_logs::list_logs);
+    let missing: Vec<&str> = op::ALL
+        .iter()
+        .filter(|registered| !routes.served.iter().any(|s| s.name == registered.name))
+        .map(|registered| registered.name)
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "registered operations without a handler: {missing:?}"
+    );
+    mount(routes.router, op::LIVENESS, system::liveness)
+}
+
+/// The complete service for `app`, as the server takes it: per connection, the router wrapped
 /// once in the per-request middleware ([`request_id::PerRequest`]).
 ///
 /// The middleware wraps the router from outside rather than through `Router::layer`, which
 /// would wrap every route's boxed service on its own and clone that stack of boxes per request.
 pub fn router(api: Router<AppState>, app: AppState) -> request_id::PerConnection<Router> {
     let router = api
-        .route("/openapi.json", get(routes::system::openapi))
-        .route("/metrics", get(routes::system::metrics))
+        .route("/openapi.json", get(system::openapi))
+        .route("/metrics", get(system::metrics))
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(app.clone());
@@ -104,7 +108,7 @@ pub fn router(api: Router<AppState>, app: AppState) -> request_id::PerConnection
     request_id::PerConnection { inner: router, app }
 }
 
-async fn route_not_found(request: Request) -> ApiError {
+async fn route_not_found(request: Request) -> ErrorResponse {
     ApiError::new(
         ErrorCode::RouteNotFound,
         format!(
@@ -113,22 +117,33 @@ async fn route_not_found(request: Request) -> ApiError {
             request.uri().path()
         ),
     )
+    .into()
 }
 
 async fn method_not_allowed(request: Request) -> Response {
-    let method_hint =
-        if request.uri().path().starts_with("/v2/") && request.uri().path() != "/v2/liveness" {
-            "use POST with a JSON body"
-        } else {
-            "use GET"
-        };
-    ApiError::new(
+    let method_hint = if request.uri().path() == op::LIVENESS.path {
+        "use GET"
+    } else if request.uri().path().starts_with("/v2/") {
+        "use POST with a JSON body"
+    } else {
+        "use GET"
+    };
+    ErrorResponse(ApiError::new(
         ErrorCode::MethodNotAllowed,
         format!(
             "{} is not allowed on {}: {method_hint}.",
             request.method(),
             request.uri().path()
         ),
-    )
+    ))
     .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_registered_operation_has_a_handler() {
+        // Panics, naming them, if one has none.
+        let _ = super::api_routes();
+    }
 }

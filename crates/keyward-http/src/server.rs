@@ -9,14 +9,16 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use keyward_core::Keyward;
+use keyward_core::bootstrap::bootstrap;
+use keyward_core::last_used::LastUsed;
+use keyward_store::Db;
+use keyward_types::operations;
+
 use crate::app::{App, AppState};
-use crate::bootstrap::bootstrap;
-use crate::cache::KeyCache;
 use crate::config::ServeConfig;
-use crate::http;
-use crate::last_used::LastUsed;
 use crate::metrics::Metrics;
-use crate::store::Db;
+use crate::router::{self, OPERATIONAL_ROUTES};
 
 /// A running server. Dropping it leaves the server running; call [`Server::shutdown`].
 pub struct Server {
@@ -32,38 +34,45 @@ impl Server {
     /// Opens the database (applying migrations), bootstraps an empty one, binds the listener and
     /// starts serving in the background.
     pub async fn start(config: ServeConfig) -> anyhow::Result<Server> {
-        let db = Db::open(config.database_url.as_deref(), &config.data_dir).await?;
-        bootstrap(&db, &config.data_dir, config.bootstrap_root_key.as_deref()).await?;
+        let db = Db::open(
+            config.database_url.as_deref(),
+            &config.data_dir,
+            &config.pool_options(),
+        )
+        .await?;
+        let keyward = Keyward::new(db, &config.core_config());
+        bootstrap(
+            &keyward,
+            &config.data_dir,
+            config.bootstrap_root_key.as_deref(),
+        )
+        .await?;
 
-        let (api, openapi) = http::api_routes();
-        let route_paths: Vec<String> = openapi.paths.paths.keys().cloned().collect();
+        let api = router::api_routes();
         let metrics = Metrics::new(
-            route_paths
+            operations::ALL
                 .iter()
-                .map(String::as_str)
-                .chain(http::OPERATIONAL_ROUTES),
+                .chain([&operations::LIVENESS])
+                .map(|op| op.path)
+                .chain(OPERATIONAL_ROUTES),
         );
         let openapi_json = Bytes::from(
-            openapi
+            keyward_types::openapi::document()
                 .to_pretty_json()
                 .context("cannot render the OpenAPI document")?,
         );
         let app = Arc::new(App {
-            db,
-            keys: KeyCache::new(config.cache_capacity, config.cache_ttl),
-            shared_ids: Default::default(),
-            root_keys: KeyCache::new(config.cache_capacity.clamp(1, 100_000), config.cache_ttl),
+            keyward: keyward.clone(),
             metrics,
             openapi_json,
-            last_used: LastUsed::new(config.last_used_flush),
         });
-        let flusher = tokio::spawn(LastUsed::run_flusher(app.clone()));
+        let flusher = tokio::spawn(LastUsed::run_flusher(keyward));
 
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         let local_addr = listener.local_addr()?;
-        let router = http::router(api, app.clone());
+        let router = router::router(api, app.clone());
         let (stop, stopped) = oneshot::channel::<()>();
         let serving = tokio::spawn(async move {
             axum::serve(listener, router)
@@ -105,11 +114,11 @@ impl Server {
             .await
             .context("the server task failed")??;
         // The flusher writes the marks of the requests just finished, then ends.
-        self.app.last_used.stop();
+        self.app.keyward.last_used.stop();
         (&mut self.flusher)
             .await
             .context("the last-used flusher failed")?;
-        self.app.db.close().await;
+        self.app.keyward.db.close().await;
         tracing::info!("keyward stopped");
         Ok(())
     }

@@ -120,20 +120,26 @@ pub async fn find_live_by_id_for_update(
     id: &str,
 ) -> StoreResult<Option<KeyRecord>> {
     const WHERE: &str = "and k.id = $1 and k.workspace_id = $2";
-    Ok(on_conn!(c,
+    Ok(on_conn!(
+        c,
         // SQLite has no row locks: the transaction took the database's write lock at `begin`.
-        sqlite |conn| sqlx::query_as(select_live_keys!("and k.id = $1 and k.workspace_id = $2"))
-            .bind(id)
-            .bind(workspace_id)
-            .fetch_optional(conn)
-            .await,
-        postgres |conn| {
-            let _ = WHERE;
-            sqlx::query_as(select_live_keys!("and k.id = $1 and k.workspace_id = $2", "for update of k"))
+        sqlite
+            | conn
+            | sqlx::query_as(select_live_keys!("and k.id = $1 and k.workspace_id = $2"))
                 .bind(id)
                 .bind(workspace_id)
                 .fetch_optional(conn)
-                .await
+                .await,
+        postgres | conn | {
+            let _ = WHERE;
+            sqlx::query_as(select_live_keys!(
+                "and k.id = $1 and k.workspace_id = $2",
+                "for update of k"
+            ))
+            .bind(id)
+            .bind(workspace_id)
+            .fetch_optional(conn)
+            .await
         },
     )?)
 }
@@ -209,7 +215,10 @@ impl KeyPatch {
             changes.set("remaining", Value::Int(remaining));
         }
         if let Some(refill) = self.refill {
-            changes.set("refill_amount", Value::Int(refill.map(|(amount, _)| amount)));
+            changes.set(
+                "refill_amount",
+                Value::Int(refill.map(|(amount, _)| amount)),
+            );
             changes.set("refill_day", Value::Int(refill.and_then(|(_, day)| day)));
         }
         changes.set("updated_at", Value::Int(Some(now)));

@@ -22,10 +22,10 @@
 //! transaction reads for update with `select … for update`.
 
 pub mod apis;
-pub mod patch;
 pub mod audit;
 pub mod identities;
 pub mod keys;
+pub mod patch;
 pub mod root_keys;
 pub mod workspaces;
 
@@ -223,7 +223,11 @@ impl Tx {
 impl Db {
     /// Opens the database named by `url` (`sqlite://path`), or the embedded SQLite file
     /// `keyward.db` inside `data_dir` when no URL is given, and applies pending migrations.
-    pub async fn open(url: Option<&str>, data_dir: &Path, pool: &PoolOptions) -> anyhow::Result<Db> {
+    pub async fn open(
+        url: Option<&str>,
+        data_dir: &Path,
+        pool: &PoolOptions,
+    ) -> anyhow::Result<Db> {
         let db = match url {
             None => {
                 std::fs::create_dir_all(data_dir).with_context(|| {
@@ -317,7 +321,9 @@ impl Db {
     /// IMMEDIATE`), so reads inside it see a state no other writer can change before it commits.
     pub async fn begin(&self) -> StoreResult<Tx> {
         let inner = match &self.backend {
-            Backend::Sqlite { write, .. } => TxInner::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?),
+            Backend::Sqlite { write, .. } => {
+                TxInner::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?)
+            }
             Backend::Postgres { pool } => TxInner::Postgres(pool.begin().await?),
         };
         Ok(Tx { inner })
@@ -354,27 +360,6 @@ impl Db {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn driver_errors_become_what_callers_act_on() {
-        assert!(matches!(
-            StoreError::from(sqlx::Error::RowNotFound),
-            StoreError::NotFound
-        ));
-        assert!(matches!(
-            StoreError::from(sqlx::Error::PoolTimedOut),
-            StoreError::Unavailable(_)
-        ));
-        assert!(matches!(
-            StoreError::from(sqlx::Error::Protocol("x".into())),
-            StoreError::Other(_)
-        ));
-    }
-}
-
 /// Rows a statement changed: the one result of `execute` both backends share, so an
 /// `on_conn!` body that executes a statement has one type on every backend.
 pub(crate) fn rows_affected(done: impl RowsAffected) -> u64 {
@@ -394,5 +379,26 @@ impl RowsAffected for sqlx::sqlite::SqliteQueryResult {
 impl RowsAffected for sqlx::postgres::PgQueryResult {
     fn rows_affected(&self) -> u64 {
         self.rows_affected()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn driver_errors_become_what_callers_act_on() {
+        assert!(matches!(
+            StoreError::from(sqlx::Error::RowNotFound),
+            StoreError::NotFound
+        ));
+        assert!(matches!(
+            StoreError::from(sqlx::Error::PoolTimedOut),
+            StoreError::Unavailable(_)
+        ));
+        assert!(matches!(
+            StoreError::from(sqlx::Error::Protocol("x".into())),
+            StoreError::Other(_)
+        ));
     }
 }

@@ -7,9 +7,9 @@
 
 use std::time::{Duration, Instant};
 
+use keyward_types::operations::Endpoint;
 use keyward_types::{ErrorEnvelope, Pagination};
 use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderValue};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -84,26 +84,24 @@ impl Client {
         })
     }
 
-    /// Calls `POST /v2/<operation>` with `body`.
-    pub async fn post<B: Serialize + ?Sized>(
-        &self,
-        operation: &str,
-        body: &B,
-    ) -> CliResult<Success> {
+    /// Calls operation `E` (`POST /v2/<group>.<operation>`) with `body`.
+    pub async fn call<E: Endpoint>(&self, body: &E::Request) -> CliResult<Success> {
+        let operation = E::OPERATION;
         let mut request = self
             .http
-            .post(format!("{}/v2/{operation}", self.base_url))
+            .post(format!("{}{}", self.base_url, operation.path))
             .json(body);
         if let Some(auth) = &self.authorization {
             request = request.header(AUTHORIZATION, auth.clone());
         }
-        self.send(operation, request).await
+        self.send(operation.name, request).await
     }
 
-    /// Calls `GET /v2/<path>` without authentication (liveness).
-    pub async fn get(&self, path: &str) -> CliResult<Success> {
-        self.send(path, self.http.get(format!("{}/v2/{path}", self.base_url)))
-            .await
+    /// `GET /v2/liveness`, without authentication.
+    pub async fn liveness(&self) -> CliResult<Success> {
+        let operation = keyward_types::operations::LIVENESS;
+        let url = format!("{}{}", self.base_url, operation.path);
+        self.send(operation.name, self.http.get(url)).await
     }
 
     async fn send(&self, operation: &str, request: reqwest::RequestBuilder) -> CliResult<Success> {

@@ -1,63 +1,68 @@
 //! `apis.*`
 
+use keyward_store::apis::{self, ApiPatch, ApiRecord};
+use keyward_store::{AsConn, identities, keys};
 use keyward_types::apis::{
     CreateApiRequest, CreateApiResponseData, DeleteApiRequest, GetApiRequest, GetApiResponseData,
     ListKeysRequest, UpdateApiRequest,
 };
 use keyward_types::keys::KeyResponseData;
+use keyward_types::permissions::{Action, Target};
 use keyward_types::{Empty, ErrorCode, Pagination};
 
-use crate::app::App;
-use crate::audit::{self, Actor};
+use crate::Keyward;
+use crate::audit::{Actor, Event, Origin, Target as AuditTarget, TargetKind};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::key_material::new_id;
 use crate::service::keys::key_view;
 use crate::service::paginate;
-use crate::store::{self, AsConn, apis::ApiRow};
 use crate::time::now_ms;
+use crate::work::{Invalidation, Work};
 
-async fn find_api(c: &mut impl AsConn, caller: &Caller, api_id: &str) -> ApiResult<ApiRow> {
-    store::apis::find_live(c, caller.workspace_id(), api_id)
+async fn find_api(c: &mut impl AsConn, caller: &Caller, api_id: &str) -> ApiResult<ApiRecord> {
+    apis::find_live(c, caller.workspace_id(), api_id)
         .await?
         .ok_or_else(|| ApiError::api_not_found(api_id))
 }
 
+fn api_target(api: &ApiRecord) -> AuditTarget {
+    AuditTarget::new(TargetKind::Api, &api.id, Some(&api.name))
+}
+
 pub async fn create_api(
-    app: &App,
+    keyward: &Keyward,
     caller: &Caller,
+    origin: Origin,
     req: CreateApiRequest,
 ) -> ApiResult<CreateApiResponseData> {
-    caller.require("api.*.create_api")?;
-    let api = ApiRow {
+    caller.require(Action::CreateApi, &Target::Workspace)?;
+    let api = ApiRecord {
         id: new_id("api"),
         workspace_id: caller.workspace_id().to_owned(),
         name: req.name,
         delete_protection: false,
         created_at: now_ms(),
     };
-    let mut tx = app.db.begin().await?;
-    store::apis::insert(&mut tx, &api).await?;
-    audit::record(
-        &mut tx,
-        &Actor::from(caller),
+    let mut work = Work::begin(keyward, Actor::root_key(caller, origin)).await?;
+    apis::insert(work.tx(), &api).await?;
+    work.audit(
         &api.workspace_id,
-        "api.create",
+        Event::ApiCreate,
         format!("Created {}", api.id),
-        vec![audit::target("api", &api.id, Some(&api.name))],
-    )
-    .await?;
-    tx.commit().await?;
+        vec![api_target(&api)],
+    );
+    work.commit().await?;
     Ok(CreateApiResponseData { api_id: api.id })
 }
 
 pub async fn get_api(
-    app: &App,
+    keyward: &Keyward,
     caller: &Caller,
     req: GetApiRequest,
 ) -> ApiResult<GetApiResponseData> {
-    let api = find_api(&mut app.db.reader().await?, caller, &req.api_id).await?;
-    caller.require_on_api(&api.id, "read_api")?;
+    let api = find_api(&mut keyward.db.reader().await?, caller, &req.api_id).await?;
+    caller.require(Action::ReadApi, &Target::Api(&api.id))?;
     Ok(GetApiResponseData {
         id: api.id,
         name: api.name,
@@ -65,14 +70,15 @@ pub async fn get_api(
     })
 }
 
-pub async fn update_api(app: &App, caller: &Caller, req: UpdateApiRequest) -> ApiResult<Empty> {
-    let mut tx = app.db.begin().await?;
-    let api = find_api(&mut tx, caller, &req.api_id).await?;
-    caller.require_on_api(&api.id, "update_api")?;
-    let renamed = req.name.is_some();
-    let name = req.name.unwrap_or(api.name);
-    let delete_protection = req.delete_protection.unwrap_or(api.delete_protection);
-    store::apis::update(&mut tx, &api.id, &name, delete_protection, now_ms()).await?;
+pub async fn update_api(
+    keyward: &Keyward,
+    caller: &Caller,
+    origin: Origin,
+    req: UpdateApiRequest,
+) -> ApiResult<Empty> {
+    let mut work = Work::begin(keyward, Actor::root_key(caller, origin)).await?;
+    let api = find_api(work.tx(), caller, &req.api_id).await?;
+    caller.require(Action::UpdateApi, &Target::Api(&api.id))?;
     let mut changes = Vec::new();
     if let Some(p) = req.delete_protection {
         changes.push(format!(
@@ -80,26 +86,34 @@ pub async fn update_api(app: &App, caller: &Caller, req: UpdateApiRequest) -> Ap
             if p { "on" } else { "off" }
         ));
     }
-    if renamed {
+    if let Some(name) = &req.name {
         changes.push(format!("name '{name}'"));
     }
-    audit::record(
-        &mut tx,
-        &Actor::from(caller),
+    let name = req.name.clone().unwrap_or_else(|| api.name.clone());
+    let patch = ApiPatch {
+        name: req.name,
+        delete_protection: req.delete_protection,
+    };
+    apis::update(work.tx(), &api.id, &patch, now_ms()).await?;
+    work.audit(
         caller.workspace_id(),
-        "api.update",
+        Event::ApiUpdate,
         format!("Updated {}: {}", api.id, changes.join(", ")),
-        vec![audit::target("api", &api.id, Some(&name))],
-    )
-    .await?;
-    tx.commit().await?;
+        vec![AuditTarget::new(TargetKind::Api, &api.id, Some(&name))],
+    );
+    work.commit().await?;
     Ok(Empty {})
 }
 
-pub async fn delete_api(app: &App, caller: &Caller, req: DeleteApiRequest) -> ApiResult<Empty> {
-    let mut tx = app.db.begin().await?;
-    let api = find_api(&mut tx, caller, &req.api_id).await?;
-    caller.require_on_api(&api.id, "delete_api")?;
+pub async fn delete_api(
+    keyward: &Keyward,
+    caller: &Caller,
+    origin: Origin,
+    req: DeleteApiRequest,
+) -> ApiResult<Empty> {
+    let mut work = Work::begin(keyward, Actor::root_key(caller, origin)).await?;
+    let api = find_api(work.tx(), caller, &req.api_id).await?;
+    caller.require(Action::DeleteApi, &Target::Api(&api.id))?;
     if api.delete_protection {
         return Err(ApiError::new(
             ErrorCode::ProtectedResource,
@@ -107,32 +121,27 @@ pub async fn delete_api(app: &App, caller: &Caller, req: DeleteApiRequest) -> Ap
              Switch it off with apis.updateApi and deleteProtection: false.",
         ));
     }
-    store::apis::soft_delete(&mut tx, &api.id, now_ms()).await?;
-    audit::record(
-        &mut tx,
-        &Actor::from(caller),
+    apis::soft_delete(work.tx(), &api.id, now_ms()).await?;
+    work.audit(
         caller.workspace_id(),
-        "api.delete",
+        Event::ApiDelete,
         format!("Deleted {} and with it every key it holds", api.id),
-        vec![audit::target("api", &api.id, Some(&api.name))],
-    )
-    .await?;
-    tx.commit().await?;
+        vec![api_target(&api)],
+    );
     // After the commit, so no load can re-read the API as live; see `cache`.
-    app.keys
-        .invalidate_where(|k| k.as_ref().is_some_and(|k| *k.api_id == *api.id));
+    work.invalidate(Invalidation::KeysOfApi(api.id.as_str().into()));
+    work.commit().await?;
     Ok(Empty {})
 }
 
 pub async fn list_keys(
-    app: &App,
+    keyward: &Keyward,
     caller: &Caller,
     req: ListKeysRequest,
 ) -> ApiResult<(Vec<KeyResponseData>, Pagination)> {
-    let mut conn = app.db.reader().await?;
+    let mut conn = keyward.db.reader().await?;
     let api = find_api(&mut conn, caller, &req.api_id).await?;
-    caller.require_on_api(&api.id, "read_key")?;
-    caller.require_on_api(&api.id, "read_api")?;
+    caller.require_all(&[Action::ReadKey, Action::ReadApi], &Target::Api(&api.id))?;
     if req.decrypt == Some(true) {
         return Err(ApiError::new(
             ErrorCode::PreconditionFailed,
@@ -142,7 +151,7 @@ pub async fn list_keys(
     let limit = req.limit.unwrap_or(100);
     let identity_id = match &req.external_id {
         Some(external_id) => {
-            match store::identities::find_id(&mut conn, caller.workspace_id(), external_id).await? {
+            match identities::find_id(&mut conn, caller.workspace_id(), external_id).await? {
                 Some(id) => Some(id),
                 // An unknown customer has no keys: an empty page, not an error.
                 None => {
@@ -158,7 +167,7 @@ pub async fn list_keys(
         }
         None => None,
     };
-    let rows = store::keys::list_by_api(
+    let rows = keys::list_by_api(
         &mut conn,
         &api.id,
         identity_id.as_deref(),
@@ -168,7 +177,7 @@ pub async fn list_keys(
     .await?;
     let (rows, pagination) = paginate(rows, limit, |row| row.id.clone());
     Ok((
-        rows.into_iter().map(|row| key_view(app, row)).collect(),
+        rows.into_iter().map(|row| key_view(keyward, row)).collect(),
         pagination,
     ))
 }

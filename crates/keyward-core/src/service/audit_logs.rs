@@ -3,19 +3,21 @@
 use keyward_types::Pagination;
 use keyward_types::audit_logs::{AuditLog, ListLogsRequest};
 
-use crate::app::App;
+use keyward_store::audit::{self as store, AuditFilter};
+use keyward_types::permissions::{Action, Target};
+
+use crate::Keyward;
 use crate::audit;
 use crate::auth::Caller;
 use crate::error::ApiResult;
 use crate::service::paginate;
-use crate::store::{self, audit::AuditFilter};
 
 pub async fn list_logs(
-    app: &App,
+    keyward: &Keyward,
     caller: &Caller,
     req: ListLogsRequest,
 ) -> ApiResult<(Vec<AuditLog>, Pagination)> {
-    caller.require("auditlog.*.read_audit_log")?;
+    caller.require(Action::ReadAuditLog, &Target::Workspace)?;
     let limit = req.limit.unwrap_or(100);
     let filter = AuditFilter {
         event: req.event.as_deref(),
@@ -24,8 +26,8 @@ pub async fn list_logs(
         until: req.until,
         before: req.cursor.as_deref(),
     };
-    let rows = store::audit::list(
-        &mut app.db.reader().await?,
+    let rows = store::list(
+        &mut keyward.db.reader().await?,
         caller.workspace_id(),
         &filter,
         limit + 1,

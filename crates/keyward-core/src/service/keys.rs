@@ -1,30 +1,32 @@
 //! `keys.*` except verification (see [`crate::verify`]).
 
+use keyward_store::keys::{self, CreditsChange, KeyPatch, KeyRecord, NewKey};
+use keyward_store::{AsConn, apis, identities};
 use keyward_types::keys::{
     CreateKeyRequest, CreateKeyResponseData, CreditsOperation, CreditsRefill, DeleteKeyRequest,
     GetKeyRequest, KeyCredits, KeyResponseData, MAX_CREDITS, RefillInterval, RerollKeyRequest,
     RerollKeyResponseData, UpdateCreditsRequest, UpdateKeyRequest, WhoamiRequest,
 };
+use keyward_types::permissions::{Action, Target};
 use keyward_types::{Empty, ErrorCode, Nullable};
 
-use crate::app::App;
-use crate::audit::{self, Actor};
+use crate::Keyward;
+use crate::audit::{Actor, Event, Origin, Target as AuditTarget, TargetKind};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::key_material::{self, KeyHash, new_id};
 use crate::last_used::LastUsed;
-use crate::store::keys::{CreditsChange, KeyRow};
-use crate::store::{self, AsConn, Tx};
 use crate::time::now_ms;
 use crate::verify::{identity_view, parse_meta};
+use crate::work::{Invalidation, Work};
 
 /// Default number of random bytes in a key.
 const DEFAULT_BYTE_LENGTH: i64 = 16;
 
 /// The wire form of a stored key (never the secret). `lastUsedAt` is the later of the stored
 /// time and this node's unflushed mark.
-pub fn key_view(app: &App, row: KeyRow) -> KeyResponseData {
-    let last_used_at = LastUsed::merged(app, &row.hash, row.last_used_at);
+pub fn key_view(keyward: &Keyward, row: KeyRecord) -> KeyResponseData {
+    let last_used_at = LastUsed::merged(keyward, &row.hash, row.last_used_at);
     let credits = row.remaining.map(|remaining| KeyCredits {
         remaining: Some(remaining),
         refill: refill_view(row.refill_amount, row.refill_day),
@@ -109,28 +111,63 @@ fn meta_text(meta: &serde_json::Map<String, serde_json::Value>) -> String {
     serde_json::Value::Object(meta.clone()).to_string()
 }
 
-async fn find_key(c: &mut impl AsConn, caller: &Caller, key_id: &str) -> ApiResult<KeyRow> {
-    store::keys::find_live_by_id(c, caller.workspace_id(), key_id)
+/// The live key `key_id` of the caller's workspace, for reading.
+async fn find_key(c: &mut impl AsConn, caller: &Caller, key_id: &str) -> ApiResult<KeyRecord> {
+    keys::find_live_by_id(c, caller.workspace_id(), key_id)
         .await?
         .ok_or_else(|| ApiError::key_not_found(key_id))
 }
 
-async fn identity_for(tx: &mut Tx, workspace_id: &str, external_id: &str) -> ApiResult<String> {
-    Ok(store::identities::upsert(tx, &new_id("id"), workspace_id, external_id, now_ms()).await?)
+/// Like [`find_key`], locking the key until `work` ends.
+async fn lock_key(work: &mut Work, caller: &Caller, key_id: &str) -> ApiResult<KeyRecord> {
+    keys::find_live_by_id_for_update(work.tx(), caller.workspace_id(), key_id)
+        .await?
+        .ok_or_else(|| ApiError::key_not_found(key_id))
+}
+
+async fn identity_for(work: &mut Work, workspace_id: &str, external_id: &str) -> ApiResult<String> {
+    Ok(identities::upsert(
+        work.tx(),
+        &new_id("id"),
+        workspace_id,
+        external_id,
+        now_ms(),
+    )
+    .await?)
+}
+
+fn key_target(key: &KeyRecord) -> AuditTarget {
+    AuditTarget::new(TargetKind::Key, &key.id, key.name.as_deref())
+}
+
+/// The target of permission checks on `key`.
+fn on(key: &KeyRecord) -> Target<'_> {
+    Target::Key {
+        api_id: &key.api_id,
+        key_id: &key.id,
+    }
+}
+
+/// Forgets the cached verification record of `key` once the change commits.
+fn invalidate(work: &mut Work, key: &KeyRecord) {
+    if let Some(hash) = KeyHash::from_slice(&key.hash) {
+        work.invalidate(Invalidation::Key(hash));
+    }
 }
 
 pub async fn create_key(
-    app: &App,
+    keyward: &Keyward,
     caller: &Caller,
+    origin: Origin,
     req: CreateKeyRequest,
 ) -> ApiResult<CreateKeyResponseData> {
     refuse_unsupported(&req.roles, &req.permissions, req.ratelimits.is_some())?;
-    let mut tx = app.db.begin().await?;
+    let mut work = Work::begin(keyward, Actor::root_key(caller, origin)).await?;
     // Deleted APIs take no new keys (Unkey allows it; see docs/API.md).
-    let api = store::apis::find_live(&mut tx, caller.workspace_id(), &req.api_id)
+    let api = apis::find_live(work.tx(), caller.workspace_id(), &req.api_id)
         .await?
         .ok_or_else(|| ApiError::api_not_found(&req.api_id))?;
-    caller.require_on_api(&api.id, "create_key")?;
+    caller.require(Action::CreateKey, &Target::Api(&api.id))?;
     if req.recoverable == Some(true) {
         return Err(ApiError::new(
             ErrorCode::PreconditionFailed,
@@ -140,12 +177,14 @@ pub async fn create_key(
     let byte_length = req.byte_length.unwrap_or(DEFAULT_BYTE_LENGTH);
     let new_key = key_material::generate(req.prefix.as_deref(), byte_length as usize);
     let identity_id = match &req.external_id {
-        Some(external_id) => Some(identity_for(&mut tx, caller.workspace_id(), external_id).await?),
+        Some(external_id) => {
+            Some(identity_for(&mut work, caller.workspace_id(), external_id).await?)
+        }
         None => None,
     };
     let (refill_amount, refill_day) =
         refill_columns(req.credits.as_ref().and_then(|c| c.refill.as_ref()));
-    let row = KeyRow {
+    let key = NewKey {
         id: new_id("key"),
         workspace_id: caller.workspace_id().to_owned(),
         api_id: api.id.clone(),
@@ -154,8 +193,6 @@ pub async fn create_key(
         byte_length,
         name: req.name,
         identity_id,
-        identity_external_id: None,
-        identity_meta: None,
         meta: req.meta.as_ref().map(meta_text),
         enabled: req.enabled.unwrap_or(true),
         expires_at: req.expires,
@@ -163,54 +200,57 @@ pub async fn create_key(
         refill_amount,
         refill_day,
         created_at: now_ms(),
-        updated_at: None,
-        last_used_at: None,
     };
-    store::keys::insert(&mut tx, &row).await?;
-    audit::record(
-        &mut tx,
-        &Actor::from(caller),
+    keys::insert(work.tx(), &key).await?;
+    work.audit(
         caller.workspace_id(),
-        "key.create",
-        format!("Created {} in {}", row.id, api.id),
+        Event::KeyCreate,
+        format!("Created {} in {}", key.id, api.id),
         vec![
-            audit::target("key", &row.id, row.name.as_deref()),
-            audit::target("api", &api.id, Some(&api.name)),
+            AuditTarget::new(TargetKind::Key, &key.id, key.name.as_deref()),
+            AuditTarget::new(TargetKind::Api, &api.id, Some(&api.name)),
         ],
-    )
-    .await?;
-    tx.commit().await?;
+    );
     // Drop a cached "not found" for this hash, should anyone have tried it before it existed.
-    app.keys.invalidate(&new_key.hash);
+    work.invalidate(Invalidation::Key(new_key.hash));
+    work.commit().await?;
     Ok(CreateKeyResponseData {
-        key_id: row.id,
+        key_id: key.id,
         key: new_key.plaintext.into_string(),
     })
 }
 
-pub async fn get_key(app: &App, caller: &Caller, req: GetKeyRequest) -> ApiResult<KeyResponseData> {
-    let row = find_key(&mut app.db.reader().await?, caller, &req.key_id).await?;
-    caller.require_on_api(&row.api_id, "read_key")?;
+pub async fn get_key(
+    keyward: &Keyward,
+    caller: &Caller,
+    req: GetKeyRequest,
+) -> ApiResult<KeyResponseData> {
+    let row = find_key(&mut keyward.db.reader().await?, caller, &req.key_id).await?;
+    caller.require(Action::ReadKey, &on(&row))?;
     if req.decrypt == Some(true) {
         return Err(ApiError::new(
             ErrorCode::PreconditionFailed,
             "keyward never stores keys in recoverable form, so it cannot decrypt them. Omit decrypt.",
         ));
     }
-    Ok(key_view(app, row))
+    Ok(key_view(keyward, row))
 }
 
-pub async fn whoami(app: &App, caller: &Caller, req: WhoamiRequest) -> ApiResult<KeyResponseData> {
+pub async fn whoami(
+    keyward: &Keyward,
+    caller: &Caller,
+    req: WhoamiRequest,
+) -> ApiResult<KeyResponseData> {
     let hash = KeyHash::of(&req.key);
-    let row = store::keys::find_live_by_hash(&mut app.db.reader().await?, hash.as_bytes()).await?;
+    let row = keys::find_live_by_hash(&mut keyward.db.reader().await?, hash.as_bytes()).await?;
     // Without read permission the answer is the same 404 as for an unknown key: the request
     // carries a secret, and a different status would tell whether it is a real key.
     match row {
         Some(row)
             if row.workspace_id == caller.workspace_id()
-                && caller.may_on_api(&row.api_id, "read_key") =>
+                && caller.may(Action::ReadKey, &on(&row)) =>
         {
-            Ok(key_view(app, row))
+            Ok(key_view(keyward, row))
         }
         _ => Err(ApiError::new(
             ErrorCode::KeyNotFound,
@@ -219,91 +259,98 @@ pub async fn whoami(app: &App, caller: &Caller, req: WhoamiRequest) -> ApiResult
     }
 }
 
-pub async fn update_key(app: &App, caller: &Caller, req: UpdateKeyRequest) -> ApiResult<Empty> {
+pub async fn update_key(
+    keyward: &Keyward,
+    caller: &Caller,
+    origin: Origin,
+    req: UpdateKeyRequest,
+) -> ApiResult<Empty> {
     refuse_unsupported(&req.roles, &req.permissions, req.ratelimits.is_some())?;
-    let mut tx = app.db.begin().await?;
-    let mut row = find_key(&mut tx, caller, &req.key_id).await?;
-    caller.require_on_api(&row.api_id, "update_key")?;
+    let mut work = Work::begin(keyward, Actor::root_key(caller, origin)).await?;
+    let key = lock_key(&mut work, caller, &req.key_id).await?;
+    caller.require(Action::UpdateKey, &on(&key))?;
 
+    let mut patch = KeyPatch::default();
     let mut changed = Vec::new();
     if let Some(name) = req.name.into_change() {
-        row.name = name;
+        patch.name = Some(name);
         changed.push("name");
     }
     if let Some(external_id) = req.external_id.into_change() {
-        row.identity_id = match external_id {
+        patch.identity_id = Some(match external_id {
             Some(external_id) => {
-                Some(identity_for(&mut tx, caller.workspace_id(), &external_id).await?)
+                Some(identity_for(&mut work, caller.workspace_id(), &external_id).await?)
             }
             None => None,
-        };
+        });
         changed.push("externalId");
     }
     if let Some(meta) = req.meta.into_change() {
-        row.meta = meta.as_ref().map(meta_text);
+        patch.meta = Some(meta.as_ref().map(meta_text));
         changed.push("meta");
     }
     if let Some(expires) = req.expires.into_change() {
-        row.expires_at = expires;
+        patch.expires_at = Some(expires);
         changed.push("expires");
     }
     if let Some(enabled) = req.enabled {
-        row.enabled = enabled;
+        patch.enabled = Some(enabled);
         changed.push(if enabled { "enabled" } else { "disabled" });
     }
     if let Some(credits) = req.credits.into_change() {
-        // The row was read inside this write transaction, so no credit spend can interleave.
         let credits = credits.unwrap_or(keyward_types::keys::UpdateCredits {
             remaining: Nullable::Null,
             refill: Nullable::Null,
         });
         if let Some(remaining) = credits.remaining.into_change() {
-            row.remaining = remaining;
+            patch.remaining = Some(remaining);
             if remaining.is_none() {
-                (row.refill_amount, row.refill_day) = (None, None);
+                patch.refill = Some(None);
             }
         }
         if let Some(refill) = credits.refill.into_change() {
-            if refill.is_some() && row.remaining.is_none() {
+            // The key is locked: its balance cannot become unlimited behind this check.
+            let metered = patch.remaining.unwrap_or(key.remaining).is_some();
+            if refill.is_some() && !metered {
                 return Err(ApiError::invalid_field(
                     "credits.refill",
                     "cannot refill a key with unlimited credits",
                     "set credits.remaining to a number in the same request",
                 ));
             }
-            (row.refill_amount, row.refill_day) = refill_columns(refill.as_ref());
+            let (amount, day) = refill_columns(refill.as_ref());
+            patch.refill = Some(amount.map(|amount| (amount, day)));
         }
         changed.push("credits");
     }
 
-    store::keys::update(&mut tx, &row, now_ms()).await?;
+    keys::update(work.tx(), &key.id, &patch, now_ms()).await?;
     let description = if changed.is_empty() {
-        format!("Updated {} (no fields changed)", row.id)
+        format!("Updated {} (no fields changed)", key.id)
     } else {
-        format!("Updated {}: {}", row.id, changed.join(", "))
+        format!("Updated {}: {}", key.id, changed.join(", "))
     };
-    audit::record(
-        &mut tx,
-        &Actor::from(caller),
+    let name = patch.name.clone().unwrap_or_else(|| key.name.clone());
+    work.audit(
         caller.workspace_id(),
-        "key.update",
+        Event::KeyUpdate,
         description,
-        vec![audit::target("key", &row.id, row.name.as_deref())],
-    )
-    .await?;
-    tx.commit().await?;
-    invalidate(app, &row);
+        vec![AuditTarget::new(TargetKind::Key, &key.id, name.as_deref())],
+    );
+    invalidate(&mut work, &key);
+    work.commit().await?;
     Ok(Empty {})
 }
 
 pub async fn update_credits(
-    app: &App,
+    keyward: &Keyward,
     caller: &Caller,
+    origin: Origin,
     req: UpdateCreditsRequest,
 ) -> ApiResult<KeyCredits> {
-    let mut tx = app.db.begin().await?;
-    let row = find_key(&mut tx, caller, &req.key_id).await?;
-    caller.require_on_api(&row.api_id, "update_key")?;
+    let mut work = Work::begin(keyward, Actor::root_key(caller, origin)).await?;
+    let key = lock_key(&mut work, caller, &req.key_id).await?;
+    caller.require(Action::UpdateKey, &on(&key))?;
     let value = req.value.value().copied();
     let change = match (req.operation, value) {
         (CreditsOperation::Set, value) => CreditsChange::Set(value),
@@ -321,32 +368,29 @@ pub async fn update_credits(
             ));
         }
     };
-    let Some(after) = store::keys::change_credits(&mut tx, &row.id, change, now_ms()).await? else {
+    let Some(after) = keys::change_credits(work.tx(), &key.id, change, now_ms()).await? else {
         return Err(ApiError::invalid_field(
             "operation",
             "cannot increment or decrement a key with unlimited credits",
             "use operation 'set' to give the key a limited number of credits first",
         ));
     };
-    audit::record(
-        &mut tx,
-        &Actor::from(caller),
+    work.audit(
         caller.workspace_id(),
-        "key.update",
+        Event::KeyUpdate,
         format!(
             "Updated credits of {}: {:?} {} → {}",
-            row.id,
+            key.id,
             req.operation,
             value.map_or("unlimited".to_string(), |v| v.to_string()),
             after
                 .remaining
                 .map_or("unlimited".to_string(), |v| v.to_string())
         ),
-        vec![audit::target("key", &row.id, row.name.as_deref())],
-    )
-    .await?;
-    tx.commit().await?;
-    invalidate(app, &row);
+        vec![key_target(&key)],
+    );
+    invalidate(&mut work, &key);
+    work.commit().await?;
     Ok(KeyCredits {
         remaining: after.remaining,
         refill: refill_view(after.refill_amount, after.refill_day),
@@ -354,91 +398,96 @@ pub async fn update_credits(
 }
 
 pub async fn reroll_key(
-    app: &App,
+    keyward: &Keyward,
     caller: &Caller,
+    origin: Origin,
     req: RerollKeyRequest,
 ) -> ApiResult<RerollKeyResponseData> {
-    let mut tx = app.db.begin().await?;
-    let old = find_key(&mut tx, caller, &req.key_id).await?;
-    caller.require_on_api(&old.api_id, "create_key")?;
+    let mut work = Work::begin(keyward, Actor::root_key(caller, origin)).await?;
+    let old = lock_key(&mut work, caller, &req.key_id).await?;
+    caller.require(Action::CreateKey, &on(&old))?;
     let now = now_ms();
     let new_key = key_material::generate(
         key_material::prefix_of(&old.start),
         old.byte_length as usize,
     );
     // The new key inherits everything but its secret, id and timestamps.
-    let new_row = KeyRow {
+    let new_row = NewKey {
         id: new_id("key"),
+        workspace_id: old.workspace_id.clone(),
+        api_id: old.api_id.clone(),
         hash: new_key.hash.as_bytes().to_vec(),
         start: new_key.start.clone(),
+        byte_length: old.byte_length,
+        name: old.name.clone(),
+        identity_id: old.identity_id.clone(),
+        meta: old.meta.clone(),
+        enabled: old.enabled,
+        expires_at: old.expires_at,
+        remaining: old.remaining,
+        refill_amount: old.refill_amount,
+        refill_day: old.refill_day,
         created_at: now,
-        updated_at: None,
-        last_used_at: None,
-        ..old.clone()
     };
-    store::keys::insert(&mut tx, &new_row).await?;
+    keys::insert(work.tx(), &new_row).await?;
     // The old key keeps working for `expiration` ms (never longer than it already would).
     let old_expires = now.saturating_add(req.expiration);
     let old_expires = old.expires_at.map_or(old_expires, |e| e.min(old_expires));
-    store::keys::set_expiry(&mut tx, &old.id, old_expires, now).await?;
-    audit::record(
-        &mut tx,
-        &Actor::from(caller),
+    let patch = KeyPatch {
+        expires_at: Some(Some(old_expires)),
+        ..KeyPatch::default()
+    };
+    keys::update(work.tx(), &old.id, &patch, now).await?;
+    work.audit(
         caller.workspace_id(),
-        "key.reroll",
+        Event::KeyReroll,
         format!(
             "Rerolled {} as {}; the old key expires at {old_expires}",
             old.id, new_row.id
         ),
         vec![
-            audit::target("key", &old.id, old.name.as_deref()),
-            audit::target("key", &new_row.id, new_row.name.as_deref()),
+            key_target(&old),
+            AuditTarget::new(TargetKind::Key, &new_row.id, new_row.name.as_deref()),
         ],
-    )
-    .await?;
-    tx.commit().await?;
-    invalidate(app, &old);
-    app.keys.invalidate(&new_key.hash);
+    );
+    invalidate(&mut work, &old);
+    work.invalidate(Invalidation::Key(new_key.hash));
+    work.commit().await?;
     Ok(RerollKeyResponseData {
         key_id: new_row.id,
         key: new_key.plaintext.into_string(),
     })
 }
 
-pub async fn delete_key(app: &App, caller: &Caller, req: DeleteKeyRequest) -> ApiResult<Empty> {
-    let mut tx = app.db.begin().await?;
-    let row = find_key(&mut tx, caller, &req.key_id).await?;
-    caller.require_on_api(&row.api_id, "delete_key")?;
+pub async fn delete_key(
+    keyward: &Keyward,
+    caller: &Caller,
+    origin: Origin,
+    req: DeleteKeyRequest,
+) -> ApiResult<Empty> {
+    let mut work = Work::begin(keyward, Actor::root_key(caller, origin)).await?;
+    let key = lock_key(&mut work, caller, &req.key_id).await?;
+    caller.require(Action::DeleteKey, &on(&key))?;
     let permanent = req.permanent == Some(true);
     if permanent {
-        store::keys::hard_delete(&mut tx, &row.id).await?;
+        keys::hard_delete(work.tx(), &key.id).await?;
     } else {
-        store::keys::soft_delete(&mut tx, &row.id, now_ms()).await?;
+        keys::soft_delete(work.tx(), &key.id, now_ms()).await?;
     }
-    audit::record(
-        &mut tx,
-        &Actor::from(caller),
+    work.audit(
         caller.workspace_id(),
-        "key.delete",
+        Event::KeyDelete,
         if permanent {
-            format!("Permanently deleted {}", row.id)
+            format!("Permanently deleted {}", key.id)
         } else {
-            format!("Deleted {}", row.id)
+            format!("Deleted {}", key.id)
         },
         vec![
-            audit::target("key", &row.id, row.name.as_deref()),
-            audit::target("api", &row.api_id, None),
+            key_target(&key),
+            AuditTarget::new(TargetKind::Api, &key.api_id, None),
         ],
-    )
-    .await?;
-    tx.commit().await?;
-    invalidate(app, &row);
+    );
+    invalidate(&mut work, &key);
+    work.commit().await?;
     Ok(Empty {})
-}
-
-/// Forgets the cached verification record of a changed key. Called after the commit.
-fn invalidate(app: &App, row: &KeyRow) {
-    if let Some(hash) = KeyHash::from_slice(&row.hash) {
-        app.keys.invalidate(&hash);
-    }
 }

@@ -1,11 +1,13 @@
 //! Business logic of every endpoint, free of HTTP types.
 //!
-//! A service function takes the [`App`](crate::app::App), the authenticated
-//! [`Caller`](crate::auth::Caller) and a validated request, and returns the response data or an
-//! [`ApiError`](crate::error::ApiError). Mutations follow one pattern:
-//! begin → look up within the caller's workspace (404) → check permission (403) → check
-//! preconditions (4xx) → write → audit → commit → invalidate caches. Nothing is written before
-//! the last check passes, and a failure rolls the transaction back, so nothing is half-applied.
+//! A service function takes the [`Keyward`](crate::Keyward) instance, the authenticated
+//! [`Caller`](crate::auth::Caller), for mutations the request's [`Origin`](crate::audit::Origin),
+//! and a validated request, and returns the response data or an
+//! [`ApiError`](crate::error::ApiError). Every mutation runs in one
+//! [`Work`](crate::work::Work): begin → look up within the caller's workspace (404) → check
+//! permission (403) → check preconditions (4xx) → write → audit → commit, and the unit of work
+//! applies the cache invalidations after the commit. Nothing is written before the last check
+//! passes, and a failure rolls the transaction back, so nothing is half-applied.
 
 pub mod apis;
 pub mod audit_logs;

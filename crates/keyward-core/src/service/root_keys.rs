@@ -1,19 +1,21 @@
-//! `rootKeys.*` (keyward extension).
+//! `rootKeys.*`: the keys that authorize calls to keyward's own API.
 
+use keyward_store::root_keys::{self, RootKeyRecord};
+use keyward_types::permissions::{Action, Grant, Target};
 use keyward_types::root_keys::{
     CreateRootKeyRequest, CreateRootKeyResponseData, DeleteRootKeyRequest, ListRootKeysRequest,
     RootKey,
 };
 use keyward_types::{Empty, ErrorCode, Pagination};
 
-use crate::app::App;
-use crate::audit::{self, Actor};
+use crate::Keyward;
+use crate::audit::{Actor, Event, Origin, Target as AuditTarget, TargetKind};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::key_material::{self, KeyHash, PlaintextKey, new_id};
 use crate::service::paginate;
-use crate::store::{self, Tx, root_keys::RootKeyRow};
 use crate::time::now_ms;
+use crate::work::{Invalidation, Work};
 
 /// Prefix of generated root keys, so they are recognisable in configs and secret scanners.
 pub const ROOT_KEY_PREFIX: &str = "kwroot";
@@ -23,8 +25,7 @@ const ROOT_KEY_BYTES: usize = 32;
 /// Inserts a root key of `workspace_id` holding `permissions`. With `plaintext`, that exact
 /// string becomes the key (the bootstrap key from the environment); otherwise one is generated.
 pub(crate) async fn insert_root_key(
-    tx: &mut Tx,
-    actor: &Actor,
+    work: &mut Work,
     workspace_id: &str,
     name: Option<String>,
     permissions: &[String],
@@ -41,7 +42,7 @@ pub(crate) async fn insert_root_key(
             (key.hash, key.start, key.plaintext)
         }
     };
-    let row = RootKeyRow {
+    let record = RootKeyRecord {
         id: new_id("key"),
         workspace_id: workspace_id.to_owned(),
         hash: hash.as_bytes().to_vec(),
@@ -50,62 +51,62 @@ pub(crate) async fn insert_root_key(
         permissions: serde_json::to_string(permissions).expect("permissions serialize"),
         created_at: now_ms(),
     };
-    store::root_keys::insert(tx, &row).await?;
-    audit::record(
-        tx,
-        actor,
+    root_keys::insert(work.tx(), &record).await?;
+    work.audit(
         workspace_id,
-        "rootKey.create",
+        Event::RootKeyCreate,
         format!(
             "Created root key {} with {} permission(s)",
-            row.id,
+            record.id,
             permissions.len()
         ),
-        vec![audit::target("rootKey", &row.id, row.name.as_deref())],
-    )
-    .await?;
-    Ok((row.id, secret))
+        vec![AuditTarget::new(
+            TargetKind::RootKey,
+            &record.id,
+            record.name.as_deref(),
+        )],
+    );
+    // Should this token have been tried before it existed, its cached "unknown" must go.
+    work.invalidate(Invalidation::RootKey(hash));
+    Ok((record.id, secret))
 }
 
 pub async fn create_root_key(
-    app: &App,
+    keyward: &Keyward,
     caller: &Caller,
+    origin: Origin,
     req: CreateRootKeyRequest,
 ) -> ApiResult<CreateRootKeyResponseData> {
-    caller.require("rootkey.*.create_root_key")?;
+    caller.require(Action::CreateRootKey, &Target::Workspace)?;
     // A root key can only hand out what it holds: no escalation through delegation.
-    let beyond: Vec<&String> = req
+    let beyond: Vec<String> = req
         .permissions
         .iter()
-        .filter(|p| !caller.covers(p))
+        .filter(|p| Grant::parse(p).is_ok_and(|grant| !caller.covers(&grant)))
+        .map(|p| format!("'{p}'"))
         .collect();
     if !beyond.is_empty() {
-        let list = beyond
-            .iter()
-            .map(|p| format!("'{p}'"))
-            .collect::<Vec<_>>()
-            .join(", ");
         return Err(ApiError::new(
             ErrorCode::InsufficientPermissions,
             format!(
-                "A root key can only grant permissions it holds itself; this one lacks {list}. Remove them from the request."
+                "A root key can only grant permissions it holds itself; this one lacks {}. Remove them from the request.",
+                beyond.join(", ")
             ),
         ));
     }
     let mut permissions = req.permissions;
     permissions.sort();
     permissions.dedup();
-    let mut tx = app.db.begin().await?;
+    let mut work = Work::begin(keyward, Actor::root_key(caller, origin)).await?;
     let (key_id, key) = insert_root_key(
-        &mut tx,
-        &Actor::from(caller),
+        &mut work,
         caller.workspace_id(),
         req.name,
         &permissions,
         None,
     )
     .await?;
-    tx.commit().await?;
+    work.commit().await?;
     Ok(CreateRootKeyResponseData {
         key_id,
         key: key.into_string(),
@@ -113,14 +114,14 @@ pub async fn create_root_key(
 }
 
 pub async fn list_root_keys(
-    app: &App,
+    keyward: &Keyward,
     caller: &Caller,
     req: ListRootKeysRequest,
 ) -> ApiResult<(Vec<RootKey>, Pagination)> {
-    caller.require("rootkey.*.read_root_key")?;
+    caller.require(Action::ReadRootKey, &Target::Workspace)?;
     let limit = req.limit.unwrap_or(100);
-    let rows = store::root_keys::list(
-        &mut app.db.reader().await?,
+    let rows = root_keys::list(
+        &mut keyward.db.reader().await?,
         caller.workspace_id(),
         req.cursor.as_deref(),
         limit + 1,
@@ -141,13 +142,14 @@ pub async fn list_root_keys(
 }
 
 pub async fn delete_root_key(
-    app: &App,
+    keyward: &Keyward,
     caller: &Caller,
+    origin: Origin,
     req: DeleteRootKeyRequest,
 ) -> ApiResult<Empty> {
-    caller.require("rootkey.*.delete_root_key")?;
-    let mut tx = app.db.begin().await?;
-    let row = store::root_keys::find_live(&mut tx, caller.workspace_id(), &req.key_id)
+    caller.require(Action::DeleteRootKey, &Target::RootKey(&req.key_id))?;
+    let mut work = Work::begin(keyward, Actor::root_key(caller, origin)).await?;
+    let row = root_keys::find_live(work.tx(), caller.workspace_id(), &req.key_id)
         .await?
         .ok_or_else(|| {
             ApiError::new(
@@ -158,19 +160,20 @@ pub async fn delete_root_key(
                 ),
             )
         })?;
-    store::root_keys::soft_delete(&mut tx, &row.id, now_ms()).await?;
-    audit::record(
-        &mut tx,
-        &Actor::from(caller),
+    root_keys::soft_delete(work.tx(), &row.id, now_ms()).await?;
+    work.audit(
         caller.workspace_id(),
-        "rootKey.delete",
+        Event::RootKeyDelete,
         format!("Deleted root key {}", row.id),
-        vec![audit::target("rootKey", &row.id, row.name.as_deref())],
-    )
-    .await?;
-    tx.commit().await?;
+        vec![AuditTarget::new(
+            TargetKind::RootKey,
+            &row.id,
+            row.name.as_deref(),
+        )],
+    );
     if let Some(hash) = KeyHash::from_slice(&row.hash) {
-        app.root_keys.invalidate(&hash);
+        work.invalidate(Invalidation::RootKey(hash));
     }
+    work.commit().await?;
     Ok(Empty {})
 }

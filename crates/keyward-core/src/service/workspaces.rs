@@ -1,44 +1,44 @@
 //! `workspaces.*` (keyward extension).
 
-use keyward_types::permissions;
+use keyward_store::workspaces;
+use keyward_types::permissions::{self, Action, Target};
 use keyward_types::root_keys::CreateRootKeyResponseData;
 use keyward_types::workspaces::{CreateWorkspaceRequest, CreateWorkspaceResponseData};
 
-use crate::app::App;
-use crate::audit::{self, Actor};
+use crate::Keyward;
+use crate::audit::{Actor, Event, Origin, Target as AuditTarget, TargetKind};
 use crate::auth::Caller;
 use crate::error::ApiResult;
 use crate::key_material::new_id;
 use crate::service::root_keys::insert_root_key;
-use crate::store::{self, Tx};
 use crate::time::now_ms;
+use crate::work::Work;
 
-/// Creates a workspace and a root key holding every workspace-level permission.
-/// Returns the workspace id and the root key's id and plaintext.
+/// Creates a workspace and its all-powerful root key (with the instance-level permissions too
+/// when `instance_level`: the bootstrap key). Returns the workspace id and the root key.
 pub(crate) async fn insert_workspace(
-    tx: &mut Tx,
-    actor: &Actor,
+    work: &mut Work,
     name: &str,
-    root_key_permissions: &[String],
+    instance_level: bool,
     root_key_plaintext: Option<String>,
 ) -> ApiResult<(String, CreateRootKeyResponseData)> {
     let workspace_id = new_id("ws");
-    store::workspaces::insert(tx, &workspace_id, name, now_ms()).await?;
-    audit::record(
-        tx,
-        actor,
+    workspaces::insert(work.tx(), &workspace_id, name, now_ms()).await?;
+    work.audit(
         &workspace_id,
-        "workspace.create",
+        Event::WorkspaceCreate,
         format!("Created workspace {workspace_id} '{name}'"),
-        vec![audit::target("workspace", &workspace_id, Some(name))],
-    )
-    .await?;
+        vec![AuditTarget::new(
+            TargetKind::Workspace,
+            &workspace_id,
+            Some(name),
+        )],
+    );
     let (key_id, key) = insert_root_key(
-        tx,
-        actor,
+        work,
         &workspace_id,
         Some(format!("{name} root key")),
-        root_key_permissions,
+        &permissions::all_powerful(&workspace_id, instance_level),
         root_key_plaintext,
     )
     .await?;
@@ -52,32 +52,26 @@ pub(crate) async fn insert_workspace(
 }
 
 pub async fn create_workspace(
-    app: &App,
+    keyward: &Keyward,
     caller: &Caller,
+    origin: Origin,
     req: CreateWorkspaceRequest,
 ) -> ApiResult<CreateWorkspaceResponseData> {
-    caller.require("workspace.*.create_workspace")?;
-    let actor = Actor::from(caller);
-    let mut tx = app.db.begin().await?;
-    let (workspace_id, root_key) = insert_workspace(
-        &mut tx,
-        &actor,
-        &req.name,
-        &permissions::all_wildcards(false),
-        None,
-    )
-    .await?;
+    caller.require(Action::CreateWorkspace, &Target::Workspace)?;
+    let mut work = Work::begin(keyward, Actor::root_key(caller, origin)).await?;
+    let (workspace_id, root_key) = insert_workspace(&mut work, &req.name, false, None).await?;
     // Also in the creator's own log, where its operators will look.
-    audit::record(
-        &mut tx,
-        &actor,
+    work.audit(
         caller.workspace_id(),
-        "workspace.create",
+        Event::WorkspaceCreate,
         format!("Created workspace {workspace_id} '{}'", req.name),
-        vec![audit::target("workspace", &workspace_id, Some(&req.name))],
-    )
-    .await?;
-    tx.commit().await?;
+        vec![AuditTarget::new(
+            TargetKind::Workspace,
+            &workspace_id,
+            Some(&req.name),
+        )],
+    );
+    work.commit().await?;
     Ok(CreateWorkspaceResponseData {
         workspace_id,
         root_key,

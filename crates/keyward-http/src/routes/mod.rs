@@ -1,5 +1,6 @@
-//! One file per endpoint, grouped as the API is (`/v2/<group>.<operation>`). Handlers only
-//! extract, call a service function and wrap the result; see [`crate::service`].
+//! One file per operation, grouped as the API is (`/v2/<group>.<operation>`). Handlers only
+//! extract, call a service function of `keyward_core::service` and wrap the result; their
+//! request and response types are the registry's (`keyward_types::operations`).
 
 pub mod apis;
 pub mod audit_logs;

@@ -9,27 +9,10 @@ use tempfile::TempDir;
 
 pub const ROOT_KEY: &str = "test_bootstrap_root_key_0123456789";
 
-/// Every authenticated `POST /v2/<operation>` keyward serves.
-pub const OPERATIONS: [&str; 18] = [
-    "apis.createApi",
-    "apis.getApi",
-    "apis.updateApi",
-    "apis.deleteApi",
-    "apis.listKeys",
-    "keys.createKey",
-    "keys.getKey",
-    "keys.whoami",
-    "keys.updateKey",
-    "keys.updateCredits",
-    "keys.rerollKey",
-    "keys.deleteKey",
-    "keys.verifyKey",
-    "rootKeys.createRootKey",
-    "rootKeys.listRootKeys",
-    "rootKeys.deleteRootKey",
-    "workspaces.createWorkspace",
-    "auditLogs.listLogs",
-];
+/// Every authenticated `POST /v2/<operation>` keyward serves: the operation registry's.
+pub fn operations() -> impl Iterator<Item = &'static str> {
+    keyward_types::operations::ALL.iter().map(|op| op.name)
+}
 
 pub struct TestApp {
     pub server: Server,

@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use serde_json::json;
 
-use crate::helpers::{OPERATIONS, ROOT_KEY, Reply, TestApp};
+use crate::helpers::{ROOT_KEY, Reply, TestApp, operations};
 
 async fn raw(app: &TestApp, operation: &str, body: Vec<u8>) -> Reply {
     let response = app
@@ -25,7 +25,7 @@ async fn raw(app: &TestApp, operation: &str, body: Vec<u8>) -> Reply {
 #[tokio::test]
 async fn unknown_fields_are_refused_everywhere() {
     let app = TestApp::start().await;
-    for operation in OPERATIONS {
+    for operation in operations() {
         let reply = app
             .post(operation, json!({"definitelyNotAField": true}))
             .await;

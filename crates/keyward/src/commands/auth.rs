@@ -1,5 +1,6 @@
 //! `keyward auth login|logout`: the root key saved in the config file.
 
+use keyward_types::operations as op;
 use std::io::{IsTerminal, Read};
 
 use keyward_types::apis::GetApiRequest;
@@ -42,12 +43,9 @@ async fn login(settings: &Settings, mut file: ConfigFile) -> CliResult {
     let url = &settings.api_url.value;
     let client = Client::new(url, Some(&key))?;
     match client
-        .post(
-            "apis.getApi",
-            &GetApiRequest {
-                api_id: PROBE_API_ID.to_owned(),
-            },
-        )
+        .call::<op::GetApi>(&GetApiRequest {
+            api_id: PROBE_API_ID.to_owned(),
+        })
         .await
     {
         Ok(_) => {}

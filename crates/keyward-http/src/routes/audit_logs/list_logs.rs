@@ -1,40 +1,21 @@
-//! `POST /v2/auditLogs.listLogs`
+//! `POST /v2/auditLogs.listLogs`: [`op::ListLogs`].
 
 use axum::extract::State;
-use keyward_types::audit_logs::{AuditLog, ListLogsRequest};
-use keyward_types::{Envelope, ErrorEnvelope};
+use keyward_core::service;
+use keyward_types::operations::{self as op, Endpoint};
 
 use crate::app::AppState;
-use crate::auth::Caller;
-use crate::error::ApiResult;
-use crate::http::extract::Body;
-use crate::http::respond::Page;
-use crate::service;
+use crate::error::ErrorResponse;
+use crate::extract::{Authenticated, Body};
+use crate::respond::Page;
 
-/// List audit logs (keyward extension)
-///
-/// Lists the workspace's audit events, newest first. Needs `auditlog.*.read_audit_log`.
-#[utoipa::path(
-    post,
-    path = "/v2/auditLogs.listLogs",
-    tag = "auditLogs",
-    operation_id = "auditLogs.listLogs",
-    request_body = ListLogsRequest,
-    security(("rootKey" = [])),
-    responses(
-        (status = 200, description = "Success", body = Envelope<Vec<AuditLog>>),
-        (status = 400, description = "Invalid request", body = ErrorEnvelope),
-        (status = 401, description = "Unknown root key", body = ErrorEnvelope),
-        (status = 403, description = "Missing permission", body = ErrorEnvelope),
-        (status = 500, description = "Internal error; the log has the cause under the request id", body = ErrorEnvelope),
-    )
-)]
+type Op = op::ListLogs;
+
 pub async fn list_logs(
     State(app): State<AppState>,
-    caller: Caller,
-    Body(request): Body<ListLogsRequest>,
-) -> ApiResult<Page<AuditLog>> {
-    service::audit_logs::list_logs(&app, &caller, request)
-        .await
-        .map(Page::from)
+    Authenticated(caller): Authenticated,
+    Body(request): Body<<Op as Endpoint>::Request>,
+) -> Result<Page<<Op as Endpoint>::Data>, ErrorResponse> {
+    let answer = service::audit_logs::list_logs(&app.keyward, &caller, request).await?;
+    Ok(Page::from(answer))
 }

@@ -1,41 +1,22 @@
-//! `POST /v2/keys.rerollKey`
+//! `POST /v2/keys.rerollKey`: [`op::RerollKey`].
 
 use axum::extract::State;
-use keyward_types::keys::{RerollKeyRequest, RerollKeyResponseData};
-use keyward_types::{Envelope, ErrorEnvelope};
+use keyward_core::service;
+use keyward_types::operations::{self as op, Endpoint};
 
 use crate::app::AppState;
-use crate::auth::Caller;
-use crate::error::ApiResult;
-use crate::http::extract::Body;
-use crate::http::respond::Data;
-use crate::service;
+use crate::error::ErrorResponse;
+use crate::extract::{Authenticated, Body, RequestOrigin};
+use crate::respond::Data;
 
-/// Reroll a key
-///
-/// Issues a new key with the old key's settings; the old key keeps working for `expiration` ms. Needs `create_key` on its API.
-#[utoipa::path(
-    post,
-    path = "/v2/keys.rerollKey",
-    tag = "keys",
-    operation_id = "keys.rerollKey",
-    request_body = RerollKeyRequest,
-    security(("rootKey" = [])),
-    responses(
-        (status = 200, description = "Success", body = Envelope<RerollKeyResponseData>),
-        (status = 400, description = "Invalid request", body = ErrorEnvelope),
-        (status = 401, description = "Unknown root key", body = ErrorEnvelope),
-        (status = 403, description = "Missing permission", body = ErrorEnvelope),
-        (status = 404, description = "Not found in this workspace", body = ErrorEnvelope),
-        (status = 500, description = "Internal error; the log has the cause under the request id", body = ErrorEnvelope),
-    )
-)]
+type Op = op::RerollKey;
+
 pub async fn reroll_key(
     State(app): State<AppState>,
-    caller: Caller,
-    Body(request): Body<RerollKeyRequest>,
-) -> ApiResult<Data<RerollKeyResponseData>> {
-    service::keys::reroll_key(&app, &caller, request)
-        .await
-        .map(Data)
+    Authenticated(caller): Authenticated,
+    RequestOrigin(origin): RequestOrigin,
+    Body(request): Body<<Op as Endpoint>::Request>,
+) -> Result<Data<<Op as Endpoint>::Data>, ErrorResponse> {
+    let answer = service::keys::reroll_key(&app.keyward, &caller, origin, request).await?;
+    Ok(Data(answer))
 }

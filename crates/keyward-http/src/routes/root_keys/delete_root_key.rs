@@ -1,41 +1,23 @@
-//! `POST /v2/rootKeys.deleteRootKey`
+//! `POST /v2/rootKeys.deleteRootKey`: [`op::DeleteRootKey`].
 
 use axum::extract::State;
-use keyward_types::root_keys::DeleteRootKeyRequest;
-use keyward_types::{Empty, Envelope, ErrorEnvelope};
+use keyward_core::service;
+use keyward_types::operations::{self as op, Endpoint};
 
 use crate::app::AppState;
-use crate::auth::Caller;
-use crate::error::ApiResult;
-use crate::http::extract::Body;
-use crate::http::respond::Data;
-use crate::service;
+use crate::error::ErrorResponse;
+use crate::extract::{Authenticated, Body, RequestOrigin};
+use crate::respond::Data;
 
-/// Delete a root key (keyward extension)
-///
-/// Deletes a root key; it is refused from the moment this returns. Needs `rootkey.*.delete_root_key`.
-#[utoipa::path(
-    post,
-    path = "/v2/rootKeys.deleteRootKey",
-    tag = "rootKeys",
-    operation_id = "rootKeys.deleteRootKey",
-    request_body = DeleteRootKeyRequest,
-    security(("rootKey" = [])),
-    responses(
-        (status = 200, description = "Success", body = Envelope<Empty>),
-        (status = 400, description = "Invalid request", body = ErrorEnvelope),
-        (status = 401, description = "Unknown root key", body = ErrorEnvelope),
-        (status = 403, description = "Missing permission", body = ErrorEnvelope),
-        (status = 404, description = "Not found in this workspace", body = ErrorEnvelope),
-        (status = 500, description = "Internal error; the log has the cause under the request id", body = ErrorEnvelope),
-    )
-)]
+type Op = op::DeleteRootKey;
+
 pub async fn delete_root_key(
     State(app): State<AppState>,
-    caller: Caller,
-    Body(request): Body<DeleteRootKeyRequest>,
-) -> ApiResult<Data<Empty>> {
-    service::root_keys::delete_root_key(&app, &caller, request)
-        .await
-        .map(Data)
+    Authenticated(caller): Authenticated,
+    RequestOrigin(origin): RequestOrigin,
+    Body(request): Body<<Op as Endpoint>::Request>,
+) -> Result<Data<<Op as Endpoint>::Data>, ErrorResponse> {
+    let answer =
+        service::root_keys::delete_root_key(&app.keyward, &caller, origin, request).await?;
+    Ok(Data(answer))
 }

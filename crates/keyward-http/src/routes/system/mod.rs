@@ -3,22 +3,12 @@
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
-use keyward_types::Envelope;
 use keyward_types::liveness::LivenessResponseData;
 
 use crate::app::AppState;
-use crate::http::respond::Data;
+use crate::respond::Data;
 
-/// Liveness
-///
-/// Answers while the server is up. Needs no root key.
-#[utoipa::path(
-    get,
-    path = "/v2/liveness",
-    tag = "liveness",
-    operation_id = "liveness",
-    responses((status = 200, description = "The server is up", body = Envelope<LivenessResponseData>))
-)]
+/// `GET /v2/liveness` ([`keyward_types::operations::LIVENESS`]): answers while the server is up.
 pub async fn liveness() -> Data<LivenessResponseData> {
     Data(LivenessResponseData {
         message: "OK".to_owned(),

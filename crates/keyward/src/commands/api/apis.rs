@@ -3,6 +3,7 @@
 use keyward_types::apis::{
     CreateApiRequest, DeleteApiRequest, GetApiRequest, ListKeysRequest, UpdateApiRequest,
 };
+use keyward_types::operations as op;
 
 use super::{Ctx, flag};
 use crate::args::api::apis::ApisCommand;
@@ -24,11 +25,11 @@ pub const KEY_COLUMNS: &[Column] = &[
 pub async fn run(ctx: &Ctx, command: ApisCommand) -> CliResult {
     match command {
         ApisCommand::CreateApi(a) => {
-            ctx.call("apis.createApi", &CreateApiRequest { name: a.name }, &[])
+            ctx.call::<op::CreateApi>(&CreateApiRequest { name: a.name }, &[])
                 .await
         }
         ApisCommand::GetApi(a) => {
-            ctx.call("apis.getApi", &GetApiRequest { api_id: a.api_id }, &[])
+            ctx.call::<op::GetApi>(&GetApiRequest { api_id: a.api_id }, &[])
                 .await
         }
         ApisCommand::UpdateApi(a) => {
@@ -37,15 +38,11 @@ pub async fn run(ctx: &Ctx, command: ApisCommand) -> CliResult {
                 name: a.name,
                 delete_protection: a.delete_protection,
             };
-            ctx.call("apis.updateApi", &request, &[]).await
+            ctx.call::<op::UpdateApi>(&request, &[]).await
         }
         ApisCommand::DeleteApi(a) => {
-            ctx.call(
-                "apis.deleteApi",
-                &DeleteApiRequest { api_id: a.api_id },
-                &[],
-            )
-            .await
+            ctx.call::<op::DeleteApi>(&DeleteApiRequest { api_id: a.api_id }, &[])
+                .await
         }
         ApisCommand::ListKeys(a) => {
             let request = ListKeysRequest {
@@ -56,7 +53,7 @@ pub async fn run(ctx: &Ctx, command: ApisCommand) -> CliResult {
                 decrypt: flag(a.decrypt),
                 revalidate_keys_cache: flag(a.revalidate_keys_cache),
             };
-            ctx.call("apis.listKeys", &request, KEY_COLUMNS).await
+            ctx.call::<op::ListKeys>(&request, KEY_COLUMNS).await
         }
     }
 }

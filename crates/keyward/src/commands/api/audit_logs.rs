@@ -1,6 +1,7 @@
 //! `keyward api audit-logs …`
 
 use keyward_types::audit_logs::ListLogsRequest;
+use keyward_types::operations as op;
 
 use super::Ctx;
 use crate::args::api::audit_logs::AuditLogsCommand;
@@ -26,7 +27,7 @@ pub async fn run(ctx: &Ctx, command: AuditLogsCommand) -> CliResult {
                 since: a.since,
                 until: a.until,
             };
-            ctx.call("auditLogs.listLogs", &request, LOG_COLUMNS).await
+            ctx.call::<op::ListLogs>(&request, LOG_COLUMNS).await
         }
     }
 }

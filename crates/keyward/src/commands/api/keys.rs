@@ -7,6 +7,7 @@ use keyward_types::keys::{
     CreateKeyRequest, CreditsOperation, DeleteKeyRequest, GetKeyRequest, RerollKeyRequest,
     UpdateCreditsRequest, UpdateKeyRequest, VerifyKeyRequest, WhoamiRequest,
 };
+use keyward_types::operations as op;
 
 use super::{Ctx, flag, list, secret_arg};
 use crate::args::Json;
@@ -31,11 +32,10 @@ pub async fn run(ctx: &Ctx, command: KeysCommand) -> CliResult {
                 enabled: a.enabled,
                 recoverable: flag(a.recoverable),
             };
-            ctx.call("keys.createKey", &request, &[]).await
+            ctx.call::<op::CreateKey>(&request, &[]).await
         }
         KeysCommand::GetKey(a) => {
-            ctx.call(
-                "keys.getKey",
+            ctx.call::<op::GetKey>(
                 &GetKeyRequest {
                     key_id: a.key_id,
                     decrypt: flag(a.decrypt),
@@ -45,8 +45,7 @@ pub async fn run(ctx: &Ctx, command: KeysCommand) -> CliResult {
             .await
         }
         KeysCommand::Whoami(a) => {
-            ctx.call(
-                "keys.whoami",
+            ctx.call::<op::Whoami>(
                 &WhoamiRequest {
                     key: secret_arg(a.key, "--key")?,
                 },
@@ -54,10 +53,7 @@ pub async fn run(ctx: &Ctx, command: KeysCommand) -> CliResult {
             )
             .await
         }
-        KeysCommand::UpdateKey(a) => {
-            ctx.call("keys.updateKey", &update_key_request(a), &[])
-                .await
-        }
+        KeysCommand::UpdateKey(a) => ctx.call::<op::UpdateKey>(&update_key_request(a), &[]).await,
         KeysCommand::UpdateCredits(a) => {
             let operation = match a.operation {
                 CreditsOperationArg::Set => CreditsOperation::Set,
@@ -69,11 +65,10 @@ pub async fn run(ctx: &Ctx, command: KeysCommand) -> CliResult {
                 operation,
                 value: a.value.unwrap_or_default(),
             };
-            ctx.call("keys.updateCredits", &request, &[]).await
+            ctx.call::<op::UpdateCredits>(&request, &[]).await
         }
         KeysCommand::RerollKey(a) => {
-            ctx.call(
-                "keys.rerollKey",
+            ctx.call::<op::RerollKey>(
                 &RerollKeyRequest {
                     key_id: a.key_id,
                     expiration: a.expiration,
@@ -87,7 +82,7 @@ pub async fn run(ctx: &Ctx, command: KeysCommand) -> CliResult {
                 key_id: a.key_id,
                 permanent: flag(a.permanent),
             };
-            ctx.call("keys.deleteKey", &request, &[]).await
+            ctx.call::<op::DeleteKey>(&request, &[]).await
         }
         KeysCommand::VerifyKey(a) => {
             let request = VerifyKeyRequest {
@@ -98,7 +93,7 @@ pub async fn run(ctx: &Ctx, command: KeysCommand) -> CliResult {
                 ratelimits: a.ratelimits_json.map(|Json(r)| r),
                 migration_id: a.migration_id,
             };
-            ctx.call("keys.verifyKey", &request, &[]).await
+            ctx.call::<op::VerifyKey>(&request, &[]).await
         }
         KeysCommand::DeleteKeys(a) => {
             bulk::run(

@@ -11,7 +11,7 @@ mod workspaces;
 
 use std::io::{IsTerminal, Read};
 
-use serde::Serialize;
+use keyward_types::operations::Endpoint;
 
 use crate::args::api::{ApiArgs, ApiGroup};
 use crate::args::{GlobalArgs, OutputFormat};
@@ -48,15 +48,10 @@ impl Ctx {
         )
     }
 
-    /// Calls `operation` with `body` and prints the answer; `columns` are the table columns of a
-    /// list answer.
-    pub async fn call<B: Serialize>(
-        &self,
-        operation: &str,
-        body: &B,
-        columns: &[Column],
-    ) -> CliResult {
-        let success = self.client()?.post(operation, body).await?;
+    /// Calls operation `E` with `body` and prints the answer; `columns` are the table columns of
+    /// a list answer.
+    pub async fn call<E: Endpoint>(&self, body: &E::Request, columns: &[Column]) -> CliResult {
+        let success = self.client()?.call::<E>(body).await?;
         output::print_success(self.output, &success, columns);
         Ok(())
     }
@@ -74,7 +69,7 @@ pub async fn run(args: ApiArgs) -> ExitStatus {
             ApiGroup::AuditLogs(command) => audit_logs::run(&ctx, command).await,
             ApiGroup::Liveness => {
                 let success = Client::new(&ctx.settings.api_url.value, None)?
-                    .get("liveness")
+                    .liveness()
                     .await?;
                 output::print_success(ctx.output, &success, &[]);
                 Ok(())

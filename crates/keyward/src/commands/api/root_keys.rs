@@ -1,5 +1,6 @@
 //! `keyward api root-keys …`
 
+use keyward_types::operations as op;
 use keyward_types::root_keys::{CreateRootKeyRequest, DeleteRootKeyRequest, ListRootKeysRequest};
 
 use super::{Ctx, list};
@@ -22,23 +23,19 @@ pub async fn run(ctx: &Ctx, command: RootKeysCommand) -> CliResult {
                 name: a.name,
                 permissions: list(Some(a.permissions)).unwrap_or_default(),
             };
-            ctx.call("rootKeys.createRootKey", &request, &[]).await
+            ctx.call::<op::CreateRootKey>(&request, &[]).await
         }
         RootKeysCommand::ListRootKeys(a) => {
             let request = ListRootKeysRequest {
                 limit: a.limit,
                 cursor: a.cursor,
             };
-            ctx.call("rootKeys.listRootKeys", &request, ROOT_KEY_COLUMNS)
+            ctx.call::<op::ListRootKeys>(&request, ROOT_KEY_COLUMNS)
                 .await
         }
         RootKeysCommand::DeleteRootKey(a) => {
-            ctx.call(
-                "rootKeys.deleteRootKey",
-                &DeleteRootKeyRequest { key_id: a.key_id },
-                &[],
-            )
-            .await
+            ctx.call::<op::DeleteRootKey>(&DeleteRootKeyRequest { key_id: a.key_id }, &[])
+                .await
         }
     }
 }

@@ -1,5 +1,6 @@
 //! `keyward api workspaces …`
 
+use keyward_types::operations as op;
 use keyward_types::workspaces::CreateWorkspaceRequest;
 
 use super::Ctx;
@@ -9,12 +10,8 @@ use crate::error::CliResult;
 pub async fn run(ctx: &Ctx, command: WorkspacesCommand) -> CliResult {
     match command {
         WorkspacesCommand::CreateWorkspace(a) => {
-            ctx.call(
-                "workspaces.createWorkspace",
-                &CreateWorkspaceRequest { name: a.name },
-                &[],
-            )
-            .await
+            ctx.call::<op::CreateWorkspace>(&CreateWorkspaceRequest { name: a.name }, &[])
+                .await
         }
     }
 }

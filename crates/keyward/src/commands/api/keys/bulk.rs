@@ -11,6 +11,7 @@
 //! "already gone", not as a failure. Ctrl-C stops after the request in flight and prints the
 //! summary (exit 130); a second Ctrl-C quits at once. Exit 0 only if nothing failed.
 
+use keyward_types::operations as op;
 use std::io::{BufRead, IsTerminal, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -149,7 +150,7 @@ async fn list_all(client: &Client, args: &BulkArgs) -> CliResult<Vec<KeyResponse
             decrypt: None,
             revalidate_keys_cache: None,
         };
-        let page = client.post("apis.listKeys", &request).await;
+        let page = client.call::<op::ListKeys>(&request).await;
         let page = match page {
             Ok(page) => page,
             Err(err) => {
@@ -288,7 +289,7 @@ async fn apply(
                     key_id: key.key_id.clone(),
                     permanent: permanent.then_some(true),
                 };
-                client.post("keys.deleteKey", &request).await
+                client.call::<op::DeleteKey>(&request).await
             }
             Action::Disable | Action::Enable => {
                 let request = UpdateKeyRequest {
@@ -296,7 +297,7 @@ async fn apply(
                     enabled: Some(action == Action::Enable),
                     ..UpdateKeyRequest::default()
                 };
-                client.post("keys.updateKey", &request).await
+                client.call::<op::UpdateKey>(&request).await
             }
         };
         match result {
