@@ -33,7 +33,7 @@ pub(crate) async fn insert_root_key(
     let (hash, start, secret) = match plaintext {
         Some(text) => (
             KeyHash::of(&text),
-            key_material::start_of(&text),
+            key_material::start_of_chosen(&text, ROOT_KEY_PREFIX),
             PlaintextKey::from(text),
         ),
         None => {
