@@ -44,7 +44,8 @@ impl Caller {
     }
 
     /// Whether the root key holds `permission` or the wildcard that includes it
-    /// (`api.*.read_key` includes `api.api_1.read_key`). Used when delegating permissions.
+    /// (`api.*.read_key` includes `api.api_1.read_key`). Used when delegating permissions and
+    /// when deleting a root key, which takes the authority to grant what it holds.
     pub fn covers(&self, permission: &str) -> bool {
         if self.has(permission) {
             return true;

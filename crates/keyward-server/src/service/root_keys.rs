@@ -67,6 +67,16 @@ pub(crate) async fn insert_root_key(
     Ok((row.id, secret))
 }
 
+/// The permissions of `permissions` that `caller` does not cover, quoted for a detail, if any.
+fn lacking(caller: &Caller, permissions: &[String]) -> Option<String> {
+    let lacking: Vec<String> = permissions
+        .iter()
+        .filter(|p| !caller.covers(p))
+        .map(|p| format!("'{p}'"))
+        .collect();
+    (!lacking.is_empty()).then(|| lacking.join(", "))
+}
+
 pub async fn create_root_key(
     app: &App,
     caller: &Caller,
@@ -74,17 +84,7 @@ pub async fn create_root_key(
 ) -> ApiResult<CreateRootKeyResponseData> {
     caller.require("rootkey.*.create_root_key")?;
     // A root key can only hand out what it holds: no escalation through delegation.
-    let beyond: Vec<&String> = req
-        .permissions
-        .iter()
-        .filter(|p| !caller.covers(p))
-        .collect();
-    if !beyond.is_empty() {
-        let list = beyond
-            .iter()
-            .map(|p| format!("'{p}'"))
-            .collect::<Vec<_>>()
-            .join(", ");
+    if let Some(list) = lacking(caller, &req.permissions) {
         return Err(ApiError::new(
             ErrorCode::InsufficientPermissions,
             format!(
@@ -158,6 +158,25 @@ pub async fn delete_root_key(
                 ),
             )
         })?;
+    // Deleting a root key takes away what it may do, so it needs the same authority as granting
+    // that: every permission of the target. Otherwise a key holding only `delete_root_key` could
+    // delete the workspace's only all-powerful key and lock everyone out. A key may delete
+    // itself: it holds its own permissions.
+    let permissions: Vec<String> = serde_json::from_str(&row.permissions).map_err(|e| {
+        ApiError::internal(format!(
+            "root key {} has unreadable permissions: {e}",
+            row.id
+        ))
+    })?;
+    if let Some(list) = lacking(caller, &permissions) {
+        return Err(ApiError::new(
+            ErrorCode::InsufficientPermissions,
+            format!(
+                "A root key can only delete a root key whose every permission it holds itself; this one lacks {list}, which '{}' holds. Delete it with a root key that holds them.",
+                row.id
+            ),
+        ));
+    }
     store::root_keys::soft_delete(&mut tx, &row.id, now_ms()).await?;
     audit::record(
         &mut tx,

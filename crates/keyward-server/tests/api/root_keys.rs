@@ -287,3 +287,124 @@ async fn a_database_of_an_earlier_version_loses_the_long_starts() {
         }
     }
 }
+
+/// A new root key of the bootstrap workspace holding `permissions`: (keyId, key).
+async fn root_key(app: &TestApp, permissions: &[&str]) -> (String, String) {
+    let data = app
+        .call(
+            "rootKeys.createRootKey",
+            json!({"permissions": permissions}),
+        )
+        .await;
+    (
+        data["keyId"].as_str().unwrap().to_owned(),
+        data["key"].as_str().unwrap().to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn deleting_a_root_key_needs_every_permission_it_holds() {
+    let app = TestApp::start().await;
+    let bootstrap_id = app.call("rootKeys.listRootKeys", json!({})).await[0]["keyId"].clone();
+    let (_, narrow) = root_key(&app, &["rootkey.*.delete_root_key"]).await;
+
+    // The report: a key holding only delete_root_key deleted the only all-powerful key.
+    let reply = app
+        .post_as(
+            Some(&narrow),
+            "rootKeys.deleteRootKey",
+            json!({"keyId": bootstrap_id}),
+        )
+        .await;
+    let detail = reply.error(403, "/insufficient_permissions");
+    assert!(
+        detail.contains("'api.*.create_api'")
+            && detail.contains("'workspace.*.create_workspace'")
+            && !detail.contains("'rootkey.*.delete_root_key'"),
+        "names exactly what is missing: {detail}"
+    );
+    app.call("apis.createApi", json!({"name": "still-in-charge"}))
+        .await;
+    assert!(app.audit_events("rootKey.delete").await.is_empty());
+
+    // Within its own permissions it may delete: the same, fewer, or narrower ones.
+    let (same, _) = root_key(&app, &["rootkey.*.delete_root_key"]).await;
+    let (deleter_id, deleter) = root_key(
+        &app,
+        &[
+            "rootkey.*.delete_root_key",
+            "api.*.read_api",
+            "api.api_1.read_key",
+        ],
+    )
+    .await;
+    let (narrower, _) = root_key(&app, &["api.api_123.read_api"]).await;
+    for target in [&same, &narrower] {
+        app.post_as(
+            Some(&deleter),
+            "rootKeys.deleteRootKey",
+            json!({"keyId": target}),
+        )
+        .await
+        .data();
+    }
+    // A specific permission does not cover its wildcard, nor one API another.
+    for (permissions, missing) in [
+        (
+            &["api.*.read_api", "api.*.create_api"][..],
+            "'api.*.create_api'",
+        ),
+        (&["api.*.read_key"][..], "'api.*.read_key'"),
+        (&["api.api_2.read_key"][..], "'api.api_2.read_key'"),
+    ] {
+        let (target, target_key) = root_key(&app, permissions).await;
+        let detail = app
+            .post_as(
+                Some(&deleter),
+                "rootKeys.deleteRootKey",
+                json!({"keyId": target}),
+            )
+            .await
+            .error(403, "/insufficient_permissions");
+        assert!(
+            detail.contains(missing) && detail.contains(&target),
+            "{permissions:?}: {detail}"
+        );
+        assert!(
+            !detail.contains("'api.*.read_api'"),
+            "what it holds is not listed: {detail}"
+        );
+        app.post_as(Some(&target_key), "rootKeys.listRootKeys", json!({}))
+            .await
+            .error(403, "/insufficient_permissions");
+    }
+
+    // A key may delete itself (it holds its own permissions); it is refused from then on.
+    app.post_as(
+        Some(&deleter),
+        "rootKeys.deleteRootKey",
+        json!({"keyId": deleter_id}),
+    )
+    .await
+    .data();
+    app.post_as(
+        Some(&deleter),
+        "rootKeys.deleteRootKey",
+        json!({"keyId": same}),
+    )
+    .await
+    .error(401, "/key_not_found");
+    assert_eq!(app.audit_events("rootKey.delete").await.len(), 3);
+
+    // Another workspace's all-powerful key sees no root key of this one.
+    let other = app.other_workspace_root_key().await;
+    app.post_as(
+        Some(&other),
+        "rootKeys.deleteRootKey",
+        json!({"keyId": bootstrap_id}),
+    )
+    .await
+    .error(404, "/root_key_not_found");
+    app.call("apis.createApi", json!({"name": "still-there"}))
+        .await;
+}

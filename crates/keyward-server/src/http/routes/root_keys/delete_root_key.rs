@@ -13,7 +13,8 @@ use crate::service;
 
 /// Delete a root key (keyward extension)
 ///
-/// Deletes a root key; it is refused from the moment this returns. Needs `rootkey.*.delete_root_key`.
+/// Deletes a root key; it is refused from the moment this returns. Needs `rootkey.*.delete_root_key`
+/// and every permission the target holds (403 names those missing); a root key may delete itself.
 #[utoipa::path(
     post,
     path = "/v2/rootKeys.deleteRootKey",
