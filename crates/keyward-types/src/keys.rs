@@ -422,7 +422,8 @@ pub struct UpdateCreditsRequest {
     #[schema(example = "key_1234abcd")]
     pub key_id: String,
     pub operation: CreditsOperation,
-    /// The amount; with `set`, `null` makes credits unlimited.
+    /// The amount; required for `increment` and `decrement`. With `set`, absent or `null` makes
+    /// credits unlimited (and removes the refill), as in Unkey's spec.
     #[serde(default, skip_serializing_if = "Nullable::is_absent")]
     #[schema(value_type = Option<i64>, minimum = 0)]
     pub value: Nullable<i64>,
@@ -438,12 +439,7 @@ impl Validate for UpdateCreditsRequest {
                 "is required for increment and decrement",
                 Some("send the number of credits to add or remove".to_string()),
             ),
-            (Nullable::Absent, CreditsOperation::Set) => v.push(
-                "value",
-                "is required for set",
-                Some("send a number, or null for unlimited credits".to_string()),
-            ),
-            (Nullable::Null, CreditsOperation::Set) => {}
+            (Nullable::Absent | Nullable::Null, CreditsOperation::Set) => {}
         }
     }
 }
@@ -744,8 +740,19 @@ mod tests {
             vec!["body.value: is required for increment and decrement"]
         );
         let r: UpdateCreditsRequest =
-            serde_json::from_str(r#"{"keyId":"key_1","operation":"set","value":null}"#).unwrap();
-        assert!(problems(&r).is_empty());
+            serde_json::from_str(r#"{"keyId":"key_1","operation":"decrement","value":null}"#)
+                .unwrap();
+        assert_eq!(
+            problems(&r),
+            vec!["body.value: is required for increment and decrement"]
+        );
+        for unlimited in [
+            r#"{"keyId":"key_1","operation":"set","value":null}"#,
+            r#"{"keyId":"key_1","operation":"set"}"#,
+        ] {
+            let r: UpdateCreditsRequest = serde_json::from_str(unlimited).unwrap();
+            assert!(problems(&r).is_empty(), "{unlimited}");
+        }
     }
 
     #[test]

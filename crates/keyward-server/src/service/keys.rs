@@ -306,6 +306,7 @@ pub async fn update_credits(
     caller.require_on_api(&row.api_id, "update_key")?;
     let value = req.value.value().copied();
     let change = match (req.operation, value) {
+        // Absent or null: unlimited.
         (CreditsOperation::Set, value) => CreditsChange::Set(value),
         (CreditsOperation::Increment, Some(amount)) => CreditsChange::Increment {
             amount,
