@@ -223,7 +223,8 @@ pub struct CreateKeyRequest {
     pub roles: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<Vec<String>>,
-    /// When the key stops working, unix milliseconds.
+    /// When the key stops working, unix milliseconds; must be later than the server's time
+    /// (400 otherwise).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -352,6 +353,8 @@ pub struct UpdateKeyRequest {
     #[serde(default, skip_serializing_if = "Nullable::is_absent")]
     #[schema(value_type = Option<Object>)]
     pub meta: Nullable<Map<String, Value>>,
+    /// When the key stops working, unix milliseconds; `null` = never. A past time expires the
+    /// key at once.
     #[serde(default, skip_serializing_if = "Nullable::is_absent")]
     #[schema(value_type = Option<i64>)]
     pub expires: Nullable<i64>,

@@ -254,3 +254,36 @@ async fn start_is_the_prefix_and_four_characters_and_rerolls_keep_the_prefix() {
         assert_eq!(new_start, json!(format!("{prefix}_{}", &new_body[..4])));
     }
 }
+
+#[tokio::test]
+async fn a_key_cannot_be_created_expired() {
+    let app = TestApp::start().await;
+    let api_id = app.create_api().await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    // A minute ago, the epoch, and now in seconds where milliseconds belong.
+    for expires in [now - 60_000, 0, now / 1000] {
+        let reply = app
+            .post(
+                "keys.createKey",
+                json!({"apiId": api_id, "expires": expires}),
+            )
+            .await;
+        let detail = reply.error(400, "/invalid_input");
+        assert_eq!(reply.error_locations(), vec!["body.expires"]);
+        assert!(
+            detail.contains("must be in the future") && detail.contains("milliseconds"),
+            "{detail}"
+        );
+    }
+    let keys = app.call("apis.listKeys", json!({"apiId": api_id})).await;
+    assert_eq!(keys, json!([]), "nothing is created by a refused request");
+    assert!(app.audit_events("key.create").await.is_empty());
+
+    let (_, key) = app
+        .create_key(&api_id, json!({"expires": now + 60_000}))
+        .await;
+    assert_eq!(app.verify_code(&key).await, "VALID");
+}

@@ -236,6 +236,29 @@ async fn update_credits_operations() {
 }
 
 #[tokio::test]
+async fn update_key_takes_a_past_expiry_to_expire_a_key_now() {
+    // Unlike createKey (400), as in Unkey: this is how a key is made to expire at once.
+    let app = TestApp::start().await;
+    let api_id = app.create_api().await;
+    let (key_id, key) = app.create_key(&api_id, json!({})).await;
+    assert_eq!(app.verify_code(&key).await, "VALID");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    app.call(
+        "keys.updateKey",
+        json!({"keyId": key_id, "expires": now - 1}),
+    )
+    .await;
+    assert_eq!(app.verify_code(&key).await, "EXPIRED");
+    assert_eq!(
+        app.call("keys.getKey", json!({"keyId": key_id})).await["expires"],
+        json!(now - 1)
+    );
+}
+
+#[tokio::test]
 async fn set_without_a_value_makes_credits_unlimited() {
     // Unkey's spec makes `value` optional for `set`: absent, like null, means unlimited.
     let app = TestApp::start().await;
