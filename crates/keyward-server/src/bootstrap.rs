@@ -13,6 +13,7 @@ use anyhow::{Context, bail};
 use keyward_types::permissions;
 
 use crate::audit::Actor;
+use crate::private_files;
 use crate::service::workspaces::insert_workspace;
 use crate::store::{self, Db};
 
@@ -80,7 +81,7 @@ pub async fn bootstrap(
 
 fn write_key_file(data_dir: &Path, key: &str) -> anyhow::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
-    std::fs::create_dir_all(data_dir)
+    private_files::create_dir(data_dir)
         .with_context(|| format!("cannot create {}", data_dir.display()))?;
     let path = data_dir.join(BOOTSTRAP_KEY_FILE);
     // Remove a stale file first so `mode` applies (it only affects newly created files).

@@ -5,7 +5,7 @@
 //! - [`http`]: routing, middleware, extractors, one handler per endpoint;
 //! - [`service`]: the logic of each endpoint, free of HTTP types; [`verify`] is the hot path;
 //! - [`auth`], [`audit`], [`cache`], [`key_material`], [`last_used`], [`permission_query`],
-//!   [`striped`]: shared mechanisms;
+//!   [`private_files`], [`striped`]: shared mechanisms;
 //! - [`store`]: the only module that speaks SQL.
 
 pub mod app;
@@ -20,6 +20,7 @@ pub mod key_material;
 pub mod last_used;
 pub mod metrics;
 pub mod permission_query;
+pub mod private_files;
 pub mod server;
 pub mod service;
 pub mod store;

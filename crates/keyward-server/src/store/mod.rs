@@ -27,6 +27,8 @@ use sqlx::sqlite::{
 };
 use sqlx::{Sqlite, Transaction};
 
+use crate::private_files;
+
 /// Result of a storage call; errors are internal (500) unless a service maps them.
 pub type StoreResult<T> = Result<T, sqlx::Error>;
 
@@ -109,15 +111,20 @@ impl Db {
     pub async fn open(url: Option<&str>, data_dir: &Path) -> anyhow::Result<Db> {
         let db = match url {
             None => {
-                std::fs::create_dir_all(data_dir).with_context(|| {
+                private_files::create_dir(data_dir).with_context(|| {
                     format!("cannot create the data directory {}", data_dir.display())
                 })?;
-                Self::open_sqlite(SqliteConnectOptions::new().filename(data_dir.join("keyward.db")))
-                    .await?
+                let path = data_dir.join("keyward.db");
+                prepare_database_file(&path)?;
+                Self::open_sqlite(SqliteConnectOptions::new().filename(path)).await?
             }
             Some(url) if url.starts_with("sqlite:") => {
                 let options = SqliteConnectOptions::from_str(url)
                     .with_context(|| format!("cannot parse the database URL {url:?}"))?;
+                // An in-memory database has no file to protect (and its "filename" is a name).
+                if !(url.contains(":memory:") || url.contains("mode=memory")) {
+                    prepare_database_file(options.get_filename())?;
+                }
                 Self::open_sqlite(options).await?
             }
             Some(url) if url.starts_with("postgres:") || url.starts_with("postgresql:") => {
@@ -205,6 +212,12 @@ impl Db {
             }
         }
     }
+}
+
+/// Creates the database file private, or makes an existing one private ([`private_files`]).
+fn prepare_database_file(path: &Path) -> anyhow::Result<()> {
+    private_files::prepare_database(path)
+        .with_context(|| format!("cannot prepare the database file {}", path.display()))
 }
 
 /// Whether `err` is a unique-constraint violation (a duplicate name or id).
