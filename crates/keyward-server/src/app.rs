@@ -14,12 +14,12 @@ use crate::verify::{CachedKey, SharedIds};
 /// Everything a request may need. Handlers receive it as [`AppState`].
 pub struct App {
     pub db: Db,
-    /// Key hash → the key's verification record (`None`: no live key has this hash).
-    pub keys: KeyCache<Option<Arc<CachedKey>>>,
+    /// Key hash → the key's verification record (or that no live key has this hash).
+    pub keys: KeyCache<Arc<CachedKey>>,
     /// The workspace and API ids the cached keys share.
     pub shared_ids: Arc<SharedIds>,
-    /// Root key hash → the root key (`None`: unknown or deleted).
-    pub root_keys: KeyCache<Option<Arc<RootKeyRecord>>>,
+    /// Root key hash → the root key (or that it is unknown or deleted).
+    pub root_keys: KeyCache<Arc<RootKeyRecord>>,
     /// When keys were last used, waiting to be written.
     pub last_used: LastUsed,
     pub metrics: Metrics,

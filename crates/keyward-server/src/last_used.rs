@@ -102,7 +102,6 @@ impl LastUsed {
     pub fn merged(app: &App, hash: &[u8], stored: Option<i64>) -> Option<i64> {
         let cached = KeyHash::from_slice(hash)
             .and_then(|hash| app.keys.peek(&hash))
-            .flatten()
             .and_then(|key| key.last_used.get());
         stored.max(cached)
     }

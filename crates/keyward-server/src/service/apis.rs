@@ -119,8 +119,7 @@ pub async fn delete_api(app: &App, caller: &Caller, req: DeleteApiRequest) -> Ap
     .await?;
     tx.commit().await?;
     // After the commit, so no load can re-read the API as live; see `cache`.
-    app.keys
-        .invalidate_where(|k| k.as_ref().is_some_and(|k| *k.api_id == *api.id));
+    app.keys.invalidate_where(|k| *k.api_id == *api.id);
     Ok(Empty {})
 }
 
