@@ -164,7 +164,8 @@ pub struct Identity {
 #[serde(rename_all = "camelCase")]
 pub struct KeyResponseData {
     pub key_id: String,
-    /// The first characters of the key, for recognising it in a list.
+    /// For recognising the key in a list: its prefix, `_` and the first 4 characters after it
+    /// (no prefix: its first 4 characters).
     pub start: String,
     pub enabled: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
