@@ -17,7 +17,8 @@ pub fn create_dir(dir: &Path) -> io::Result<()> {
 /// empty with mode 0600 (SQLite takes an empty file as a new database): SQLite would create it
 /// 0644, and it gives the `-wal` and `-shm` files it creates the database file's mode, so all
 /// three stay private. An existing database, `-wal` or `-shm` that others may read (as earlier
-/// versions created them) loses those permissions, with a warning.
+/// versions created them) loses those permissions, with a warning; one keyward may not change
+/// (another user's file, shared on purpose) is left as it is, with a warning too.
 pub fn prepare_database(path: &Path) -> io::Result<()> {
     match OpenOptions::new()
         .write(true)
@@ -53,14 +54,19 @@ fn restrict_to_owner(file: &Path) -> io::Result<()> {
         Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(()),
         Err(err) => return Err(err),
     };
-    if mode & 0o077 != 0 {
-        std::fs::set_permissions(file, Permissions::from_mode(mode & 0o700))?;
-        tracing::warn!(
+    if mode & 0o077 == 0 {
+        return Ok(());
+    }
+    let (was, now) = (mode & 0o777, mode & 0o700);
+    match std::fs::set_permissions(file, Permissions::from_mode(now)) {
+        Ok(()) => tracing::warn!(
             file = %file.display(),
-            "the database file was readable by other users (mode {:o}); it is now {:o}",
-            mode & 0o777,
-            mode & 0o700
-        );
+            "the database file was open to other users (mode {was:o}); it is now {now:o}"
+        ),
+        Err(err) => tracing::warn!(
+            file = %file.display(),
+            "the database file is open to other users (mode {was:o}) and keyward cannot change that: {err}"
+        ),
     }
     Ok(())
 }
