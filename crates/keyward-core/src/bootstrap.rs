@@ -16,6 +16,7 @@ use crate::Keyward;
 use crate::audit::Actor;
 use crate::service::workspaces::insert_workspace;
 use crate::work::Work;
+use keyward_store::private_files;
 
 /// Shortest accepted `KEYWARD_BOOTSTRAP_ROOT_KEY`.
 pub const MIN_BOOTSTRAP_KEY_LEN: usize = 16;
@@ -84,7 +85,7 @@ pub async fn bootstrap(
 
 fn write_key_file(data_dir: &Path, key: &str) -> anyhow::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
-    std::fs::create_dir_all(data_dir)
+    private_files::create_dir(data_dir)
         .with_context(|| format!("cannot create {}", data_dir.display()))?;
     let path = data_dir.join(BOOTSTRAP_KEY_FILE);
     // Remove a stale file first so `mode` applies (it only affects newly created files).

@@ -15,12 +15,19 @@
 //!   (stale-while-revalidate), so a busy key never waits for the database. An entry older than
 //!   twice `ttl` is loaded again before answering. The TTL only bounds changes made behind
 //!   keyward's back: every change made through keyward invalidates at once.
-//! - **Bounded**: about `capacity` entries (each of the 64 shards holds an equal share plus 1/8
+//! - **Bounded**: about `capacity` values (each of the 64 shards holds an equal share plus 1/8
 //!   headroom, because hashes never spread perfectly evenly), evicting expired entries first,
-//!   then an arbitrary one.
-//!
-//! Negative results ("no such key") are cached like any other value, so a flood of unknown
-//! keys costs one database read per distinct key per `ttl`, not per request.
+//!   then an arbitrary one. Only a load that found a key evicts; loads in flight take no place
+//!   (each is one database read from done).
+//! - **Unknown hashes are remembered apart, and cannot crowd out keys**: a load that finds no key
+//!   is remembered for `ttl` in each shard's own small set (`Absent`, [`ABSENT_SHARE`] of
+//!   `capacity` in all), which forgets its older half when full. A flood of distinct unknown
+//!   hashes (bogus bearer tokens, guessed keys) therefore never evicts a cached key or root key,
+//!   and holds at most that set's bound in memory. What a flood does cost is one database read
+//!   per distinct hash — an indexed point read on the reader pool, whose size (4 for SQLite)
+//!   bounds how many run at once: nothing short of a read can tell a new hash from an unknown
+//!   one, so only a rate limit in front of keyward lowers that. The set absorbs the repeats: a
+//!   client retrying a revoked or mistyped key reads the database once per `ttl`, not per request.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -35,6 +42,9 @@ use crate::key_material::KeyHash;
 use crate::striped::Counter;
 
 const SHARDS: usize = 64;
+
+/// Unknown hashes remembered, as a fraction of `capacity` (at least 2 per shard).
+pub const ABSENT_SHARE: usize = 16;
 
 /// Hashes a [`KeyHash`] by taking 8 of its bytes: it is already a SHA-256 digest, uniformly
 /// distributed and not chosen by an attacker, so hashing it again would only cost time.
@@ -54,21 +64,78 @@ impl Hasher for DigestHasher {
     fn write_usize(&mut self, _: usize) {}
 }
 
-type ShardMap<V> = HashMap<KeyHash, Slot<V>, BuildHasherDefault<DigestHasher>>;
+type ShardMap<T> = HashMap<KeyHash, T, BuildHasherDefault<DigestHasher>>;
 
-type LoadResult<V> = Result<V, LoadError>;
+type LoadResult<V> = Result<Option<V>, LoadError>;
 
-enum Slot<V> {
-    Ready {
-        value: V,
-        loaded: Instant,
-        /// The id of the background refresh under way, if any.
-        refresh: Option<u64>,
-    },
-    Loading {
-        load_id: u64,
-        done: watch::Receiver<Option<LoadResult<V>>>,
-    },
+struct Ready<V> {
+    value: V,
+    loaded: Instant,
+    /// The id of the background refresh under way, if any.
+    refresh: Option<u64>,
+}
+
+struct Loading<V> {
+    load_id: u64,
+    done: watch::Receiver<Option<LoadResult<V>>>,
+}
+
+/// Hashes a load found no key for, and when. Two generations bound the set without keeping an
+/// order: inserts go to `current`; a full `current` becomes `previous`, and the old `previous`
+/// is forgotten, so at most two generations are held and each hash is kept for at least one
+/// generation's worth of inserts (or its `ttl`, whichever ends first).
+struct Absent {
+    current: ShardMap<Instant>,
+    previous: ShardMap<Instant>,
+    generation: usize,
+}
+
+impl Absent {
+    fn new(generation: usize) -> Absent {
+        Absent {
+            current: ShardMap::default(),
+            previous: ShardMap::default(),
+            generation,
+        }
+    }
+
+    /// Whether `key` was found absent less than `ttl` ago; forgets it if longer.
+    fn remembers(&mut self, key: &KeyHash, now: Instant, ttl: Duration) -> bool {
+        match self.current.get(key).or_else(|| self.previous.get(key)) {
+            Some(&seen) if now < seen + ttl => true,
+            Some(_) => {
+                self.forget(key);
+                false
+            }
+            None => false,
+        }
+    }
+
+    fn insert(&mut self, key: KeyHash, now: Instant) {
+        self.previous.remove(&key);
+        if self.current.len() >= self.generation && !self.current.contains_key(&key) {
+            // Swapped and cleared rather than replaced: the maps keep their allocations.
+            std::mem::swap(&mut self.current, &mut self.previous);
+            self.current.clear();
+        }
+        self.current.insert(key, now);
+    }
+
+    fn forget(&mut self, key: &KeyHash) {
+        self.current.remove(key);
+        self.previous.remove(key);
+    }
+
+    fn len(&self) -> usize {
+        self.current.len() + self.previous.len()
+    }
+}
+
+/// One shard: a hash is in at most one of `ready`, `loading` and `absent`.
+struct Shard<V> {
+    ready: ShardMap<Ready<V>>,
+    loading: ShardMap<Loading<V>>,
+    absent: Absent,
 }
 
 /// Why a load failed; shared by every request that waited for it. Never cached.
@@ -112,15 +179,19 @@ impl std::fmt::Display for LoadError {
 /// Counters for `/metrics`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CacheStats {
+    /// Lookups answered from the cache, a remembered absence included.
     pub hits: u64,
     pub misses: u64,
     pub loads: u64,
     pub refreshes: u64,
+    /// Values cached (what `capacity` bounds).
     pub entries: u64,
+    /// Hashes remembered as matching nothing (bounded apart from `entries`).
+    pub absent: u64,
 }
 
 struct Inner<V> {
-    shards: Vec<Mutex<ShardMap<V>>>,
+    shards: Vec<Mutex<Shard<V>>>,
     shard_capacity: usize,
     ttl: Duration,
     next_load_id: AtomicU64,
@@ -145,17 +216,24 @@ impl<V> Clone for KeyCache<V> {
 
 /// What a lookup found under the shard lock.
 enum Found<V> {
-    Value(V),
+    Value(Option<V>),
     Wait(watch::Receiver<Option<LoadResult<V>>>),
 }
 
 impl<V: Clone + Send + Sync + 'static> KeyCache<V> {
     pub fn new(capacity: usize, ttl: Duration) -> Self {
         let share = capacity.div_ceil(SHARDS);
+        let absent_generation = (capacity / ABSENT_SHARE / SHARDS / 2).max(1);
         KeyCache {
             inner: Arc::new(Inner {
                 shards: (0..SHARDS)
-                    .map(|_| Mutex::new(ShardMap::default()))
+                    .map(|_| {
+                        Mutex::new(Shard {
+                            ready: ShardMap::default(),
+                            loading: ShardMap::default(),
+                            absent: Absent::new(absent_generation),
+                        })
+                    })
                     .collect(),
                 shard_capacity: (share + share / 8).max(1),
                 ttl,
@@ -168,7 +246,7 @@ impl<V: Clone + Send + Sync + 'static> KeyCache<V> {
         }
     }
 
-    fn shard(&self, key: &KeyHash) -> MutexGuard<'_, ShardMap<V>> {
+    fn shard(&self, key: &KeyHash) -> MutexGuard<'_, Shard<V>> {
         let index = usize::from(key.0[0]) % SHARDS;
         // A panic while holding a shard lock cannot leave a map half-updated (every critical
         // section is a single map operation), so a poisoned lock is safe to keep using.
@@ -177,53 +255,51 @@ impl<V: Clone + Send + Sync + 'static> KeyCache<V> {
             .unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The cached value for `key`, or the result of `load` — run at most once at a time per key.
-    pub async fn get_or_load<F, Fut>(&self, key: KeyHash, load: F) -> Result<V, LoadError>
+    /// The value cached for `key` (`None`: no such key), or the result of `load` — run at most
+    /// once at a time per key.
+    pub async fn get_or_load<F, Fut>(&self, key: KeyHash, load: F) -> Result<Option<V>, LoadError>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = LoadResult<V>> + Send + 'static,
     {
         let found = {
-            let mut shard = self.shard(&key);
+            let mut guard = self.shard(&key);
+            let shard = &mut *guard;
             let now = Instant::now();
             let ttl = self.inner.ttl;
-            match shard.get_mut(&key) {
-                Some(Slot::Ready {
-                    value,
-                    loaded,
-                    refresh,
-                }) if now < *loaded + ttl * 2 => {
-                    self.inner.hits.add(1);
-                    if now >= *loaded + ttl && refresh.is_none() {
-                        let load_id = self.inner.next_load_id.fetch_add(1, Relaxed);
-                        *refresh = Some(load_id);
-                        self.inner.refreshes.add(1);
-                        self.spawn_load(key, load_id, load(), None);
-                    }
-                    Found::Value(value.clone())
-                }
-                Some(Slot::Loading { done, .. }) => {
-                    self.inner.misses.add(1);
-                    Found::Wait(done.clone())
-                }
-                _ => {
-                    self.inner.misses.add(1);
-                    self.inner.loads.add(1);
+            if let Some(entry) = shard.ready.get_mut(&key)
+                && now < entry.loaded + ttl * 2
+            {
+                self.inner.hits.add(1);
+                if now >= entry.loaded + ttl && entry.refresh.is_none() {
                     let load_id = self.inner.next_load_id.fetch_add(1, Relaxed);
-                    let (sender, done) = watch::channel(None);
-                    if !shard.contains_key(&key) {
-                        evict_one_if_full(&mut shard, self.inner.shard_capacity, ttl);
-                    }
-                    shard.insert(
-                        key,
-                        Slot::Loading {
-                            load_id,
-                            done: done.clone(),
-                        },
-                    );
-                    self.spawn_load(key, load_id, load(), Some(sender));
-                    Found::Wait(done)
+                    entry.refresh = Some(load_id);
+                    self.inner.refreshes.add(1);
+                    self.spawn_load(key, load_id, load(), None);
                 }
+                Found::Value(Some(entry.value.clone()))
+            } else if let Some(loading) = shard.loading.get(&key) {
+                self.inner.misses.add(1);
+                Found::Wait(loading.done.clone())
+            } else if shard.absent.remembers(&key, now, ttl) {
+                self.inner.hits.add(1);
+                Found::Value(None)
+            } else {
+                self.inner.misses.add(1);
+                self.inner.loads.add(1);
+                // Past twice the TTL: loaded again before answering.
+                shard.ready.remove(&key);
+                let load_id = self.inner.next_load_id.fetch_add(1, Relaxed);
+                let (sender, done) = watch::channel(None);
+                shard.loading.insert(
+                    key,
+                    Loading {
+                        load_id,
+                        done: done.clone(),
+                    },
+                );
+                self.spawn_load(key, load_id, load(), Some(sender));
+                Found::Wait(done)
             }
         };
         match found {
@@ -239,10 +315,10 @@ impl<V: Clone + Send + Sync + 'static> KeyCache<V> {
     /// The value cached for `key`, if one is loaded; never loads, and counts neither a hit nor a
     /// miss (for reads that merely prefer this node's fresher view, such as a key's last use).
     pub fn peek(&self, key: &KeyHash) -> Option<V> {
-        match self.shard(key).get(key) {
-            Some(Slot::Ready { value, .. }) => Some(value.clone()),
-            _ => None,
-        }
+        self.shard(key)
+            .ready
+            .get(key)
+            .map(|entry| entry.value.clone())
     }
 
     /// Runs a load in its own task, installs its result, and wakes the requests waiting for it.
@@ -266,91 +342,108 @@ impl<V: Clone + Send + Sync + 'static> KeyCache<V> {
         });
     }
 
-    /// Installs a finished load or refresh, unless the slot was invalidated (or replaced)
-    /// meanwhile. A failed refresh keeps the stale value; the next hit tries again.
+    /// Installs a finished load or refresh, unless it was invalidated (or replaced) meanwhile.
+    /// A failed refresh keeps the stale value; the next hit tries again.
     fn finish_load(&self, key: KeyHash, load_id: u64, result: &LoadResult<V>) {
-        let mut shard = self.shard(&key);
-        let ours = match shard.get_mut(&key) {
-            Some(Slot::Loading { load_id: id, .. }) => *id == load_id,
-            Some(Slot::Ready { refresh, .. }) if *refresh == Some(load_id) => {
-                if result.is_err() {
-                    *refresh = None;
-                    return;
-                }
-                true
-            }
-            _ => false,
-        };
-        if !ours {
+        let mut guard = self.shard(&key);
+        let shard = &mut *guard;
+        let load = shard
+            .loading
+            .get(&key)
+            .is_some_and(|l| l.load_id == load_id);
+        let refresh = shard
+            .ready
+            .get(&key)
+            .is_some_and(|r| r.refresh == Some(load_id));
+        if !load && !refresh {
             return;
         }
+        let now = Instant::now();
         match result {
-            Ok(value) => {
-                let ready = Slot::Ready {
-                    value: value.clone(),
-                    loaded: Instant::now(),
-                    refresh: None,
-                };
-                shard.insert(key, ready);
+            Err(_) if refresh => {
+                if let Some(entry) = shard.ready.get_mut(&key) {
+                    entry.refresh = None;
+                }
             }
             Err(_) => {
-                shard.remove(&key);
+                shard.loading.remove(&key);
+            }
+            Ok(Some(value)) => {
+                shard.loading.remove(&key);
+                if !shard.ready.contains_key(&key) {
+                    evict_one_if_full(&mut shard.ready, self.inner.shard_capacity, self.inner.ttl);
+                }
+                let ready = Ready {
+                    value: value.clone(),
+                    loaded: now,
+                    refresh: None,
+                };
+                shard.ready.insert(key, ready);
+            }
+            Ok(None) => {
+                shard.loading.remove(&key);
+                shard.ready.remove(&key);
+                shard.absent.insert(key, now);
             }
         }
     }
 
-    /// Forgets `key`, including a load in flight. The next lookup reads the database.
+    /// Forgets `key`, including a load in flight and a remembered absence (a key just created
+    /// under this hash). The next lookup reads the database.
     pub fn invalidate(&self, key: &KeyHash) {
-        self.shard(key).remove(key);
+        let mut guard = self.shard(key);
+        let shard = &mut *guard;
+        shard.ready.remove(key);
+        shard.loading.remove(key);
+        shard.absent.forget(key);
     }
 
-    /// Forgets every entry whose value matches, and every load in flight (whose keys are not
-    /// known until they finish). Used when one change affects many keys (deleting an API).
+    /// Forgets every value that matches, and every load in flight (whose keys are not known
+    /// until they finish). Used when one change affects many keys (deleting an API). Remembered
+    /// absences stay: such a change never makes a key exist.
     pub fn invalidate_where(&self, matches: impl Fn(&V) -> bool) {
         for shard in &self.inner.shards {
             let mut shard = shard.lock().unwrap_or_else(|e| e.into_inner());
-            shard.retain(|_, slot| match slot {
-                // A refresh in flight read a row that may predate the change: drop it too.
-                Slot::Ready { value, refresh, .. } => refresh.is_none() && !matches(value),
-                Slot::Loading { .. } => false,
-            });
+            // A refresh in flight read a row that may predate the change: drop it too.
+            shard
+                .ready
+                .retain(|_, entry| entry.refresh.is_none() && !matches(&entry.value));
+            shard.loading.clear();
         }
     }
 
     pub fn stats(&self) -> CacheStats {
-        let entries = self
-            .inner
-            .shards
-            .iter()
-            .map(|s| s.lock().unwrap_or_else(|e| e.into_inner()).len() as u64)
-            .sum();
+        let (mut entries, mut absent) = (0, 0);
+        for shard in &self.inner.shards {
+            let shard = shard.lock().unwrap_or_else(|e| e.into_inner());
+            entries += shard.ready.len() as u64;
+            absent += shard.absent.len() as u64;
+        }
         CacheStats {
             hits: self.inner.hits.get(),
             misses: self.inner.misses.get(),
             loads: self.inner.loads.get(),
             refreshes: self.inner.refreshes.get(),
             entries,
+            absent,
         }
     }
 }
 
 /// Makes room in a full shard: drops entries past their stale limit, or else one arbitrary
-/// ready entry (hash-map order is effectively random; loads in flight are never evicted).
-fn evict_one_if_full<V>(shard: &mut ShardMap<V>, capacity: usize, ttl: Duration) {
-    if shard.len() < capacity {
+/// entry (hash-map order is effectively random).
+fn evict_one_if_full<V>(ready: &mut ShardMap<Ready<V>>, capacity: usize, ttl: Duration) {
+    if ready.len() < capacity {
         return;
     }
     let now = Instant::now();
-    shard.retain(|_, slot| !matches!(slot, Slot::Ready { loaded, .. } if now >= *loaded + ttl * 2));
-    if shard.len() < capacity {
+    ready.retain(|_, entry| now < entry.loaded + ttl * 2);
+    if ready.len() < capacity {
         return;
     }
-    let victim = shard
-        .iter()
-        .find(|(_, slot)| matches!(slot, Slot::Ready { .. }))
-        .map(|(k, _)| *k);
+    let victim = ready.keys().next().copied();
     if let Some(victim) = victim {
-        shard.remove(&victim);
+        ready.remove(&victim);
     }
 }
 
@@ -373,11 +466,11 @@ mod tests {
             let v = cache
                 .get_or_load(key(1), move || async move {
                     loads.fetch_add(1, Relaxed);
-                    Ok::<_, LoadError>(7)
+                    Ok::<_, LoadError>(Some(7))
                 })
                 .await
                 .unwrap();
-            assert_eq!(v, 7);
+            assert_eq!(v, Some(7));
         }
         assert_eq!(loads.load(Relaxed), 1);
         let stats = cache.stats();
@@ -400,7 +493,7 @@ mod tests {
                     .get_or_load(key(1), move || async move {
                         loads.fetch_add(1, Relaxed);
                         gate.notified().await;
-                        Ok::<_, LoadError>(42)
+                        Ok::<_, LoadError>(Some(42))
                     })
                     .await
             }));
@@ -408,7 +501,7 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(50)).await;
         gate.notify_one();
         for t in tasks {
-            assert_eq!(t.await.unwrap().unwrap(), 42);
+            assert_eq!(t.await.unwrap().unwrap(), Some(42));
         }
         assert_eq!(loads.load(Relaxed), 1);
     }
@@ -424,7 +517,7 @@ mod tests {
                 cache
                     .get_or_load(key(1), move || async move {
                         gate.notified().await;
-                        Ok::<_, LoadError>("old")
+                        Ok::<_, LoadError>(Some("old"))
                     })
                     .await
             })
@@ -434,23 +527,23 @@ mod tests {
         cache.invalidate(&key(1));
         // A request after the invalidation must not join the stale load.
         let fresh = cache
-            .get_or_load(key(1), || async { Ok::<_, LoadError>("new") })
+            .get_or_load(key(1), || async { Ok::<_, LoadError>(Some("new")) })
             .await
             .unwrap();
-        assert_eq!(fresh, "new");
+        assert_eq!(fresh, Some("new"));
         gate.notify_one();
         assert_eq!(
             slow.await.unwrap().unwrap(),
-            "old",
+            Some("old"),
             "waiters of the old load still get its answer"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
         // …but the old answer never replaced the new one.
         let again = cache
-            .get_or_load(key(1), || async { Ok::<_, LoadError>("reloaded") })
+            .get_or_load(key(1), || async { Ok::<_, LoadError>(Some("reloaded")) })
             .await
             .unwrap();
-        assert_eq!(again, "new");
+        assert_eq!(again, Some("new"));
     }
 
     #[tokio::test]
@@ -458,22 +551,25 @@ mod tests {
         let cache = KeyCache::new(100, Duration::from_secs(60));
         for n in 0..10u8 {
             cache
-                .get_or_load(key(n), move || async move { Ok::<_, LoadError>(n % 2) })
+                .get_or_load(
+                    key(n),
+                    move || async move { Ok::<_, LoadError>(Some(n % 2)) },
+                )
                 .await
                 .unwrap();
         }
         cache.invalidate_where(|v| *v == 1);
         assert_eq!(cache.stats().entries, 5);
         let v = cache
-            .get_or_load(key(1), || async { Ok::<_, LoadError>(99) })
+            .get_or_load(key(1), || async { Ok::<_, LoadError>(Some(99)) })
             .await
             .unwrap();
-        assert_eq!(v, 99);
+        assert_eq!(v, Some(99));
         let v = cache
-            .get_or_load(key(2), || async { Ok::<_, LoadError>(99) })
+            .get_or_load(key(2), || async { Ok::<_, LoadError>(Some(99)) })
             .await
             .unwrap();
-        assert_eq!(v, 0);
+        assert_eq!(v, Some(0));
     }
 
     #[tokio::test]
@@ -483,8 +579,11 @@ mod tests {
             .get_or_load(key(1), || async { Err(LoadError::other("db down")) })
             .await;
         assert_eq!(err.unwrap_err().to_string(), "db down");
-        let ok = cache.get_or_load(key(1), || async { Ok(1) }).await.unwrap();
-        assert_eq!(ok, 1);
+        let ok = cache
+            .get_or_load(key(1), || async { Ok(Some(1)) })
+            .await
+            .unwrap();
+        assert_eq!(ok, Some(1));
     }
 
     #[tokio::test]
@@ -492,7 +591,7 @@ mod tests {
         let cache = KeyCache::new(SHARDS, Duration::from_secs(60));
         for n in 0..=255u8 {
             cache
-                .get_or_load(key(n), move || async move { Ok::<_, LoadError>(n) })
+                .get_or_load(key(n), move || async move { Ok::<_, LoadError>(Some(n)) })
                 .await
                 .unwrap();
         }
@@ -505,7 +604,7 @@ mod tests {
         let ttl = Duration::from_millis(40);
         let cache = KeyCache::new(100, ttl);
         cache
-            .get_or_load(key(1), || async { Ok::<_, LoadError>(1) })
+            .get_or_load(key(1), || async { Ok::<_, LoadError>(Some(1)) })
             .await
             .unwrap();
         tokio::time::sleep(ttl + Duration::from_millis(5)).await;
@@ -517,21 +616,21 @@ mod tests {
                 .get_or_load(key(1), move || async move {
                     loads.fetch_add(1, Relaxed);
                     gate.notified().await;
-                    Ok::<_, LoadError>(2)
+                    Ok::<_, LoadError>(Some(2))
                 })
                 .await
                 .unwrap();
-            assert_eq!(v, 1, "the stale value is served without waiting");
+            assert_eq!(v, Some(1), "the stale value is served without waiting");
         }
         assert_eq!(cache.stats().refreshes, 1);
         gate.notify_one();
         tokio::time::sleep(Duration::from_millis(10)).await;
         assert_eq!(loads.load(Relaxed), 1, "one refresh for five stale hits");
         let v = cache
-            .get_or_load(key(1), || async { Ok::<_, LoadError>(3) })
+            .get_or_load(key(1), || async { Ok::<_, LoadError>(Some(3)) })
             .await
             .unwrap();
-        assert_eq!(v, 2, "the refreshed value replaced the stale one");
+        assert_eq!(v, Some(2), "the refreshed value replaced the stale one");
     }
 
     #[tokio::test]
@@ -539,7 +638,7 @@ mod tests {
         let ttl = Duration::from_millis(30);
         let cache = KeyCache::new(100, ttl);
         cache
-            .get_or_load(key(1), || async { Ok::<_, LoadError>("old") })
+            .get_or_load(key(1), || async { Ok::<_, LoadError>(Some("old")) })
             .await
             .unwrap();
         tokio::time::sleep(ttl + Duration::from_millis(5)).await;
@@ -548,19 +647,19 @@ mod tests {
         let stale = cache
             .get_or_load(key(1), move || async move {
                 refresh_gate.notified().await;
-                Ok::<_, LoadError>("read before the change")
+                Ok::<_, LoadError>(Some("read before the change"))
             })
             .await
             .unwrap();
-        assert_eq!(stale, "old");
+        assert_eq!(stale, Some("old"));
         cache.invalidate(&key(1));
         gate.notify_one();
         tokio::time::sleep(Duration::from_millis(10)).await;
         let v = cache
-            .get_or_load(key(1), || async { Ok::<_, LoadError>("new") })
+            .get_or_load(key(1), || async { Ok::<_, LoadError>(Some("new")) })
             .await
             .unwrap();
-        assert_eq!(v, "new");
+        assert_eq!(v, Some("new"));
     }
 
     #[tokio::test]
@@ -568,14 +667,108 @@ mod tests {
         let ttl = Duration::from_millis(20);
         let cache = KeyCache::new(100, ttl);
         cache
-            .get_or_load(key(1), || async { Ok::<_, LoadError>(1) })
+            .get_or_load(key(1), || async { Ok::<_, LoadError>(Some(1)) })
             .await
             .unwrap();
         tokio::time::sleep(ttl * 2 + Duration::from_millis(5)).await;
         let v = cache
-            .get_or_load(key(1), || async { Ok::<_, LoadError>(2) })
+            .get_or_load(key(1), || async { Ok::<_, LoadError>(Some(2)) })
             .await
             .unwrap();
-        assert_eq!(v, 2);
+        assert_eq!(v, Some(2));
+    }
+
+    fn unknown(n: u32) -> KeyHash {
+        KeyHash::of(&format!("unknown-{n}"))
+    }
+
+    #[tokio::test]
+    async fn unknown_hashes_never_evict_values_and_stay_bounded() {
+        // One value per shard: before, any unknown hash landing in key(1)'s shard evicted it.
+        let cache = KeyCache::new(SHARDS, Duration::from_secs(60));
+        cache
+            .get_or_load(key(1), || async { Ok::<_, LoadError>(Some("real")) })
+            .await
+            .unwrap();
+        for n in 0..10_000 {
+            let found = cache
+                .get_or_load(unknown(n), || async { Ok::<_, LoadError>(None) })
+                .await
+                .unwrap();
+            assert_eq!(found, None);
+        }
+        let loads = cache.stats().loads;
+        let v = cache
+            .get_or_load(key(1), || async { Ok::<_, LoadError>(Some("reloaded")) })
+            .await
+            .unwrap();
+        assert_eq!(v, Some("real"), "still cached");
+        let stats = cache.stats();
+        assert_eq!((stats.loads, stats.entries), (loads, 1));
+        // Two generations of one hash per shard.
+        assert!(stats.absent <= 2 * SHARDS as u64, "{stats:?}");
+    }
+
+    #[tokio::test]
+    async fn absences_are_remembered_for_the_ttl() {
+        let ttl = Duration::from_millis(40);
+        let cache: KeyCache<u8> = KeyCache::new(100, ttl);
+        let loads = Arc::new(AtomicUsize::new(0));
+        let lookup = || {
+            let loads = loads.clone();
+            cache.get_or_load(unknown(1), move || async move {
+                loads.fetch_add(1, Relaxed);
+                Ok(None)
+            })
+        };
+        assert_eq!(lookup().await.unwrap(), None);
+        assert_eq!(lookup().await.unwrap(), None);
+        assert_eq!(loads.load(Relaxed), 1, "the second lookup was a hit");
+        assert_eq!((cache.stats().hits, cache.stats().absent), (1, 1));
+        tokio::time::sleep(ttl + Duration::from_millis(5)).await;
+        assert_eq!(lookup().await.unwrap(), None);
+        assert_eq!(loads.load(Relaxed), 2, "read again past the ttl");
+    }
+
+    #[tokio::test]
+    async fn invalidation_forgets_an_absence() {
+        // A key created under a hash someone tried before it existed.
+        let cache = KeyCache::new(100, Duration::from_secs(60));
+        let none = cache
+            .get_or_load(key(1), || async { Ok::<_, LoadError>(None) })
+            .await
+            .unwrap();
+        assert_eq!(none, None);
+        cache.invalidate(&key(1));
+        assert_eq!(cache.stats().absent, 0);
+        let created = cache
+            .get_or_load(key(1), || async { Ok::<_, LoadError>(Some(1)) })
+            .await
+            .unwrap();
+        assert_eq!(created, Some(1));
+    }
+
+    #[tokio::test]
+    async fn a_refresh_that_finds_nothing_remembers_the_absence() {
+        // A key deleted behind keyward's back.
+        let ttl = Duration::from_millis(30);
+        let cache = KeyCache::new(100, ttl);
+        cache
+            .get_or_load(key(1), || async { Ok::<_, LoadError>(Some(1)) })
+            .await
+            .unwrap();
+        tokio::time::sleep(ttl + Duration::from_millis(5)).await;
+        let stale = cache
+            .get_or_load(key(1), || async { Ok::<_, LoadError>(None) })
+            .await
+            .unwrap();
+        assert_eq!(stale, Some(1), "served while the refresh runs");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let gone = cache
+            .get_or_load(key(1), || async { Ok::<_, LoadError>(Some(2)) })
+            .await
+            .unwrap();
+        assert_eq!(gone, None);
+        assert_eq!((cache.stats().entries, cache.stats().absent), (0, 1));
     }
 }

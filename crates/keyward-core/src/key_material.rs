@@ -75,10 +75,12 @@ pub fn generate(prefix: Option<&str>, byte_length: usize) -> NewKey {
     let mut bytes = vec![0u8; byte_length];
     getrandom::fill(&mut bytes).expect("the operating system's random number generator failed");
     let body = bs58::encode(&bytes).into_string();
-    // Base58 has no underscore, so the last underscore of a key always ends its prefix.
+    // Base58 has no underscore, so the last underscore of a key always ends its prefix. The
+    // prefix is the caller's own choice, made in the open; only the body is secret.
+    let shown = &body[..START_SECRET_CHARS];
     let start = match prefix {
-        Some(prefix) => format!("{prefix}_{}", &body[..4]),
-        None => body[..4].to_owned(),
+        Some(prefix) => format!("{prefix}_{shown}"),
+        None => shown.to_owned(),
     };
     let plaintext = match prefix {
         Some(prefix) => format!("{prefix}_{body}"),
@@ -92,17 +94,32 @@ pub fn generate(prefix: Option<&str>, byte_length: usize) -> NewKey {
     }
 }
 
-/// The recognisable, non-secret beginning of a key chosen by a user (a bootstrap key): up to its
-/// last underscore plus four more characters (`sk_live_3ZxP`), or its first four characters.
-pub fn start_of(key: &str) -> String {
-    let prefix_len = key.rfind('_').map_or(0, |i| i + 1);
-    // Never reveal more than a quarter of a short custom key.
-    let secret_chars = 4.min(key[prefix_len..].chars().count() / 4);
-    let end = key[prefix_len..]
-        .char_indices()
-        .nth(secret_chars)
-        .map_or(key.len(), |(i, _)| prefix_len + i);
-    key[..end].to_string()
+/// How many characters of a key's secret part its `start` shows.
+pub const START_SECRET_CHARS: usize = 4;
+
+/// The `start` of a key that keyward did not generate (a bootstrap root key chosen by the
+/// operator). A key of the shape keyward generates behind `server_prefix` — the prefix, `_`, and
+/// at least 16 base58 characters — shows the prefix and [`START_SECRET_CHARS`] more, like a
+/// generated key. Any other key shows only its first [`START_SECRET_CHARS`] characters (a quarter
+/// of it at most, for a key shorter than 16), whatever underscores it has: in a chosen key,
+/// text before an underscore is as secret as the rest (all of `correct_horse_battery_staple` is).
+pub fn start_of_chosen(key: &str, server_prefix: &str) -> String {
+    let body = key
+        .strip_prefix(server_prefix)
+        .and_then(|rest| rest.strip_prefix('_'))
+        .filter(|body| body.len() >= 4 * START_SECRET_CHARS && body.bytes().all(is_base58));
+    match body {
+        Some(body) => format!("{server_prefix}_{}", &body[..START_SECRET_CHARS]),
+        None => {
+            let shown = START_SECRET_CHARS.min(key.chars().count() / 4);
+            key.chars().take(shown).collect()
+        }
+    }
+}
+
+/// Whether `byte` is in the Bitcoin base58 alphabet that keys are encoded in.
+fn is_base58(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() && !matches!(byte, b'0' | b'O' | b'I' | b'l')
 }
 
 /// The prefix a key was issued with, read from its `start` (everything before the last
@@ -208,12 +225,53 @@ mod tests {
     }
 
     #[test]
-    fn start_never_reveals_much_of_short_keys() {
-        assert_eq!(start_of("sk_abcdefghijklmnop"), "sk_abcd");
-        assert_eq!(start_of("abcdefghijklmnop"), "abcd");
-        assert_eq!(start_of("abcdefgh"), "ab");
-        assert_eq!(start_of("sk_"), "sk_");
-        assert_eq!(start_of("sk_live_abcdefghijklmnop"), "sk_live_abcd");
+    fn start_of_a_chosen_key_shows_at_most_four_of_its_characters() {
+        // The two keys of the report: kept up to their last underscore, one was listed whole.
+        assert_eq!(
+            start_of_chosen("abcdefghijklmnopqrstuvwxyz_", "kwroot"),
+            "abcd"
+        );
+        assert_eq!(
+            start_of_chosen("correct_horse_battery_staple", "kwroot"),
+            "corr"
+        );
+        assert_eq!(
+            start_of_chosen("sk_live_abcdefghijklmnop", "kwroot"),
+            "sk_l"
+        );
+        assert_eq!(start_of_chosen("abcdefghijklmnop", "kwroot"), "abcd");
+        assert_eq!(start_of_chosen("____________________", "kwroot"), "____");
+        // Multi-byte characters count as characters, never split.
+        assert_eq!(start_of_chosen("ééééééééééééééééé", "kwroot"), "éééé");
+        // Shorter than 16 (the bootstrap refuses those): a quarter at most.
+        assert_eq!(start_of_chosen("abcdefgh", "kwroot"), "ab");
+        assert_eq!(start_of_chosen("abc", "kwroot"), "");
+    }
+
+    #[test]
+    fn start_of_a_chosen_key_of_the_generated_shape_keeps_the_server_prefix() {
+        let generated = generate(Some("kwroot"), 32);
+        assert_eq!(
+            start_of_chosen(generated.plaintext.expose(), "kwroot"),
+            generated.start
+        );
+        assert_eq!(
+            start_of_chosen("kwroot_abcdefghijkmnopq", "kwroot"),
+            "kwroot_abcd"
+        );
+        // Not that shape: too short a body, a character base58 lacks, another underscore, or a
+        // prefix that only begins like the server's.
+        assert_eq!(start_of_chosen("kwroot_abcdefghijk", "kwroot"), "kwro");
+        assert_eq!(start_of_chosen("kwroot_0bcdefghijkmnopq", "kwroot"), "kwro");
+        assert_eq!(
+            start_of_chosen("kwroot_abcd_efghijkmnopq", "kwroot"),
+            "kwro"
+        );
+        assert_eq!(start_of_chosen("kwrootabcdefghijkmnopqr", "kwroot"), "kwro");
+        assert_eq!(
+            start_of_chosen("kwroot2_abcdefghijkmnopq", "kwroot"),
+            "kwro"
+        );
     }
 
     #[test]

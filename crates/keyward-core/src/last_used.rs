@@ -103,7 +103,6 @@ impl LastUsed {
     pub fn merged(keyward: &Keyward, hash: &[u8], stored: Option<i64>) -> Option<i64> {
         let cached = KeyHash::from_slice(hash)
             .and_then(|hash| keyward.caches.keys.peek(&hash))
-            .flatten()
             .and_then(|key| key.last_used.get());
         stored.max(cached)
     }

@@ -72,12 +72,12 @@ pub struct Keyward {
 /// the task that commits, so that its invalidations run whatever happens to the request.
 #[derive(Clone)]
 pub struct Caches {
-    /// Key hash → the key's verification record (`None`: no live key has this hash).
-    pub keys: KeyCache<Option<Arc<CachedKey>>>,
+    /// Key hash → the key's verification record (or that no live key has this hash).
+    pub keys: KeyCache<Arc<CachedKey>>,
     /// The workspace and API ids the cached keys share.
     pub shared_ids: Arc<SharedIds>,
-    /// Root key hash → the root key (`None`: unknown or deleted).
-    pub root_keys: KeyCache<Option<Arc<RootKey>>>,
+    /// Root key hash → the root key (or that it is unknown or deleted).
+    pub root_keys: KeyCache<Arc<RootKey>>,
 }
 
 impl Keyward {

@@ -43,9 +43,9 @@ impl Caches {
     pub fn apply(&self, invalidation: &Invalidation) {
         match invalidation {
             Invalidation::Key(hash) => self.keys.invalidate(hash),
-            Invalidation::KeysOfApi(api_id) => self
-                .keys
-                .invalidate_where(|k| k.as_ref().is_some_and(|k| *k.api_id == **api_id)),
+            Invalidation::KeysOfApi(api_id) => {
+                self.keys.invalidate_where(|k| *k.api_id == **api_id)
+            }
             Invalidation::RootKey(hash) => self.root_keys.invalidate(hash),
         }
     }

@@ -157,7 +157,7 @@ impl Metrics {
             );
         }
 
-        let fields: [CacheMetric; 5] = [
+        let fields: [CacheMetric; 6] = [
             (
                 "hits_total",
                 "Lookups answered from the cache.",
@@ -178,12 +178,17 @@ impl Metrics {
                 "Background refreshes of stale entries (answered from the cache meanwhile).",
                 |s: &CacheStats| s.refreshes,
             ),
-            ("entries", "Entries currently cached.", |s: &CacheStats| {
+            ("entries", "Values currently cached.", |s: &CacheStats| {
                 s.entries
             }),
+            (
+                "absent_entries",
+                "Hashes remembered as matching nothing, bounded apart from the values so that unknown keys cannot evict them.",
+                |s: &CacheStats| s.absent,
+            ),
         ];
         for (name, help, value) in fields {
-            let kind = if name == "entries" {
+            let kind = if name.ends_with("entries") {
                 "gauge"
             } else {
                 "counter"
@@ -227,6 +232,7 @@ mod tests {
                     loads: 1,
                     refreshes: 0,
                     entries: 1,
+                    absent: 2,
                 },
             )],
         );
@@ -241,5 +247,7 @@ mod tests {
         assert!(text.contains("keyward_http_request_duration_seconds_bucket{route=\"/v2/keys.verifyKey\",le=\"+Inf\"} 2"));
         assert!(text.contains("keyward_verifications_total{code=\"VALID\"} 1"));
         assert!(text.contains("keyward_cache_hits_total{cache=\"keys\"} 3"));
+        assert!(text.contains("# TYPE keyward_cache_absent_entries gauge"));
+        assert!(text.contains("keyward_cache_absent_entries{cache=\"keys\"} 2"));
     }
 }

@@ -19,7 +19,8 @@ const STAMP: &str = ".keyward-installed-from";
 const INSTALL_NODE: &str = "The SDK conformance test (crates/keyward-http/tests/sdk_conformance.rs) runs Unkey's \
      TypeScript SDK and needs Node.js 20 or newer with npm on PATH. Install them, e.g. from \
      https://nodejs.org/en/download (or `nvm install 20`, or your distribution's `nodejs` and \
-     `npm` packages), then run the tests again.";
+     `npm` packages; on Debian or Ubuntu, scripts/install-test-tools.sh as root installs them), \
+     then run the tests again.";
 
 fn sdk_tests_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -26,6 +26,7 @@ pub mod audit;
 pub mod identities;
 pub mod keys;
 pub mod patch;
+pub mod private_files;
 pub mod root_keys;
 pub mod workspaces;
 
@@ -230,18 +231,20 @@ impl Db {
     ) -> anyhow::Result<Db> {
         let db = match url {
             None => {
-                std::fs::create_dir_all(data_dir).with_context(|| {
+                private_files::create_dir(data_dir).with_context(|| {
                     format!("cannot create the data directory {}", data_dir.display())
                 })?;
-                Self::open_sqlite(
-                    SqliteConnectOptions::new().filename(data_dir.join("keyward.db")),
-                    pool,
-                )
-                .await?
+                let path = data_dir.join("keyward.db");
+                prepare_database_file(&path)?;
+                Self::open_sqlite(SqliteConnectOptions::new().filename(path), pool).await?
             }
             Some(url) if url.starts_with("sqlite:") => {
                 let options = SqliteConnectOptions::from_str(url)
                     .with_context(|| format!("cannot parse the database URL {url:?}"))?;
+                // An in-memory database has no file to protect (and its "filename" is a name).
+                if !(url.contains(":memory:") || url.contains("mode=memory")) {
+                    prepare_database_file(options.get_filename())?;
+                }
                 Self::open_sqlite(options, pool).await?
             }
             Some(url) if url.starts_with("postgres:") || url.starts_with("postgresql:") => {
@@ -380,6 +383,12 @@ impl RowsAffected for sqlx::postgres::PgQueryResult {
     fn rows_affected(&self) -> u64 {
         self.rows_affected()
     }
+}
+
+/// Creates the database file private, or makes an existing one private ([`private_files`]).
+fn prepare_database_file(path: &Path) -> anyhow::Result<()> {
+    private_files::prepare_database(path)
+        .with_context(|| format!("cannot prepare the database file {}", path.display()))
 }
 
 #[cfg(test)]

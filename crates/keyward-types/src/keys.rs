@@ -164,7 +164,8 @@ pub struct Identity {
 #[serde(rename_all = "camelCase")]
 pub struct KeyResponseData {
     pub key_id: String,
-    /// The first characters of the key, for recognising it in a list.
+    /// For recognising the key in a list: its prefix, `_` and the first 4 characters after it
+    /// (no prefix: its first 4 characters).
     pub start: String,
     pub enabled: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -223,7 +224,8 @@ pub struct CreateKeyRequest {
     pub roles: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<Vec<String>>,
-    /// When the key stops working, unix milliseconds.
+    /// When the key stops working, unix milliseconds; must be later than the server's time
+    /// (400 otherwise).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -352,6 +354,8 @@ pub struct UpdateKeyRequest {
     #[serde(default, skip_serializing_if = "Nullable::is_absent")]
     #[schema(value_type = Option<Object>)]
     pub meta: Nullable<Map<String, Value>>,
+    /// When the key stops working, unix milliseconds; `null` = never. A past time expires the
+    /// key at once.
     #[serde(default, skip_serializing_if = "Nullable::is_absent")]
     #[schema(value_type = Option<i64>)]
     pub expires: Nullable<i64>,
@@ -422,7 +426,8 @@ pub struct UpdateCreditsRequest {
     #[schema(example = "key_1234abcd")]
     pub key_id: String,
     pub operation: CreditsOperation,
-    /// The amount; with `set`, `null` makes credits unlimited.
+    /// The amount; required for `increment` and `decrement`. With `set`, absent or `null` makes
+    /// credits unlimited (and removes the refill), as in Unkey's spec.
     #[serde(default, skip_serializing_if = "Nullable::is_absent")]
     #[schema(value_type = Option<i64>, minimum = 0)]
     pub value: Nullable<i64>,
@@ -438,12 +443,7 @@ impl Validate for UpdateCreditsRequest {
                 "is required for increment and decrement",
                 Some("send the number of credits to add or remove".to_string()),
             ),
-            (Nullable::Absent, CreditsOperation::Set) => v.push(
-                "value",
-                "is required for set",
-                Some("send a number, or null for unlimited credits".to_string()),
-            ),
-            (Nullable::Null, CreditsOperation::Set) => {}
+            (Nullable::Absent | Nullable::Null, CreditsOperation::Set) => {}
         }
     }
 }
@@ -744,8 +744,19 @@ mod tests {
             vec!["body.value: is required for increment and decrement"]
         );
         let r: UpdateCreditsRequest =
-            serde_json::from_str(r#"{"keyId":"key_1","operation":"set","value":null}"#).unwrap();
-        assert!(problems(&r).is_empty());
+            serde_json::from_str(r#"{"keyId":"key_1","operation":"decrement","value":null}"#)
+                .unwrap();
+        assert_eq!(
+            problems(&r),
+            vec!["body.value: is required for increment and decrement"]
+        );
+        for unlimited in [
+            r#"{"keyId":"key_1","operation":"set","value":null}"#,
+            r#"{"keyId":"key_1","operation":"set"}"#,
+        ] {
+            let r: UpdateCreditsRequest = serde_json::from_str(unlimited).unwrap();
+            assert!(problems(&r).is_empty(), "{unlimited}");
+        }
     }
 
     #[test]

@@ -67,6 +67,9 @@ impl Validate for ListRootKeysRequest {
 #[serde(rename_all = "camelCase")]
 pub struct RootKey {
     pub key_id: String,
+    /// For recognising the key: `kwroot_` and 4 characters; a bootstrap key chosen by the
+    /// operator shows only its first 4 characters.
+    #[schema(example = "kwroot_3ZxP")]
     pub start: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,

@@ -106,6 +106,20 @@ fn refuse_unsupported(
     Ok(())
 }
 
+/// A new key that would verify EXPIRED from its first request is a mistake, most often a time in
+/// seconds sent as milliseconds (Unkey creates it). `keys.updateKey` still takes a past time: it
+/// is how a key is made to expire now.
+fn refuse_expired_at_birth(expires: Option<i64>, now: i64) -> ApiResult<()> {
+    match expires {
+        Some(expires) if expires <= now => Err(ApiError::invalid_field(
+            "expires",
+            format!("must be in the future: {expires} is at or before the server's time, {now}"),
+            "send a later time in unix milliseconds (a time in seconds reads as January 1970), or omit expires for a key that never expires",
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Metadata is stored as JSON text.
 fn meta_text(meta: &serde_json::Map<String, serde_json::Value>) -> String {
     serde_json::Value::Object(meta.clone()).to_string()
@@ -162,6 +176,8 @@ pub async fn create_key(
     req: CreateKeyRequest,
 ) -> ApiResult<CreateKeyResponseData> {
     refuse_unsupported(&req.roles, &req.permissions, req.ratelimits.is_some())?;
+    let now = now_ms();
+    refuse_expired_at_birth(req.expires, now)?;
     let mut work = Work::begin(keyward, Actor::root_key(caller, origin)).await?;
     // Deleted APIs take no new keys (Unkey allows it; see docs/API.md).
     let api = apis::find_live(work.tx(), caller.workspace_id(), &req.api_id)
@@ -199,7 +215,7 @@ pub async fn create_key(
         remaining: req.credits.as_ref().and_then(|c| c.remaining),
         refill_amount,
         refill_day,
-        created_at: now_ms(),
+        created_at: now,
     };
     keys::insert(work.tx(), &key).await?;
     work.audit(
@@ -353,6 +369,7 @@ pub async fn update_credits(
     caller.require(Action::UpdateKey, &on(&key))?;
     let value = req.value.value().copied();
     let change = match (req.operation, value) {
+        // Absent or null: unlimited.
         (CreditsOperation::Set, value) => CreditsChange::Set(value),
         (CreditsOperation::Increment, Some(amount)) => CreditsChange::Increment {
             amount,

@@ -34,7 +34,7 @@ pub(crate) async fn insert_root_key(
     let (hash, start, secret) = match plaintext {
         Some(text) => (
             KeyHash::of(&text),
-            key_material::start_of(&text),
+            key_material::start_of_chosen(&text, ROOT_KEY_PREFIX),
             PlaintextKey::from(text),
         ),
         None => {
@@ -71,6 +71,17 @@ pub(crate) async fn insert_root_key(
     Ok((record.id, secret))
 }
 
+/// The permissions of `permissions` that `caller` does not cover, quoted for a detail, if any.
+fn lacking(caller: &Caller, permissions: &[String]) -> Option<String> {
+    let lacking: Vec<String> = permissions
+        .iter()
+        // A string this version cannot parse grants nothing, so holding it takes nothing.
+        .filter(|p| Grant::parse(p).is_ok_and(|grant| !caller.covers(&grant)))
+        .map(|p| format!("'{p}'"))
+        .collect();
+    (!lacking.is_empty()).then(|| lacking.join(", "))
+}
+
 pub async fn create_root_key(
     keyward: &Keyward,
     caller: &Caller,
@@ -79,18 +90,11 @@ pub async fn create_root_key(
 ) -> ApiResult<CreateRootKeyResponseData> {
     caller.require(Action::CreateRootKey, &Target::Workspace)?;
     // A root key can only hand out what it holds: no escalation through delegation.
-    let beyond: Vec<String> = req
-        .permissions
-        .iter()
-        .filter(|p| Grant::parse(p).is_ok_and(|grant| !caller.covers(&grant)))
-        .map(|p| format!("'{p}'"))
-        .collect();
-    if !beyond.is_empty() {
+    if let Some(list) = lacking(caller, &req.permissions) {
         return Err(ApiError::new(
             ErrorCode::InsufficientPermissions,
             format!(
-                "A root key can only grant permissions it holds itself; this one lacks {}. Remove them from the request.",
-                beyond.join(", ")
+                "A root key can only grant permissions it holds itself; this one lacks {list}. Remove them from the request."
             ),
         ));
     }
@@ -160,6 +164,25 @@ pub async fn delete_root_key(
                 ),
             )
         })?;
+    // Deleting a root key takes away what it may do, so it needs the same authority as granting
+    // that: every permission of the target. Otherwise a key holding only `delete_root_key` could
+    // delete the workspace's only all-powerful key and lock everyone out. A key may delete
+    // itself: it holds its own permissions.
+    let permissions: Vec<String> = serde_json::from_str(&row.permissions).map_err(|e| {
+        ApiError::internal(format!(
+            "root key {} has unreadable permissions: {e}",
+            row.id
+        ))
+    })?;
+    if let Some(list) = lacking(caller, &permissions) {
+        return Err(ApiError::new(
+            ErrorCode::InsufficientPermissions,
+            format!(
+                "A root key can only delete a root key whose every permission it holds itself; this one lacks {list}, which '{}' holds. Delete it with a root key that holds them.",
+                row.id
+            ),
+        ));
+    }
     root_keys::soft_delete(work.tx(), &row.id, now_ms()).await?;
     work.audit(
         caller.workspace_id(),

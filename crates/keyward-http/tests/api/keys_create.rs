@@ -224,3 +224,66 @@ async fn api_must_exist_in_the_callers_workspace_and_permission_is_checked() {
         "{detail}"
     );
 }
+
+#[tokio::test]
+async fn start_is_the_prefix_and_four_characters_and_rerolls_keep_the_prefix() {
+    let app = TestApp::start().await;
+    let api_id = app.create_api().await;
+    for prefix in ["a", "sk", "sk_live", "sk_", "__", "a_b_c_d_e_f_g_h_"] {
+        let (key_id, key) = app.create_key(&api_id, json!({"prefix": prefix})).await;
+        let body = key
+            .strip_prefix(&format!("{prefix}_"))
+            .unwrap_or_else(|| panic!("{key} begins with {prefix}_"));
+        assert!(!body.contains('_') && body.len() >= 21, "{key}");
+        let start = app.call("keys.getKey", json!({"keyId": key_id})).await["start"].clone();
+        assert_eq!(start, json!(format!("{prefix}_{}", &body[..4])), "{key}");
+
+        // The reroll reads the prefix back from `start`, underscores and all.
+        let rerolled = app
+            .call("keys.rerollKey", json!({"keyId": key_id, "expiration": 0}))
+            .await;
+        let (new_id, new_key) = (
+            rerolled["keyId"].as_str().unwrap(),
+            rerolled["key"].as_str().unwrap(),
+        );
+        let new_body = new_key
+            .strip_prefix(&format!("{prefix}_"))
+            .unwrap_or_else(|| panic!("the rerolled {new_key} begins with {prefix}_"));
+        assert!(!new_body.contains('_'), "{new_key}");
+        let new_start = app.call("keys.getKey", json!({"keyId": new_id})).await["start"].clone();
+        assert_eq!(new_start, json!(format!("{prefix}_{}", &new_body[..4])));
+    }
+}
+
+#[tokio::test]
+async fn a_key_cannot_be_created_expired() {
+    let app = TestApp::start().await;
+    let api_id = app.create_api().await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    // A minute ago, the epoch, and now in seconds where milliseconds belong.
+    for expires in [now - 60_000, 0, now / 1000] {
+        let reply = app
+            .post(
+                "keys.createKey",
+                json!({"apiId": api_id, "expires": expires}),
+            )
+            .await;
+        let detail = reply.error(400, "/invalid_input");
+        assert_eq!(reply.error_locations(), vec!["body.expires"]);
+        assert!(
+            detail.contains("must be in the future") && detail.contains("milliseconds"),
+            "{detail}"
+        );
+    }
+    let keys = app.call("apis.listKeys", json!({"apiId": api_id})).await;
+    assert_eq!(keys, json!([]), "nothing is created by a refused request");
+    assert!(app.audit_events("key.create").await.is_empty());
+
+    let (_, key) = app
+        .create_key(&api_id, json!({"expires": now + 60_000}))
+        .await;
+    assert_eq!(app.verify_code(&key).await, "VALID");
+}

@@ -236,6 +236,80 @@ async fn update_credits_operations() {
 }
 
 #[tokio::test]
+async fn update_key_takes_a_past_expiry_to_expire_a_key_now() {
+    // Unlike createKey (400), as in Unkey: this is how a key is made to expire at once.
+    let app = TestApp::start().await;
+    let api_id = app.create_api().await;
+    let (key_id, key) = app.create_key(&api_id, json!({})).await;
+    assert_eq!(app.verify_code(&key).await, "VALID");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    app.call(
+        "keys.updateKey",
+        json!({"keyId": key_id, "expires": now - 1}),
+    )
+    .await;
+    assert_eq!(app.verify_code(&key).await, "EXPIRED");
+    assert_eq!(
+        app.call("keys.getKey", json!({"keyId": key_id})).await["expires"],
+        json!(now - 1)
+    );
+}
+
+#[tokio::test]
+async fn set_without_a_value_makes_credits_unlimited() {
+    // Unkey's spec makes `value` optional for `set`: absent, like null, means unlimited.
+    let app = TestApp::start().await;
+    let api_id = app.create_api().await;
+    let (key_id, key) = app
+        .create_key(
+            &api_id,
+            json!({"credits": {"remaining": 1, "refill": {"interval": "daily", "amount": 1}}}),
+        )
+        .await;
+    assert_eq!(app.verify_code(&key).await, "VALID");
+    assert_eq!(app.verify_code(&key).await, "USAGE_EXCEEDED");
+
+    let set = json!({"keyId": key_id, "operation": "set"});
+    assert_eq!(
+        app.call("keys.updateCredits", set.clone()).await,
+        json!({"remaining": null})
+    );
+    let stored = app.call("keys.getKey", json!({"keyId": key_id})).await;
+    assert!(
+        stored.get("credits").is_none(),
+        "unlimited, no refill: {stored}"
+    );
+    for _ in 0..3 {
+        assert_eq!(app.verify_code(&key).await, "VALID");
+    }
+    // Setting an unlimited key unlimited again changes nothing and still answers.
+    assert_eq!(
+        app.call("keys.updateCredits", set).await,
+        json!({"remaining": null})
+    );
+    let events = app.audit_events("key.update").await;
+    assert_eq!(events.len(), 2);
+    assert!(
+        events[0]["description"]
+            .as_str()
+            .unwrap()
+            .ends_with("→ unlimited"),
+        "{}",
+        events[0]
+    );
+
+    app.post(
+        "keys.updateCredits",
+        json!({"keyId": "key_unknown", "operation": "set"}),
+    )
+    .await
+    .error(404, "/key_not_found");
+}
+
+#[tokio::test]
 async fn reroll_issues_a_copy_and_retires_the_old_key() {
     let app = TestApp::start().await;
     let api_id = app.create_api().await;

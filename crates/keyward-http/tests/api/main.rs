@@ -11,6 +11,7 @@ mod keys_delete;
 mod keys_read;
 mod keys_update;
 mod last_used;
+mod negative_cache;
 mod revocation;
 mod root_keys;
 mod system;

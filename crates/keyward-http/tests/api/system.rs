@@ -97,3 +97,62 @@ async fn unknown_routes_and_methods_answer_in_the_error_format() {
     let detail = reply.error(405, "/method_not_allowed");
     assert!(detail.contains("POST"), "{detail}");
 }
+
+/// The permission bits of `path`, in octal.
+fn mode(path: &std::path::Path) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let metadata = std::fs::metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    format!("{:o}", metadata.permissions().mode() & 0o777)
+}
+
+#[tokio::test]
+async fn database_files_and_a_new_data_directory_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("new/keyward-data");
+    let app = TestApp::start_with(tempfile::tempdir().unwrap(), |c| {
+        c.data_dir = data_dir.clone();
+    })
+    .await;
+    app.create_api().await;
+    let db = data_dir.join("keyward.db");
+    let files = [
+        db.clone(),
+        data_dir.join("keyward.db-wal"),
+        data_dir.join("keyward.db-shm"),
+    ];
+    for file in &files {
+        assert_eq!(mode(file), "600", "{}", file.display());
+    }
+    assert_eq!(mode(&data_dir), "700");
+    assert_eq!(mode(&dir.path().join("new")), "700");
+    app.server.shutdown().await.unwrap();
+
+    // Files an earlier version left readable by everyone are made private at the next start.
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let app = TestApp::start_with(tempfile::tempdir().unwrap(), |c| {
+        c.data_dir = data_dir.clone();
+    })
+    .await;
+    app.create_api().await;
+    for file in &files {
+        assert_eq!(mode(file), "600", "{}", file.display());
+    }
+    app.server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_database_named_by_url_is_private_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("elsewhere.db");
+    let app = TestApp::start_with(tempfile::tempdir().unwrap(), |c| {
+        c.database_url = Some(format!("sqlite://{}", db.display()));
+    })
+    .await;
+    app.create_api().await;
+    for suffix in ["", "-wal", "-shm"] {
+        let file = std::path::PathBuf::from(format!("{}{suffix}", db.display()));
+        assert_eq!(mode(&file), "600", "{}", file.display());
+    }
+    app.server.shutdown().await.unwrap();
+}

@@ -63,7 +63,10 @@ async fn expiry() {
         (data["valid"].as_bool(), data["code"].as_str()),
         (Some(false), Some("EXPIRED"))
     );
-    let (_, past) = app.create_key(&api_id, json!({"expires": 0})).await;
+    // createKey refuses a past expiry; updateKey sets one, to expire a key now.
+    let (past_id, past) = app.create_key(&api_id, json!({})).await;
+    app.call("keys.updateKey", json!({"keyId": past_id, "expires": 0}))
+        .await;
     assert_eq!(app.verify_code(&past).await, "EXPIRED");
 }
 
@@ -126,13 +129,15 @@ async fn outcome_order_and_no_spending_on_failure() {
     let app = TestApp::start().await;
     let api_id = app.create_api().await;
     // Disabled beats expired.
-    let (_, key) = app
-        .create_key(&api_id, json!({"enabled": false, "expires": 0}))
+    let (key_id, key) = app.create_key(&api_id, json!({"enabled": false})).await;
+    app.call("keys.updateKey", json!({"keyId": key_id, "expires": 0}))
         .await;
     assert_eq!(app.verify_code(&key).await, "DISABLED");
     // Expired beats usage exceeded, and spends nothing.
     let (key_id, key) = app
-        .create_key(&api_id, json!({"expires": 0, "credits": {"remaining": 0}}))
+        .create_key(&api_id, json!({"credits": {"remaining": 0}}))
+        .await;
+    app.call("keys.updateKey", json!({"keyId": key_id, "expires": 0}))
         .await;
     assert_eq!(app.verify_code(&key).await, "EXPIRED");
     // A disabled metered key keeps its credits, and reports them.

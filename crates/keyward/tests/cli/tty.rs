@@ -1,6 +1,7 @@
 //! What happens on a terminal: the bulk confirmation prompt and `auth login`'s hidden input.
 //! The binary runs under `script(1)` (util-linux), which gives it a pseudo-terminal; the answer
-//! is typed only once the prompt is on screen. Skipped, saying so, where `script` is missing.
+//! is typed only once the prompt is on screen. Without `script` these tests fail, naming what
+//! to install: skipped, they would pass while proving nothing.
 
 use std::io::{Read, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -16,10 +17,14 @@ struct Terminal {
 }
 
 impl Terminal {
-    fn start(t: &TestServer, args: &[&str], root_key: Option<&str>) -> Option<Terminal> {
-        if Command::new("script").arg("--version").output().is_err() {
-            eprintln!("skipped: script(1) is not installed");
-            return None;
+    fn start(t: &TestServer, args: &[&str], root_key: Option<&str>) -> Terminal {
+        if let Err(err) = Command::new("script").arg("--version").output() {
+            panic!(
+                "cannot run script(1) ({err}), which these tests need to give keyward a terminal. \
+                 Install util-linux's script (Debian and Ubuntu: `apt-get install bsdutils`; \
+                 Fedora: `dnf install util-linux-script`), or run scripts/install-test-tools.sh as \
+                 root on Debian, then run the tests again."
+            );
         }
         let quote = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));
         let line = std::iter::once(env!("CARGO_BIN_EXE_keyward"))
@@ -61,11 +66,11 @@ impl Terminal {
             }
         });
         let input = child.stdin.take();
-        Some(Terminal {
+        Terminal {
             child,
             input,
             screen,
-        })
+        }
     }
 
     fn screen(&self) -> String {
@@ -107,9 +112,7 @@ fn bulk_revocation_asks_on_a_terminal() {
         "user_tty",
     ];
 
-    let Some(mut no) = Terminal::start(&t, &args, Some(ROOT_KEY)) else {
-        return;
-    };
+    let mut no = Terminal::start(&t, &args, Some(ROOT_KEY));
     no.answer("[y/N]", "n");
     let (code, screen) = no.finish();
     assert_eq!(code, Some(1), "{screen}");
@@ -120,7 +123,7 @@ fn bulk_revocation_asks_on_a_terminal() {
     assert!(screen.contains("Aborted: nothing was changed."), "{screen}");
     assert_eq!(t.verify(&keys[0].1), "VALID");
 
-    let mut yes = Terminal::start(&t, &args, Some(ROOT_KEY)).unwrap();
+    let mut yes = Terminal::start(&t, &args, Some(ROOT_KEY));
     yes.answer("[y/N]", "y");
     let (code, screen) = yes.finish();
     assert_eq!(code, Some(0), "{screen}");
@@ -136,9 +139,7 @@ fn bulk_revocation_asks_on_a_terminal() {
 #[test]
 fn login_reads_the_key_without_echo_on_a_terminal() {
     let t = TestServer::start();
-    let Some(mut login) = Terminal::start(&t, &["auth", "login"], None) else {
-        return;
-    };
+    let mut login = Terminal::start(&t, &["auth", "login"], None);
     login.answer("Root key (input is hidden): ", ROOT_KEY);
     let (code, screen) = login.finish();
     assert_eq!(code, Some(0), "{screen}");
