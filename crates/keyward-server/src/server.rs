@@ -23,7 +23,7 @@ pub struct Server {
     local_addr: SocketAddr,
     app: AppState,
     stop: Option<oneshot::Sender<()>>,
-    serving: JoinHandle<std::io::Result<()>>,
+    serving: JoinHandle<()>,
     /// Writes `lastUsedAt` marks every flush period ([`LastUsed::run_flusher`]).
     flusher: JoinHandle<()>,
 }
@@ -63,15 +63,22 @@ impl Server {
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         let local_addr = listener.local_addr()?;
-        let router = http::router(api, app.clone());
+        let connections = http::router(api, app.clone());
+        let limits = http::connection::Limits {
+            header_timeout: config.header_timeout,
+            body_timeout: config.body_timeout,
+            idle_timeout: config.idle_timeout,
+            max_connections: config.max_connections,
+        };
         let (stop, stopped) = oneshot::channel::<()>();
-        let serving = tokio::spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.await;
-                })
-                .await
-        });
+        let serving = tokio::spawn(http::connection::serve(
+            listener,
+            move |peer, activity| connections.connection(peer, activity),
+            limits,
+            async move {
+                let _ = stopped.await;
+            },
+        ));
         tracing::info!(%local_addr, "keyward is serving");
         Ok(Server {
             local_addr,
@@ -103,7 +110,7 @@ impl Server {
         }
         (&mut self.serving)
             .await
-            .context("the server task failed")??;
+            .context("the server task failed")?;
         // The flusher writes the marks of the requests just finished, then ends.
         self.app.last_used.stop();
         (&mut self.flusher)

@@ -1,5 +1,6 @@
 //! The HTTP face of keyward: routing, middleware, extractors, and the endpoint handlers.
 
+pub mod connection;
 pub mod extract;
 pub mod request_id;
 pub mod respond;
@@ -86,12 +87,12 @@ pub fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
 /// Paths of the undocumented operational routes.
 pub const OPERATIONAL_ROUTES: [&str; 2] = ["/openapi.json", "/metrics"];
 
-/// The complete service for `app`, as `axum::serve` takes it: per connection, the router wrapped
-/// once in the per-request middleware ([`request_id::PerRequest`]).
+/// The complete service for `app`, as [`connection::serve`] takes it: per connection, the
+/// router wrapped once in the per-request middleware ([`request_id::PerRequest`]).
 ///
 /// The middleware wraps the router from outside rather than through `Router::layer`, which
 /// would wrap every route's boxed service on its own and clone that stack of boxes per request.
-pub fn router(api: Router<AppState>, app: AppState) -> request_id::PerConnection<Router> {
+pub fn router(api: Router<AppState>, app: AppState) -> request_id::PerConnection {
     let router = api
         .route("/openapi.json", get(routes::system::openapi))
         .route("/metrics", get(routes::system::metrics))
@@ -101,7 +102,7 @@ pub fn router(api: Router<AppState>, app: AppState) -> request_id::PerConnection
     // No `DefaultBodyLimit` layer: axum's default limit is already 2 MiB (MAX_BODY_BYTES), and
     // the layer would insert a request extension on every request to say so.
     const _: () = assert!(MAX_BODY_BYTES == 2_097_152);
-    request_id::PerConnection { inner: router, app }
+    request_id::PerConnection { router, app }
 }
 
 async fn route_not_found(request: Request) -> ApiError {
