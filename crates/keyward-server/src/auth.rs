@@ -98,9 +98,11 @@ pub async fn authenticate(app: &App, authorization: Option<&str>) -> ApiResult<A
             "Authorization header is missing. Send 'Authorization: Bearer <root key>'.",
         ));
     };
+    // The scheme is case-insensitive (RFC 9110 §11.1): `bearer x` and `BEARER x` are `Bearer x`.
     let token = header
-        .strip_prefix("Bearer ")
-        .map(str::trim)
+        .split_once(' ')
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("Bearer"))
+        .map(|(_, token)| token.trim())
         .filter(|t| !t.is_empty() && !t.contains(char::is_whitespace));
     let Some(token) = token else {
         return Err(ApiError::new(

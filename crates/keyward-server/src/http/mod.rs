@@ -2,6 +2,7 @@
 
 pub mod connection;
 pub mod extract;
+mod objects_only;
 pub mod request_id;
 pub mod respond;
 pub mod routes;
