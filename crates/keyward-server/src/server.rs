@@ -68,7 +68,7 @@ impl Server {
             header_timeout: config.header_timeout,
             body_timeout: config.body_timeout,
             idle_timeout: config.idle_timeout,
-            max_connections: config.max_connections,
+            max_connections: http::connection::fit_descriptor_limit(config.max_connections),
         };
         let (stop, stopped) = oneshot::channel::<()>();
         let serving = tokio::spawn(http::connection::serve(

@@ -131,6 +131,47 @@ pub async fn serve<S>(
     let _ = slots.acquire_many(all).await;
 }
 
+/// File descriptors kept for everything but client connections: the database's files (a writer
+/// and four readers, each with its write-ahead log), the listener, standard streams.
+const RESERVED_DESCRIPTORS: u64 = 64;
+
+/// The connection cap the process's file-descriptor limit allows for `wanted`.
+///
+/// Raises the soft limit toward the hard one when `wanted` needs it. Past the limit `accept`
+/// would fail (EMFILE), and so would the database opening its files, which is worse than
+/// queueing: if even the hard limit is too low, the cap is lowered to fit, with a warning.
+pub fn fit_descriptor_limit(wanted: usize) -> usize {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let needed = wanted as u64 + RESERVED_DESCRIPTORS;
+    let limit = getrlimit(Resource::Nofile);
+    let soft = limit.current.unwrap_or(u64::MAX);
+    if soft >= needed {
+        return wanted;
+    }
+    let raised = limit.maximum.unwrap_or(u64::MAX).min(needed);
+    let soft = match setrlimit(
+        Resource::Nofile,
+        Rlimit {
+            current: Some(raised),
+            maximum: limit.maximum,
+        },
+    ) {
+        Ok(()) => raised,
+        Err(_) => soft,
+    };
+    if soft >= needed {
+        return wanted;
+    }
+    let fitted = soft.saturating_sub(RESERVED_DESCRIPTORS).max(1) as usize;
+    tracing::warn!(
+        wanted,
+        fitted,
+        descriptor_limit = soft,
+        "the file-descriptor limit (ulimit -n) is too low for --max-connections; serving at most {fitted} connections at once"
+    );
+    fitted
+}
+
 /// Drives one connection next to its watchdog until it ends, times out (`Err(phase)`), or
 /// finishes after `shutdown`.
 async fn serve_connection<S>(
