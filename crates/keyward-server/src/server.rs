@@ -43,10 +43,11 @@ impl Server {
                 .map(String::as_str)
                 .chain(http::OPERATIONAL_ROUTES),
         );
+        let mut document =
+            serde_json::to_value(&openapi).context("cannot render the OpenAPI document")?;
+        http::openapi::complete(&mut document);
         let openapi_json = Bytes::from(
-            openapi
-                .to_pretty_json()
-                .context("cannot render the OpenAPI document")?,
+            serde_json::to_vec_pretty(&document).context("cannot render the OpenAPI document")?,
         );
         let app = Arc::new(App {
             db,

@@ -132,6 +132,15 @@ pub fn check(permission: &str) -> Result<(), PermissionError> {
     Ok(())
 }
 
+/// A regular expression (JSON Schema's dialect) matching exactly the strings [`check`] accepts.
+pub fn pattern() -> String {
+    let resources: Vec<String> = CATALOG
+        .iter()
+        .map(|(resource, actions)| format!("{resource}\\.(?:\\*|[a-zA-Z0-9_]+)\\.(?:{})", actions.join("|")))
+        .collect();
+    format!("^(?:{})$", resources.join("|"))
+}
+
 /// Every `<resource>.*.<action>` permission, optionally with the instance-level ones.
 pub fn all_wildcards(include_instance_level: bool) -> Vec<String> {
     CATALOG

@@ -10,7 +10,7 @@ use keyward_types::{ErrorCode, Validate, ValidationError, Violations};
 use serde::de::DeserializeOwned;
 
 use super::connection::BodyTimedOut;
-use super::objects_only::ObjectsOnly;
+use super::json_body::JsonBody;
 use crate::app::AppState;
 use crate::auth::{Caller, authenticate};
 use crate::error::ApiError;
@@ -108,14 +108,14 @@ fn timed_out(rejection: &BytesRejection) -> bool {
 
 fn parse_fast<T: DeserializeOwned>(bytes: &[u8]) -> Option<T> {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let value = T::deserialize(ObjectsOnly(&mut deserializer)).ok()?;
+    let value = T::deserialize(JsonBody(&mut deserializer)).ok()?;
     deserializer.end().ok()?;
     Some(value)
 }
 
 fn parse<T: DeserializeOwned>(bytes: &[u8], context: &str) -> Result<T, ApiError> {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let result: Result<T, _> = serde_path_to_error::deserialize(ObjectsOnly(&mut deserializer));
+    let result: Result<T, _> = serde_path_to_error::deserialize(JsonBody(&mut deserializer));
     let value = match result {
         Ok(value) => value,
         Err(err) => {

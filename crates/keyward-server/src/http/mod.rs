@@ -2,7 +2,8 @@
 
 pub mod connection;
 pub mod extract;
-mod objects_only;
+mod json_body;
+pub mod openapi;
 pub mod request_id;
 pub mod respond;
 pub mod routes;

@@ -1,21 +1,26 @@
-//! JSON objects only, at every depth of a request body.
+//! Request bodies read by the rules of JSON and JSON Schema (what the OpenAPI document states)
+//! rather than by serde's defaults, at every depth of every request type.
 //!
-//! serde's derived `Deserialize` for a struct accepts a JSON array of its fields in declaration
-//! order as well as an object: `["<key>"]` read as `{"key": "<key>"}`, and
-//! `[null, ["api.*.verify_key"]]` as a `rootKeys.createRootKey` request, with no field names to
-//! check against `deny_unknown_fields`. The wire contract (Unkey's and keyward's OpenAPI
-//! document) says object. [`ObjectsOnly`] wraps a deserializer so that every struct, however
-//! deep, is read through `deserialize_map`, which accepts only an object; everything else is
-//! forwarded untouched. It wraps every deserializer it hands on (through the visitors, map and
-//! sequence accesses and seeds), so the rule holds for nested structs too, for every request type
-//! at once. Generic and inlined: the fast path costs what plain `serde_json` costs.
+//! - **A struct is an object.** serde's derived `Deserialize` for a struct also accepts a JSON
+//!   array of its fields in declaration order: `["<key>"]` read as `{"key": "<key>"}`, and
+//!   `[null, ["api.*.verify_key"]]` as a `rootKeys.createRootKey` request, with no field names to
+//!   check against `deny_unknown_fields`. Here every struct is read through `deserialize_map`,
+//!   which accepts only an object.
+//! - **An integer is a number without a fraction.** JSON has one number type, and JSON Schema's
+//!   `integer` includes `57.0`; serde reads `57.0` as a float and refuses it for an `i64`. Here
+//!   an integral float within the target's range is read as that integer.
+//!
+//! [`JsonBody`] wraps a deserializer and every deserializer it hands on (through the visitors,
+//! map and sequence accesses and seeds), so both rules hold at any depth, for every request type
+//! at once; everything else is forwarded untouched. Generic and inlined: the fast path costs what
+//! plain `serde_json` costs.
 
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, Visitor};
 
-/// A deserializer that reads structs from objects only. See the module docs.
-pub struct ObjectsOnly<D>(pub D);
+/// A deserializer that reads by JSON's rules. See the module docs.
+pub struct JsonBody<D>(pub D);
 
 macro_rules! forward {
     ($($method:ident)*) => {$(
@@ -25,13 +30,25 @@ macro_rules! forward {
     )*};
 }
 
-impl<'de, D: Deserializer<'de>> Deserializer<'de> for ObjectsOnly<D> {
+macro_rules! forward_integer {
+    ($($method:ident)*) => {$(
+        fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+            self.0.$method(Integer(Wrap(visitor)))
+        }
+    )*};
+}
+
+impl<'de, D: Deserializer<'de>> Deserializer<'de> for JsonBody<D> {
     type Error = D::Error;
 
+    forward_integer! {
+        deserialize_i8 deserialize_i16 deserialize_i32 deserialize_i64 deserialize_u8
+        deserialize_u16 deserialize_u32 deserialize_u64
+    }
+
     forward! {
-        deserialize_any deserialize_bool deserialize_i8 deserialize_i16 deserialize_i32
-        deserialize_i64 deserialize_i128 deserialize_u8 deserialize_u16 deserialize_u32
-        deserialize_u64 deserialize_u128 deserialize_f32 deserialize_f64 deserialize_char
+        deserialize_any deserialize_bool deserialize_i128 deserialize_u128 deserialize_f32
+        deserialize_f64 deserialize_char
         deserialize_str deserialize_string deserialize_bytes deserialize_byte_buf
         deserialize_option deserialize_unit deserialize_seq deserialize_map
         deserialize_identifier deserialize_ignored_any
@@ -94,7 +111,7 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for ObjectsOnly<D> {
     }
 }
 
-/// A visitor whose nested deserializers are [`ObjectsOnly`] too.
+/// A visitor whose nested deserializers are [`JsonBody`] too.
 struct Wrap<V>(V);
 
 macro_rules! forward_visit {
@@ -129,11 +146,11 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for Wrap<V> {
     }
 
     fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<V::Value, D::Error> {
-        self.0.visit_some(ObjectsOnly(d))
+        self.0.visit_some(JsonBody(d))
     }
 
     fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<V::Value, D::Error> {
-        self.0.visit_newtype_struct(ObjectsOnly(d))
+        self.0.visit_newtype_struct(JsonBody(d))
     }
 
     fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<V::Value, A::Error> {
@@ -149,14 +166,75 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for Wrap<V> {
     }
 }
 
-/// A seed that deserializes through [`ObjectsOnly`].
+/// A visitor of an integer that also takes an integral float, as the integer it equals.
+struct Integer<V>(V);
+
+/// 2^53: up to it every integer is a float exactly. Past it serde_json also reads integer
+/// literals out of `i64`'s range as floats, rounded (-2^63 - 1 to -2^63), which must stay
+/// refused.
+const EXACT_INTEGERS: f64 = 9_007_199_254_740_992.0;
+
+impl<'de, V: Visitor<'de>> Visitor<'de> for Integer<V> {
+    type Value = V::Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.expecting(f)
+    }
+
+    forward_visit! {
+        visit_bool(bool) visit_i8(i8) visit_i16(i16) visit_i32(i32) visit_i64(i64)
+        visit_i128(i128) visit_u8(u8) visit_u16(u16) visit_u32(u32) visit_u64(u64)
+        visit_u128(u128) visit_f32(f32) visit_char(char) visit_str(&str)
+        visit_borrowed_str(&'de str) visit_string(String) visit_bytes(&[u8])
+        visit_borrowed_bytes(&'de [u8]) visit_byte_buf(Vec<u8>)
+    }
+
+    fn visit_f64<E: de::Error>(self, value: f64) -> Result<V::Value, E> {
+        if value.fract() == 0.0 && value.abs() <= EXACT_INTEGERS {
+            // The visitor checks the target's own range, as for any integer.
+            self.0.visit_i64(value as i64)
+        } else {
+            self.0.visit_f64(value)
+        }
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<V::Value, E> {
+        self.0.visit_none()
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<V::Value, E> {
+        self.0.visit_unit()
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<V::Value, D::Error> {
+        self.0.visit_some(d)
+    }
+
+    fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<V::Value, D::Error> {
+        self.0.visit_newtype_struct(d)
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<V::Value, A::Error> {
+        self.0.visit_seq(seq)
+    }
+
+    fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<V::Value, A::Error> {
+        self.0.visit_map(map)
+    }
+
+    fn visit_enum<A: de::EnumAccess<'de>>(self, data: A) -> Result<V::Value, A::Error> {
+        self.0.visit_enum(data)
+    }
+}
+
+/// A seed that deserializes through [`JsonBody`].
 struct Seed<S>(S);
 
 impl<'de, S: DeserializeSeed<'de>> DeserializeSeed<'de> for Seed<S> {
     type Value = S::Value;
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<S::Value, D::Error> {
-        self.0.deserialize(ObjectsOnly(d))
+        self.0.deserialize(JsonBody(d))
     }
 }
 
@@ -253,7 +331,7 @@ mod tests {
 
     fn parse(text: &str) -> Result<Outer, serde_json::Error> {
         let mut de = serde_json::Deserializer::from_str(text);
-        let value = Outer::deserialize(ObjectsOnly(&mut de))?;
+        let value = Outer::deserialize(JsonBody(&mut de))?;
         de.end()?;
         Ok(value)
     }
@@ -269,6 +347,25 @@ mod tests {
             value.meta.unwrap()["a"],
             serde_json::json!([1, {"b": null}])
         );
+    }
+
+    #[test]
+    fn integral_floats_are_integers() {
+        let value = parse(r#"{"name":"x","inner":{"n":57.0},"list":[{"n":-3e2}]}"#).unwrap();
+        assert_eq!(value.inner, Some(Inner { n: 57 }));
+        assert_eq!(value.list, Some(vec![Inner { n: -300 }]));
+        for text in [
+            r#"{"name":"x","inner":{"n":57.5}}"#,
+            r#"{"name":"x","inner":{"n":1e19}}"#,
+            // Past 2^53 a float may be a rounded integer literal: -2^63 - 1 must not pass as i64::MIN.
+            r#"{"name":"x","inner":{"n":-9223372036854775809}}"#,
+        ] {
+            let err = parse(text).unwrap_err().to_string();
+            assert!(err.starts_with("invalid type: floating point"), "{text}: {err}");
+        }
+        // Floats stay floats where any JSON value is read.
+        let value = parse(r#"{"name":"x","meta":{"f":57.0}}"#).unwrap();
+        assert_eq!(value.meta.unwrap()["f"], serde_json::json!(57.0));
     }
 
     #[test]
