@@ -53,8 +53,8 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 
-# Real ids and keys, so that generated requests also reach past "not found": an API, and keys
-# with and without credits, offered as values for apiId, keyId and key (half of the time).
+# Real ids and keys, so that generated requests also reach past "not found": APIs, keys with and
+# without credits, root keys, offered as values for apiId, keyId and key (half of the time).
 config="$data_dir/schemathesis.toml"
 cp scripts/schemathesis.toml "$config"
 python3 - "$url" "$root_key" >>"$config" <<'PY'
@@ -69,7 +69,12 @@ def call(operation, body):
     with urllib.request.urlopen(request) as response:
         return json.load(response)["data"]
 
-dictionaries = {name: [] for name in ["api_ids", "key_ids", "keys", "doomed_api_ids", "doomed_key_ids"]}
+dictionaries = {name: [] for name in
+                ["api_ids", "key_ids", "keys", "doomed_api_ids", "doomed_key_ids", "rerolled_key_ids",
+                 "doomed_root_key_ids"]}
+for permissions in [["api.*.verify_key"], ["api.*.read_key", "api.*.read_api"], ["auditlog.*.read_audit_log"]]:
+    created = call("rootKeys.createRootKey", {"name": "schemathesis", "permissions": permissions})
+    dictionaries["doomed_root_key_ids"].append(created["keyId"])
 for name, api_list, key_list in [("schemathesis-a", "api_ids", "key_ids"),
                                  ("schemathesis-b", "api_ids", "key_ids"),
                                  ("schemathesis-doomed", "doomed_api_ids", "doomed_key_ids")]:
@@ -82,13 +87,20 @@ for name, api_list, key_list in [("schemathesis-a", "api_ids", "key_ids"),
         created = call("keys.createKey", {"apiId": api_id, **extra})
         dictionaries[key_list].append(created["keyId"])
         dictionaries["keys"].append(created["key"])
+# keys.rerollKey with expiration 0 revokes the key it is given: it gets many of its own.
+rerolled_api_id = call("apis.createApi", {"name": "schemathesis-rerolled"})["apiId"]
+for _ in range(40):
+    created = call("keys.createKey", {"apiId": rerolled_api_id, "credits": {"remaining": 100}})
+    dictionaries["rerolled_key_ids"].append(created["keyId"])
 for name, values in dictionaries.items():
     print(f"\n[dictionaries.{name}]\nvalues = {json.dumps(values)}")
 PY
 
 echo "== schemathesis $version against $url/openapi.json, $max_examples examples per operation"
 status=0
-SCHEMATHESIS_HOOKS=schemathesis_hooks PYTHONPATH="$PWD/scripts" \
+# From the temporary directory, where schemathesis and hypothesis leave their caches.
+scripts_dir="$PWD/scripts"
+(cd "$data_dir" && SCHEMATHESIS_HOOKS=schemathesis_hooks PYTHONPATH="$scripts_dir" \
   "$venv/bin/st" --config-file "$config" run "$url/openapi.json" \
   --header "Authorization: Bearer $root_key" \
   --phases examples,coverage,fuzzing \
@@ -96,7 +108,7 @@ SCHEMATHESIS_HOOKS=schemathesis_hooks PYTHONPATH="$PWD/scripts" \
   --seed 1 \
   --generation-database none \
   --no-color \
-  "$@" || status=$?
+  "$@") || status=$?
 if grep -q "ERROR\|panicked" "$data_dir/keyward.log"; then
   echo "== keyward logged errors:" >&2
   grep "ERROR\|panicked" "$data_dir/keyward.log" >&2

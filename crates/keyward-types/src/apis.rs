@@ -35,7 +35,12 @@ pub struct CreateApiResponseData {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct GetApiRequest {
-    #[schema(example = "api_1234abcd", min_length = 8, max_length = 255, pattern = "^[a-zA-Z0-9_]+$")]
+    #[schema(
+        example = "api_1234abcd",
+        min_length = 8,
+        max_length = 255,
+        pattern = "^[a-zA-Z0-9_]+$"
+    )]
     pub api_id: String,
 }
 
@@ -59,7 +64,12 @@ pub struct GetApiResponseData {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateApiRequest {
-    #[schema(example = "api_1234abcd", min_length = 8, max_length = 255, pattern = "^[a-zA-Z0-9_]+$")]
+    #[schema(
+        example = "api_1234abcd",
+        min_length = 8,
+        max_length = 255,
+        pattern = "^[a-zA-Z0-9_]+$"
+    )]
     pub api_id: String,
     /// A new name, 3 to 256 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -88,7 +98,12 @@ impl Validate for UpdateApiRequest {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DeleteApiRequest {
     /// The API to delete, with all its keys.
-    #[schema(example = "api_1234abcd", min_length = 8, max_length = 255, pattern = "^[a-zA-Z0-9_]+$")]
+    #[schema(
+        example = "api_1234abcd",
+        min_length = 8,
+        max_length = 255,
+        pattern = "^[a-zA-Z0-9_]+$"
+    )]
     pub api_id: String,
 }
 
@@ -103,7 +118,12 @@ impl Validate for DeleteApiRequest {
 pub struct ListKeysRequest {
     /// An id no API can have (characters other than letters, digits and `_`, or longer than
     /// 255) is refused with 400 rather than answered 404 as Unkey does (docs/API.md).
-    #[schema(example = "api_1234abcd", min_length = 1, max_length = 255, pattern = "^[a-zA-Z0-9_]+$")]
+    #[schema(
+        example = "api_1234abcd",
+        min_length = 1,
+        max_length = 255,
+        pattern = "^[a-zA-Z0-9_]+$"
+    )]
     pub api_id: String,
     /// Page size, 1 to 100 (default 100).
     #[serde(default, skip_serializing_if = "Option::is_none")]

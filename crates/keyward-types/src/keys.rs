@@ -200,11 +200,21 @@ pub struct KeyResponseData {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateKeyRequest {
     /// The API the key belongs to.
-    #[schema(example = "api_1234abcd", min_length = 3, max_length = 255, pattern = "^[a-zA-Z0-9_]+$")]
+    #[schema(
+        example = "api_1234abcd",
+        min_length = 3,
+        max_length = 255,
+        pattern = "^[a-zA-Z0-9_]+$"
+    )]
     pub api_id: String,
     /// Prepended to the key with an underscore (`sk_…`), 1 to 16 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(example = "sk", min_length = 1, max_length = 16, pattern = "^[a-zA-Z0-9_]+$")]
+    #[schema(
+        example = "sk",
+        min_length = 1,
+        max_length = 16,
+        pattern = "^[a-zA-Z0-9_]+$"
+    )]
     pub prefix: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(min_length = 1, max_length = 255)]
@@ -215,7 +225,12 @@ pub struct CreateKeyRequest {
     pub byte_length: Option<i64>,
     /// Your id for the user or customer who owns the key; links the key to an identity.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(example = "user_123", min_length = 1, max_length = 255, pattern = "^[a-zA-Z0-9_.-]+$")]
+    #[schema(
+        example = "user_123",
+        min_length = 1,
+        max_length = 255,
+        pattern = "^[a-zA-Z0-9_.-]+$"
+    )]
     pub external_id: Option<String>,
     /// Any JSON object of up to 100 properties, returned with every verification.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -286,7 +301,12 @@ pub struct CreateKeyResponseData {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct GetKeyRequest {
-    #[schema(example = "key_1234abcd", min_length = 3, max_length = 255, pattern = "^[a-zA-Z0-9_]+$")]
+    #[schema(
+        example = "key_1234abcd",
+        min_length = 3,
+        max_length = 255,
+        pattern = "^[a-zA-Z0-9_]+$"
+    )]
     pub key_id: String,
     /// Return the plaintext key. keyward never stores plaintext, so `true` is refused with 412.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -317,7 +337,12 @@ impl Validate for WhoamiRequest {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DeleteKeyRequest {
     /// The key's id (`key_…`), not the key itself.
-    #[schema(example = "key_1234abcd", min_length = 3, max_length = 255, pattern = "^[a-zA-Z0-9_]+$")]
+    #[schema(
+        example = "key_1234abcd",
+        min_length = 3,
+        max_length = 255,
+        pattern = "^[a-zA-Z0-9_]+$"
+    )]
     pub key_id: String,
     /// Erase the key and its hash for good instead of keeping the record (default false).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -350,7 +375,12 @@ pub struct UpdateCredits {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateKeyRequest {
-    #[schema(example = "key_1234abcd", min_length = 3, max_length = 255, pattern = "^[a-zA-Z0-9_]+$")]
+    #[schema(
+        example = "key_1234abcd",
+        min_length = 3,
+        max_length = 255,
+        pattern = "^[a-zA-Z0-9_]+$"
+    )]
     pub key_id: String,
     #[serde(default, skip_serializing_if = "Nullable::is_absent")]
     #[schema(value_type = Option<String>, min_length = 1, max_length = 255)]
@@ -431,7 +461,12 @@ pub enum CreditsOperation {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateCreditsRequest {
-    #[schema(example = "key_1234abcd", min_length = 3, max_length = 255, pattern = "^[a-zA-Z0-9_]+$")]
+    #[schema(
+        example = "key_1234abcd",
+        min_length = 3,
+        max_length = 255,
+        pattern = "^[a-zA-Z0-9_]+$"
+    )]
     pub key_id: String,
     pub operation: CreditsOperation,
     /// The amount; with `set`, `null` makes credits unlimited.
@@ -466,7 +501,12 @@ impl Validate for UpdateCreditsRequest {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RerollKeyRequest {
-    #[schema(example = "key_1234abcd", min_length = 3, max_length = 255, pattern = "^[a-zA-Z0-9_]+$")]
+    #[schema(
+        example = "key_1234abcd",
+        min_length = 3,
+        max_length = 255,
+        pattern = "^[a-zA-Z0-9_]+$"
+    )]
     pub key_id: String,
     /// Milliseconds the old key keeps working; 0 revokes it at once.
     #[schema(minimum = 0, maximum = 4102444800000_i64)]

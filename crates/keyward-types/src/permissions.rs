@@ -136,7 +136,12 @@ pub fn check(permission: &str) -> Result<(), PermissionError> {
 pub fn pattern() -> String {
     let resources: Vec<String> = CATALOG
         .iter()
-        .map(|(resource, actions)| format!("{resource}\\.(?:\\*|[a-zA-Z0-9_]+)\\.(?:{})", actions.join("|")))
+        .map(|(resource, actions)| {
+            format!(
+                "{resource}\\.(?:\\*|[a-zA-Z0-9_]+)\\.(?:{})",
+                actions.join("|")
+            )
+        })
         .collect();
     format!("^(?:{})$", resources.join("|"))
 }

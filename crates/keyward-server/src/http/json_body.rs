@@ -361,7 +361,10 @@ mod tests {
             r#"{"name":"x","inner":{"n":-9223372036854775809}}"#,
         ] {
             let err = parse(text).unwrap_err().to_string();
-            assert!(err.starts_with("invalid type: floating point"), "{text}: {err}");
+            assert!(
+                err.starts_with("invalid type: floating point"),
+                "{text}: {err}"
+            );
         }
         // Floats stay floats where any JSON value is read.
         let value = parse(r#"{"name":"x","meta":{"f":57.0}}"#).unwrap();

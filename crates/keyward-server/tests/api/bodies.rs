@@ -162,3 +162,22 @@ async fn a_refused_media_type_changes_nothing_on_any_operation() {
     reply.error(415, "/unsupported_media_type");
     assert_eq!(root_key_count(&app).await, before);
 }
+
+/// JSON has one number type and JSON Schema's `integer` includes `5.0`.
+#[tokio::test]
+async fn integral_floats_are_integers() {
+    let app = TestApp::start().await;
+    let api_id = app.create_api().await;
+    let (key_id, _) = app
+        .create_key(&api_id, json!({"credits": {"remaining": 10.0}}))
+        .await;
+    let key = app.call("keys.getKey", json!({"keyId": key_id})).await;
+    assert_eq!(key["credits"]["remaining"], json!(10));
+    app.call("rootKeys.listRootKeys", json!({"limit": 5.0}))
+        .await;
+    for body in [json!({"limit": 5.5}), json!({"limit": 1e300})] {
+        let reply = app.post("rootKeys.listRootKeys", body).await;
+        reply.error(400, "/invalid_input");
+        assert_eq!(reply.error_locations(), vec!["body.limit"]);
+    }
+}
