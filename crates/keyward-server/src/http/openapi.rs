@@ -123,8 +123,8 @@ fn complete_responses(doc: &mut Value) {
                 }
             }
             for response in responses.values_mut() {
-                let is_error = response["content"]["application/json"]["schema"]["$ref"]
-                    == Value::from(ERROR_ENVELOPE);
+                let is_error =
+                    response["content"]["application/json"]["schema"]["$ref"] == ERROR_ENVELOPE;
                 if is_error {
                     response["content"] = error_content();
                 }
