@@ -19,8 +19,10 @@
 //! answers with 408 and `Connection: close`. The idle phase starts when the response is ready,
 //! so the idle timeout also bounds how long a client may take to read a response.
 //!
-//! hyper's own `header_read_timeout` is not used: it restarts when a keep-alive connection goes
-//! idle (so it cannot tell idle from slow), and it allocates a boxed timer per request.
+//! hyper's own `header_read_timeout` (1.12) is not used. On a keep-alive connection it starts
+//! as soon as a response is written, so the idle time before the next request counts against
+//! it: one timeout cannot be both a short header limit and a longer idle one. It also drops its
+//! timer once a head is read and allocates a new boxed one for the next request.
 //! Instead each connection's task runs a [`Watchdog`] next to the connection: the phase
 //! changes are stored in one atomic word by whoever causes them (a read that brings the first
 //! byte, the per-request service, the body), all in this task, and the watchdog, polled right
