@@ -82,7 +82,9 @@ pub async fn serve<S>(
         + 'static,
     S::Future: Send + 'static,
 {
-    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    // At least one (zero would serve nothing), and a count the final `acquire_many` can ask for.
+    let max_connections = limits.max_connections.clamp(1, u32::MAX as usize);
+    let slots = Arc::new(Semaphore::new(max_connections));
     // Dropped to tell every connection to shut down gracefully.
     let (closing, closed) = watch::channel(());
     let mut stop = pin!(stop);
@@ -129,8 +131,7 @@ pub async fn serve<S>(
     drop(listener);
     drop(closing);
     // Every connection holds a slot until it ends: all slots back means all connections closed.
-    let all = u32::try_from(limits.max_connections).expect("max_connections fits in u32");
-    let _ = slots.acquire_many(all).await;
+    let _ = slots.acquire_many(max_connections as u32).await;
 }
 
 /// File descriptors kept for everything but client connections: the database's files (a writer
