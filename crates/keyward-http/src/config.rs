@@ -24,6 +24,18 @@ pub struct ServeConfig {
     /// up to half this period). This node's reads are exact to the second regardless; other
     /// nodes, and this one after a `kill -9`, lag by up to this much.
     pub last_used_flush: Duration,
+    /// Longest a client may take to send a request's head, from the connection's start or the
+    /// first byte of the request. Past it the connection is closed.
+    pub header_timeout: Duration,
+    /// Longest a client may take to send a request's body once its head is in. Past it the
+    /// request is answered 408 and the connection closed.
+    pub body_timeout: Duration,
+    /// Longest a keep-alive connection may stay open between a response being ready and the
+    /// next request's first byte (so it also bounds how long a client may take to read a
+    /// response). Past it the connection is closed.
+    pub idle_timeout: Duration,
+    /// Most connections served at once; further ones wait in the listen queue until one closes.
+    pub max_connections: usize,
 }
 
 impl Default for ServeConfig {
@@ -36,6 +48,10 @@ impl Default for ServeConfig {
             cache_capacity: 1_000_000,
             cache_ttl: Duration::from_secs(600),
             last_used_flush: Duration::from_secs(300),
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 10_000,
         }
     }
 }

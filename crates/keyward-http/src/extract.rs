@@ -4,7 +4,8 @@
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::header::{AUTHORIZATION, USER_AGENT};
+use axum::http::HeaderValue;
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
 use axum::http::request::Parts;
 use keyward_types::{ErrorCode, Validate, ValidationError, Violations};
 use serde::de::DeserializeOwned;
@@ -14,10 +15,14 @@ use keyward_core::auth::{Caller, authenticate};
 use keyward_core::error::ApiError;
 
 use crate::app::AppState;
+use crate::connection::BodyTimedOut;
 use crate::error::ErrorResponse;
+use crate::json_body::JsonBody;
 
-/// A JSON request body, deserialized strictly (unknown fields are errors) and validated against
-/// the documented limits. Every problem becomes a 400 listing each field.
+/// A JSON request body, deserialized strictly (an object, at every depth; unknown fields are
+/// errors) and validated against the documented limits. Every problem becomes a 400 listing
+/// each field. A body sent as anything but `application/json` is refused unread (415); one
+/// sent without a `Content-Type` is read as JSON (docs/API.md).
 pub struct Body<T>(pub T);
 
 impl<T, S> FromRequest<S> for Body<T>
@@ -28,6 +33,11 @@ where
     type Rejection = ErrorResponse;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, ErrorResponse> {
+        if let Some(content_type) = request.headers().get(CONTENT_TYPE)
+            && !is_json(content_type.as_bytes())
+        {
+            return Err(unsupported_media_type(content_type).into());
+        }
         // Only an error needs the context text; build it then, not on every request.
         let uri = request.uri().clone();
         let context = || format!("POST request body for '{}'", uri.path());
@@ -49,8 +59,32 @@ where
     }
 }
 
+/// Whether a `Content-Type` value is `application/json`, with any parameters
+/// (`application/json; charset=utf-8`); type and subtype are case-insensitive (RFC 9110).
+fn is_json(value: &[u8]) -> bool {
+    let essence = value.split(|&b| b == b';').next().unwrap_or_default();
+    essence
+        .trim_ascii()
+        .eq_ignore_ascii_case(b"application/json")
+}
+
+fn unsupported_media_type(content_type: &HeaderValue) -> ApiError {
+    let sent = String::from_utf8_lossy(content_type.as_bytes());
+    ApiError::new(
+        ErrorCode::UnsupportedMediaType,
+        format!(
+            "The request body is sent as '{sent}', but keyward reads only JSON. Send the body as a JSON object with 'Content-Type: application/json'."
+        ),
+    )
+}
+
 fn body_rejection(rejection: BytesRejection) -> ApiError {
-    if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+    if timed_out(&rejection) {
+        ApiError::new(
+            ErrorCode::RequestTimeout,
+            "The request body did not arrive within the server's body timeout. Send the whole body promptly after the headers.",
+        )
+    } else if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::new(
             ErrorCode::RequestBodyTooLarge,
             "The request body is larger than the 2 MiB keyward accepts. Send less (e.g. smaller meta).",
@@ -63,13 +97,29 @@ fn body_rejection(rejection: BytesRejection) -> ApiError {
     }
 }
 
+/// Whether the body's read failed because the body timeout expired
+/// ([`super::connection::BodyTimedOut`], wrapped by axum).
+fn timed_out(rejection: &BytesRejection) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(rejection);
+    while let Some(error) = cause {
+        if error.is::<BodyTimedOut>() {
+            return true;
+        }
+        cause = error.source();
+    }
+    false
+}
+
 fn parse_fast<T: DeserializeOwned>(bytes: &[u8]) -> Option<T> {
-    serde_json::from_slice(bytes).ok()
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = T::deserialize(JsonBody(&mut deserializer)).ok()?;
+    deserializer.end().ok()?;
+    Some(value)
 }
 
 fn parse<T: DeserializeOwned>(bytes: &[u8], context: &str) -> Result<T, ApiError> {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let result: Result<T, _> = serde_path_to_error::deserialize(&mut deserializer);
+    let result: Result<T, _> = serde_path_to_error::deserialize(JsonBody(&mut deserializer));
     let value = match result {
         Ok(value) => value,
         Err(err) => {
@@ -98,7 +148,12 @@ fn unreadable(err: &serde_json::Error) -> ApiError {
 fn field_error(path: &str, err: &serde_json::Error) -> ValidationError {
     let text = err.to_string();
     // serde appends " at line L column C"; the location says more.
-    let text = text.split(" at line ").next().unwrap_or(&text).to_owned();
+    let text = text.split(" at line ").next().unwrap_or(&text);
+    // serde names the Rust type ("expected struct VerifyKeyRequest"); the client knows JSON.
+    let text = match text.split_once(", expected struct ") {
+        Some((found, _)) => format!("{found}, expected a JSON object"),
+        None => text.to_owned(),
+    };
     let base = if path == "." {
         "body".to_owned()
     } else {

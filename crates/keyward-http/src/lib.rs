@@ -8,8 +8,10 @@
 
 pub mod app;
 pub mod config;
+pub mod connection;
 pub mod error;
 pub mod extract;
+mod json_body;
 pub mod metrics;
 pub mod request_id;
 pub mod respond;

@@ -6,16 +6,21 @@
 //! extension, whose map would be allocated on every request just for it) and the one request
 //! header errors depend on: whether the client prefers `application/problem+json`.
 
+use std::cell::RefCell;
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::Request;
-use axum::http::HeaderValue;
-use axum::http::header::ACCEPT;
+use axum::Router;
+use axum::body::{Body, HttpBody};
+use axum::http::header::{ACCEPT, CONNECTION};
+use axum::http::{HeaderValue, Request};
 use axum::response::Response;
+use hyper::body::Incoming;
 
+use crate::connection::{Activity, WatchedBody};
 use keyward_core::key_material::RequestId;
 
 #[derive(Clone, Copy)]
@@ -74,11 +79,14 @@ pub async fn scope<F: std::future::Future>(id: String, future: F) -> F::Output {
 /// Assigns the request id, and records the request in the log and the metrics. Bodies and
 /// headers are never logged: they carry keys.
 ///
-/// A hand-written tower service rather than `axum::middleware::from_fn`, which boxes the inner
+/// A hand-written hyper service rather than `axum::middleware::from_fn`, which boxes the inner
 /// service into a `Next` (a clone and an allocation per request) on top of boxing the future.
-#[derive(Clone)]
-pub struct PerRequest<S> {
-    pub inner: S,
+/// It also keeps its connection's [`Activity`] (the timeouts of [`super::connection`]) up to date.
+pub struct PerRequest {
+    /// This connection's copy of the router. `tower::Service::call` takes `&mut self` where
+    /// hyper's takes `&self`; a cell costs a flag check, where cloning the router per request
+    /// would move the count of its server-wide `Arc` between cores on every request.
+    router: RefCell<Router>,
     connection: Arc<Connection>,
 }
 
@@ -90,63 +98,37 @@ pub struct PerRequest<S> {
 struct Connection {
     app: crate::app::AppState,
     /// The client's address.
-    peer: Option<SocketAddr>,
+    peer: SocketAddr,
+    activity: Arc<Activity>,
 }
 
 /// Makes one [`PerRequest`] per accepted connection, recording the client's address.
 #[derive(Clone)]
-pub struct PerConnection<S> {
-    pub inner: S,
+pub struct PerConnection {
+    pub router: Router,
     pub app: crate::app::AppState,
 }
 
-impl<S: Clone> tower::Service<axum::serve::IncomingStream<'_, tokio::net::TcpListener>>
-    for PerConnection<S>
-{
-    type Response = PerRequest<S>;
-    type Error = Infallible;
-    type Future = std::future::Ready<Result<PerRequest<S>, Infallible>>;
-
-    fn poll_ready(
-        &mut self,
-        _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Result<(), Infallible>> {
-        std::task::Poll::Ready(Ok(()))
-    }
-
-    fn call(
-        &mut self,
-        stream: axum::serve::IncomingStream<'_, tokio::net::TcpListener>,
-    ) -> Self::Future {
-        std::future::ready(Ok(PerRequest {
-            inner: self.inner.clone(),
+impl PerConnection {
+    /// The service of the connection from `peer`, whose phases `activity` tracks.
+    pub fn connection(&self, peer: SocketAddr, activity: Arc<Activity>) -> PerRequest {
+        PerRequest {
+            router: RefCell::new(self.router.clone()),
             connection: Arc::new(Connection {
                 app: self.app.clone(),
-                peer: Some(*stream.remote_addr()),
+                peer,
+                activity,
             }),
-        }))
+        }
     }
 }
 
-impl<S> tower::Service<Request> for PerRequest<S>
-where
-    S: tower::Service<Request, Response = Response, Error = std::convert::Infallible>,
-    S::Future: Send + 'static,
-{
+impl hyper::service::Service<Request<Incoming>> for PerRequest {
     type Response = Response;
-    type Error = std::convert::Infallible;
-    type Future = std::pin::Pin<
-        Box<dyn std::future::Future<Output = Result<Response, std::convert::Infallible>> + Send>,
-    >;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
 
-    fn poll_ready(
-        &mut self,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: Request) -> Self::Future {
+    fn call(&self, request: Request<Incoming>) -> Self::Future {
         let id = RequestId::new();
         let started = Instant::now();
         let method = request.method().clone();
@@ -157,12 +139,30 @@ where
         let context = RequestContext {
             id,
             problem_json,
-            peer: connection.peer,
+            peer: Some(connection.peer),
         };
-        let future = CONTEXT.sync_scope(context, || self.inner.call(request));
+        let has_body = !request.body().is_end_stream();
+        connection.activity.request_started(has_body);
+        // `Body::new` boxes the body either way; an empty one (a ZST) needs no allocation.
+        let request = request.map(|body| {
+            if has_body {
+                Body::new(WatchedBody::new(body, Arc::clone(&connection.activity)))
+            } else {
+                Body::empty()
+            }
+        });
+        let future = CONTEXT.sync_scope(context, || {
+            tower::Service::call(&mut *self.router.borrow_mut(), request)
+        });
         Box::pin(async move {
-            let Ok(response) = CONTEXT.scope(context, future).await;
-            let elapsed = started.elapsed();
+            let Ok(mut response) = CONTEXT.scope(context, future).await;
+            let finished = Instant::now();
+            if connection.activity.response_ready(finished) {
+                response
+                    .headers_mut()
+                    .insert(CONNECTION, HeaderValue::from_static("close"));
+            }
+            let elapsed = finished - started;
             let status = response.status().as_u16();
             // Every route is a fixed path, so the path names the route; unknown paths count as
             // "unmatched". (This runs outside the router, where there is no `MatchedPath`.)

@@ -95,7 +95,7 @@ pub fn api_routes() -> Router<AppState> {
 ///
 /// The middleware wraps the router from outside rather than through `Router::layer`, which
 /// would wrap every route's boxed service on its own and clone that stack of boxes per request.
-pub fn router(api: Router<AppState>, app: AppState) -> request_id::PerConnection<Router> {
+pub fn router(api: Router<AppState>, app: AppState) -> request_id::PerConnection {
     let router = api
         .route("/openapi.json", get(system::openapi))
         .route("/metrics", get(system::metrics))
@@ -105,7 +105,7 @@ pub fn router(api: Router<AppState>, app: AppState) -> request_id::PerConnection
     // No `DefaultBodyLimit` layer: axum's default limit is already 2 MiB (MAX_BODY_BYTES), and
     // the layer would insert a request extension on every request to say so.
     const _: () = assert!(MAX_BODY_BYTES == 2_097_152);
-    request_id::PerConnection { inner: router, app }
+    request_id::PerConnection { router, app }
 }
 
 async fn route_not_found(request: Request) -> ErrorResponse {

@@ -17,6 +17,7 @@ use keyward_types::operations;
 
 use crate::app::{App, AppState};
 use crate::config::ServeConfig;
+use crate::connection;
 use crate::metrics::Metrics;
 use crate::router::{self, OPERATIONAL_ROUTES};
 
@@ -25,7 +26,7 @@ pub struct Server {
     local_addr: SocketAddr,
     app: AppState,
     stop: Option<oneshot::Sender<()>>,
-    serving: JoinHandle<std::io::Result<()>>,
+    serving: JoinHandle<()>,
     /// Writes `lastUsedAt` marks every flush period ([`LastUsed::run_flusher`]).
     flusher: JoinHandle<()>,
 }
@@ -57,8 +58,7 @@ impl Server {
                 .chain(OPERATIONAL_ROUTES),
         );
         let openapi_json = Bytes::from(
-            keyward_types::openapi::document()
-                .to_pretty_json()
+            serde_json::to_vec_pretty(&keyward_types::openapi::document_json())
                 .context("cannot render the OpenAPI document")?,
         );
         let app = Arc::new(App {
@@ -72,15 +72,22 @@ impl Server {
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         let local_addr = listener.local_addr()?;
-        let router = router::router(api, app.clone());
+        let connections = router::router(api, app.clone());
+        let limits = connection::Limits {
+            header_timeout: config.header_timeout,
+            body_timeout: config.body_timeout,
+            idle_timeout: config.idle_timeout,
+            max_connections: connection::fit_descriptor_limit(config.max_connections),
+        };
         let (stop, stopped) = oneshot::channel::<()>();
-        let serving = tokio::spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.await;
-                })
-                .await
-        });
+        let serving = tokio::spawn(connection::serve(
+            listener,
+            move |peer, activity| connections.connection(peer, activity),
+            limits,
+            async move {
+                let _ = stopped.await;
+            },
+        ));
         tracing::info!(%local_addr, "keyward is serving");
         Ok(Server {
             local_addr,
@@ -112,7 +119,7 @@ impl Server {
         }
         (&mut self.serving)
             .await
-            .context("the server task failed")??;
+            .context("the server task failed")?;
         // The flusher writes the marks of the requests just finished, then ends.
         self.app.keyward.last_used.stop();
         (&mut self.flusher)

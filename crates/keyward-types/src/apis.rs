@@ -35,7 +35,12 @@ pub struct CreateApiResponseData {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct GetApiRequest {
-    #[schema(example = "api_1234abcd", min_length = 8, max_length = 255)]
+    #[schema(
+        example = "api_1234abcd",
+        min_length = 8,
+        max_length = 255,
+        pattern = "^[a-zA-Z0-9_]+$"
+    )]
     pub api_id: String,
 }
 
@@ -54,14 +59,21 @@ pub struct GetApiResponseData {
     pub delete_protection: bool,
 }
 
-/// keyward extension: rename an API or switch its delete protection.
+/// keyward extension: rename an API or switch its delete protection (send `name`,
+/// `deleteProtection` or both).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateApiRequest {
-    #[schema(example = "api_1234abcd")]
+    #[schema(
+        example = "api_1234abcd",
+        min_length = 8,
+        max_length = 255,
+        pattern = "^[a-zA-Z0-9_]+$"
+    )]
     pub api_id: String,
     /// A new name, 3 to 256 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(min_length = 3, max_length = 256)]
     pub name: Option<String>,
     /// `true` makes `apis.deleteApi` answer 412 until it is switched off again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -86,7 +98,12 @@ impl Validate for UpdateApiRequest {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DeleteApiRequest {
     /// The API to delete, with all its keys.
-    #[schema(example = "api_1234abcd", min_length = 8, max_length = 255)]
+    #[schema(
+        example = "api_1234abcd",
+        min_length = 8,
+        max_length = 255,
+        pattern = "^[a-zA-Z0-9_]+$"
+    )]
     pub api_id: String,
 }
 
@@ -99,7 +116,14 @@ impl Validate for DeleteApiRequest {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ListKeysRequest {
-    #[schema(example = "api_1234abcd")]
+    /// An id no API can have (characters other than letters, digits and `_`, or longer than
+    /// 255) is refused with 400 rather than answered 404 as Unkey does (docs/API.md).
+    #[schema(
+        example = "api_1234abcd",
+        min_length = 1,
+        max_length = 255,
+        pattern = "^[a-zA-Z0-9_]+$"
+    )]
     pub api_id: String,
     /// Page size, 1 to 100 (default 100).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -107,9 +131,11 @@ pub struct ListKeysRequest {
     pub limit: Option<i64>,
     /// The `pagination.cursor` of the previous page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(min_length = 1, max_length = 1024)]
     pub cursor: Option<String>,
     /// Only keys of this identity (your user or customer id).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(min_length = 1, max_length = 255)]
     pub external_id: Option<String>,
     /// Return plaintext keys. keyward never stores plaintext, so `true` is refused with 412.
     #[serde(default, skip_serializing_if = "Option::is_none")]

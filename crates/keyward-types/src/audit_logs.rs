@@ -10,6 +10,7 @@ use crate::validate::{Validate, Violations};
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ListLogsRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(min_length = 1, max_length = 1024)]
     pub cursor: Option<String>,
     /// Page size, 1 to 100 (default 100).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -17,14 +18,16 @@ pub struct ListLogsRequest {
     pub limit: Option<i64>,
     /// Only this event, e.g. `key.delete`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(min_length = 1, max_length = 128)]
     pub event: Option<String>,
     /// Only events that touched this resource id (`key_…`, `api_…`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(min_length = 1, max_length = 255)]
     pub target_id: Option<String>,
     /// Only events at or after this time, unix milliseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub since: Option<i64>,
-    /// Only events before this time, unix milliseconds.
+    /// Only events before this time, unix milliseconds; not before `since` (400).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub until: Option<i64>,
 }

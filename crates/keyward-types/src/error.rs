@@ -116,8 +116,12 @@ error_codes! {
     ProtectedResource => (412, "Resource is protected", "unkey", "application", "protected_resource"),
     /// A precondition of the operation does not hold.
     PreconditionFailed => (412, "Precondition Failed", "unkey", "application", "precondition_failed"),
+    /// The request head or body did not arrive in time.
+    RequestTimeout => (408, "Request Timeout", "user", "bad_request", "request_timeout"),
     /// The request body exceeds the size limit.
     RequestBodyTooLarge => (413, "Request Entity Too Large", "user", "bad_request", "request_body_too_large"),
+    /// The body is not sent as `application/json`.
+    UnsupportedMediaType => (415, "Unsupported Media Type", "user", "bad_request", "unsupported_media_type"),
     /// Too many requests.
     TooManyRequests => (429, "Too Many Requests", "user", "too_many_requests", "workspace_rate_limited"),
     /// Something failed inside keyward; the request id finds it in the log.

@@ -70,7 +70,7 @@ pub enum RefillInterval {
 pub struct CreditsRefill {
     pub interval: RefillInterval,
     /// Credits are reset to this amount at each refill (at least 1).
-    #[schema(minimum = 1)]
+    #[schema(minimum = 1, maximum = 9007199254740991_i64)]
     pub amount: i64,
     /// Day of the month of a monthly refill, 1 to 31 (default 1; the last day of shorter
     /// months when larger). Not allowed with `daily`.
@@ -96,9 +96,9 @@ fn refill(v: &mut Violations, field: &str, r: &CreditsRefill) {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct KeyCredits {
-    /// Remaining credits; `null` means unlimited.
+    /// Remaining credits; `null` means unlimited. With `refill`, a number.
     #[serde(default)]
-    #[schema(minimum = 0)]
+    #[schema(minimum = 0, maximum = 9007199254740991_i64)]
     pub remaining: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refill: Option<CreditsRefill>,
@@ -201,13 +201,24 @@ pub struct KeyResponseData {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateKeyRequest {
     /// The API the key belongs to.
-    #[schema(example = "api_1234abcd")]
+    #[schema(
+        example = "api_1234abcd",
+        min_length = 3,
+        max_length = 255,
+        pattern = "^[a-zA-Z0-9_]+$"
+    )]
     pub api_id: String,
     /// Prepended to the key with an underscore (`sk_…`), 1 to 16 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(example = "sk")]
+    #[schema(
+        example = "sk",
+        min_length = 1,
+        max_length = 16,
+        pattern = "^[a-zA-Z0-9_]+$"
+    )]
     pub prefix: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(min_length = 1, max_length = 255)]
     pub name: Option<String>,
     /// Random bytes in the key, 16 to 255 (default 16).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -215,22 +226,34 @@ pub struct CreateKeyRequest {
     pub byte_length: Option<i64>,
     /// Your id for the user or customer who owns the key; links the key to an identity.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(example = "user_123")]
+    #[schema(
+        example = "user_123",
+        min_length = 1,
+        max_length = 255,
+        pattern = "^[a-zA-Z0-9_.-]+$"
+    )]
     pub external_id: Option<String>,
+    /// Any JSON object of up to 100 properties, returned with every verification.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub meta: Option<Map<String, Value>>,
+    // Roles, permissions and rate limits on keys arrive with RBAC; until then the server refuses
+    // them (400), so the document does not offer them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(ignore)]
     pub roles: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(ignore)]
     pub permissions: Option<Vec<String>>,
-    /// When the key stops working, unix milliseconds; must be later than the server's time
-    /// (400 otherwise).
+    /// When the key stops working, unix milliseconds (at most 2100-01-01); must be later than
+    /// the server's time (400 otherwise).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0, maximum = 4102444800000_i64)]
     pub expires: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credits: Option<KeyCredits>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(ignore)]
     pub ratelimits: Option<Vec<RatelimitRequest>>,
     /// Whether the key can be used right away (default true).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -280,7 +303,12 @@ pub struct CreateKeyResponseData {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct GetKeyRequest {
-    #[schema(example = "key_1234abcd")]
+    #[schema(
+        example = "key_1234abcd",
+        min_length = 3,
+        max_length = 255,
+        pattern = "^[a-zA-Z0-9_]+$"
+    )]
     pub key_id: String,
     /// Return the plaintext key. keyward never stores plaintext, so `true` is refused with 412.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -297,6 +325,7 @@ impl Validate for GetKeyRequest {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct WhoamiRequest {
     /// The key itself, as your customer sent it.
+    #[schema(min_length = 1, max_length = 512)]
     pub key: String,
 }
 
@@ -310,7 +339,12 @@ impl Validate for WhoamiRequest {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DeleteKeyRequest {
     /// The key's id (`key_…`), not the key itself.
-    #[schema(example = "key_1234abcd")]
+    #[schema(
+        example = "key_1234abcd",
+        min_length = 3,
+        max_length = 255,
+        pattern = "^[a-zA-Z0-9_]+$"
+    )]
     pub key_id: String,
     /// Erase the key and its hash for good instead of keeping the record (default false).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -332,9 +366,9 @@ impl Validate for DeleteKeyRequest {
 pub struct UpdateCredits {
     /// `null` makes credits unlimited (and clears the refill).
     #[serde(default, skip_serializing_if = "Nullable::is_absent")]
-    #[schema(value_type = Option<i64>, minimum = 0)]
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 9007199254740991_i64)]
     pub remaining: Nullable<i64>,
-    /// `null` removes the refill.
+    /// `null` removes the refill; a refill needs `remaining` not to be `null`.
     #[serde(default, skip_serializing_if = "Nullable::is_absent")]
     #[schema(value_type = Option<CreditsRefill>)]
     pub refill: Nullable<CreditsRefill>,
@@ -343,13 +377,18 @@ pub struct UpdateCredits {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateKeyRequest {
-    #[schema(example = "key_1234abcd")]
+    #[schema(
+        example = "key_1234abcd",
+        min_length = 3,
+        max_length = 255,
+        pattern = "^[a-zA-Z0-9_]+$"
+    )]
     pub key_id: String,
     #[serde(default, skip_serializing_if = "Nullable::is_absent")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 255)]
     pub name: Nullable<String>,
     #[serde(default, skip_serializing_if = "Nullable::is_absent")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 255, pattern = "^[a-zA-Z0-9_.-]+$")]
     pub external_id: Nullable<String>,
     #[serde(default, skip_serializing_if = "Nullable::is_absent")]
     #[schema(value_type = Option<Object>)]
@@ -357,19 +396,22 @@ pub struct UpdateKeyRequest {
     /// When the key stops working, unix milliseconds; `null` = never. A past time expires the
     /// key at once.
     #[serde(default, skip_serializing_if = "Nullable::is_absent")]
-    #[schema(value_type = Option<i64>)]
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 4102444800000_i64)]
     pub expires: Nullable<i64>,
     #[serde(default, skip_serializing_if = "Nullable::is_absent")]
     #[schema(value_type = Option<UpdateCredits>)]
     pub credits: Nullable<UpdateCredits>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(ignore)]
     pub ratelimits: Option<Vec<RatelimitRequest>>,
     /// `false` disables the key (verifications answer DISABLED) until set back to `true`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(ignore)]
     pub roles: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(ignore)]
     pub permissions: Option<Vec<String>>,
 }
 
@@ -423,13 +465,18 @@ pub enum CreditsOperation {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateCreditsRequest {
-    #[schema(example = "key_1234abcd")]
+    #[schema(
+        example = "key_1234abcd",
+        min_length = 3,
+        max_length = 255,
+        pattern = "^[a-zA-Z0-9_]+$"
+    )]
     pub key_id: String,
     pub operation: CreditsOperation,
     /// The amount; required for `increment` and `decrement`. With `set`, absent or `null` makes
     /// credits unlimited (and removes the refill), as in Unkey's spec.
     #[serde(default, skip_serializing_if = "Nullable::is_absent")]
-    #[schema(value_type = Option<i64>, minimum = 0)]
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 9007199254740991_i64)]
     pub value: Nullable<i64>,
 }
 
@@ -454,7 +501,12 @@ impl Validate for UpdateCreditsRequest {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RerollKeyRequest {
-    #[schema(example = "key_1234abcd")]
+    #[schema(
+        example = "key_1234abcd",
+        min_length = 3,
+        max_length = 255,
+        pattern = "^[a-zA-Z0-9_]+$"
+    )]
     pub key_id: String,
     /// Milliseconds the old key keeps working; 0 revokes it at once.
     #[schema(minimum = 0, maximum = 4102444800000_i64)]
@@ -496,10 +548,14 @@ pub struct VerifyRatelimit {
     #[schema(min_length = 3, max_length = 255)]
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0)]
     pub cost: Option<i64>,
+    /// With `duration`, an ad-hoc limit: not supported yet (400).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0)]
     pub limit: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0)]
     pub duration: Option<i64>,
 }
 
@@ -507,18 +563,24 @@ pub struct VerifyRatelimit {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct VerifyKeyRequest {
     /// The key your customer sent you.
+    #[schema(min_length = 1, max_length = 512)]
     pub key: String,
-    /// Labels recorded with the verification, up to 20 (`path=/v1/x`).
+    /// Labels recorded with the verification, up to 20 of 1 to 512 characters (`path=/v1/x`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_items = 20)]
     pub tags: Option<Vec<String>>,
-    /// A permission query the key must satisfy, e.g. `documents.read AND documents.write`.
+    /// A permission query the key must satisfy: permission names combined with `AND`, `OR`
+    /// and parentheses, e.g. `documents.read AND (documents.write OR admin.all)`. One that does
+    /// not parse is answered 400 (`permissions_query_syntax_error`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(min_length = 1, max_length = 1000)]
     pub permissions: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credits: Option<VerifyCredits>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ratelimits: Option<Vec<VerifyRatelimit>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(min_length = 1, max_length = 256)]
     pub migration_id: Option<String>,
 }
 

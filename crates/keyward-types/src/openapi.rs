@@ -1,7 +1,20 @@
 //! The OpenAPI 3.1 document of everything keyward serves, generated from the operation registry
 //! ([`crate::operations`]) and the wire types' schemas: the one description of the API, served at
-//! `GET /openapi.json`.
+//! `GET /openapi.json`. It must describe exactly what the server accepts and answers
+//! (`scripts/schemathesis.sh` checks it against a live server), so [`document_json`] adds what
+//! the types' derived schemas cannot say:
+//!
+//! - the rules between fields that a field's own schema cannot state (`refillDay` only with a
+//!   monthly refill, a refill only for limited credits, …), as JSON Schema `if`/`then` and
+//!   `anyOf`;
+//! - the patterns built from code: the permission catalog, the permission query grammar;
+//! - the limits utoipa takes on types only (`maxProperties` of `meta`), and the one value of
+//!   `decrypt` and `recoverable` keyward accepts (`false`: it never stores plaintext).
+//!
+//! One rule is beyond JSON Schema: `auditLogs.listLogs` refuses `since` after `until` (400); the
+//! schemathesis hooks (`scripts/schemathesis_hooks.py`) keep generated requests within it.
 
+use serde_json::{Map, Value, json};
 use utoipa::openapi::path::{HttpMethod, OperationBuilder};
 use utoipa::openapi::request_body::RequestBodyBuilder;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
@@ -33,7 +46,14 @@ const TAGS: &[(&str, &str)] = &[
     ("liveness", "Whether the server is up"),
 ];
 
-/// Builds the document.
+/// The document as served: [`document`], completed (see the module docs).
+pub fn document_json() -> Value {
+    let mut doc = serde_json::to_value(document()).expect("an OpenAPI document serializes");
+    complete(&mut doc);
+    doc
+}
+
+/// Builds the document from the registry and the types' schemas.
 pub fn document() -> OpenApi {
     let mut builder = Builder {
         paths: Paths::new(),
@@ -210,13 +230,14 @@ fn success(envelope: &str) -> utoipa::openapi::Response {
 fn error(status: u16) -> utoipa::openapi::Response {
     let description = match status {
         400 => "Invalid request: the detail and `errors` name each problem",
+        408 => "The body did not arrive within the server's body timeout",
         401 => "Unknown root key",
         403 => "Missing permission",
         404 => "Not found in this workspace",
         409 => "Conflicts with an existing resource",
         412 => "Precondition failed",
-        413 => "Request body too large",
-        415 => "Request body not sent as application/json",
+        413 => "The body is larger than 2 MiB",
+        415 => "The body is not sent as application/json",
         500 => "Internal error; the log has the cause under the request id",
         503 => "The database cannot serve now; retry after `Retry-After` seconds",
         _ => "Error",
@@ -235,6 +256,137 @@ fn error(status: u16) -> utoipa::openapi::Response {
             },
         )
         .build()
+}
+
+/// Completes the generated document; see the module docs.
+fn complete(doc: &mut Value) {
+    let schemas = &mut doc["components"]["schemas"];
+    for (name, rule) in cross_field_rules() {
+        let Some(schema) = schemas.get_mut(name).and_then(Value::as_object_mut) else {
+            panic!("the OpenAPI document has no schema {name}");
+        };
+        schema.extend(rule);
+    }
+    // keyward never stores plaintext: asking for it back is refused (412), so only `false` is
+    // offered (docs/API.md).
+    for (request, field) in [
+        ("CreateKeyRequest", "recoverable"),
+        ("GetKeyRequest", "decrypt"),
+        ("ListKeysRequest", "decrypt"),
+    ] {
+        set(
+            schemas,
+            &[request, "properties", field, "enum"],
+            json!([false, null]),
+        );
+    }
+    // utoipa takes `maxProperties` on types only, not on a field.
+    for request in ["CreateKeyRequest", "UpdateKeyRequest"] {
+        set(
+            schemas,
+            &[request, "properties", "meta", "maxProperties"],
+            json!(crate::keys::MAX_META_PROPERTIES),
+        );
+    }
+    set(
+        schemas,
+        &["VerifyKeyRequest", "properties", "tags", "items"],
+        json!({"type": "string", "minLength": 1, "maxLength": 512}),
+    );
+    set(
+        schemas,
+        &["VerifyKeyRequest", "properties", "permissions", "pattern"],
+        Value::String(permission_query_pattern()),
+    );
+    set(
+        schemas,
+        &["CreateRootKeyRequest", "properties", "permissions", "items"],
+        json!({"type": "string", "pattern": crate::permissions::pattern()}),
+    );
+}
+
+/// Sets `value` at `path`, which must exist up to its last step.
+fn set(root: &mut Value, path: &[&str], value: Value) {
+    let (last, parents) = path.split_last().expect("a path");
+    let mut node = root;
+    for step in parents {
+        node = node
+            .get_mut(*step)
+            .unwrap_or_else(|| panic!("the OpenAPI document has no {path:?}"));
+    }
+    node[*last] = value;
+}
+
+/// Rules between fields of one schema, as the keywords to add to it. Each mirrors a check of
+/// the type's `Validate` in `keyward-types`.
+fn cross_field_rules() -> Vec<(&'static str, Map<String, Value>)> {
+    let object = |value: Value| match value {
+        Value::Object(map) => map,
+        _ => unreachable!("a rule is an object"),
+    };
+    vec![
+        (
+            "UpdateApiRequest",
+            object(json!({
+                "anyOf": [
+                    {"required": ["name"], "properties": {"name": {"type": "string"}}},
+                    {"required": ["deleteProtection"], "properties": {"deleteProtection": {"type": "boolean"}}},
+                ],
+            })),
+        ),
+        (
+            "KeyCredits",
+            object(json!({
+                "if": {"required": ["refill"], "properties": {"refill": {"type": "object"}}},
+                "then": {"required": ["remaining"], "properties": {"remaining": {"type": "integer"}}},
+            })),
+        ),
+        (
+            "CreditsRefill",
+            object(json!({
+                "if": {"properties": {"interval": {"const": "daily"}}},
+                "then": {"properties": {"refillDay": {"type": "null"}}},
+            })),
+        ),
+        (
+            "UpdateCredits",
+            object(json!({
+                "if": {"required": ["refill"], "properties": {"refill": {"type": "object"}}},
+                "then": {"properties": {"remaining": {"type": "integer"}}},
+            })),
+        ),
+        (
+            "UpdateCreditsRequest",
+            object(json!({
+                "if": {"properties": {"operation": {"enum": ["increment", "decrement"]}}},
+                "then": {"required": ["value"], "properties": {"value": {"type": "integer"}}},
+            })),
+        ),
+        (
+            "VerifyRatelimit",
+            object(json!({
+                "not": {
+                    "required": ["limit", "duration"],
+                    "properties": {"limit": {"type": "integer"}, "duration": {"type": "integer"}},
+                },
+            })),
+        ),
+    ]
+}
+
+/// The queries of `keys.verifyKey`'s `permissions` (see `permission_query.rs`) up to two levels
+/// of parentheses, with names that contain a dot (as permission names do, and which keeps a name
+/// from reading as `AND`/`OR`) and single spaces around the operators. The server also accepts
+/// deeper nesting, other names and any whitespace: the pattern says what a client can rely on.
+fn permission_query_pattern() -> String {
+    let name = r"[A-Za-z0-9_*:/-]+(?:\.[A-Za-z0-9_*:/-]+)+";
+    let op = " (?:AND|OR) ";
+    let mut expression = format!("{name}(?:{op}{name})*");
+    for _ in 0..2 {
+        let term = format!(r"(?:{name}|\({expression}\))");
+        expression = format!("{term}(?:{op}{term})*");
+    }
+    format!("^{expression}$")
 }
 
 #[cfg(test)]

@@ -60,9 +60,9 @@ pub struct Operation {
 }
 
 /// Statuses any authenticated operation can answer: invalid input or header (400), unknown root
-/// key (401), missing permission (403), body too large (413), not JSON (415), keyward's failure
-/// (500), database unavailable (503).
-pub const COMMON_ERRORS: &[u16] = &[400, 401, 403, 413, 415, 500, 503];
+/// key (401), missing permission (403), body too slow (408), body too large (413), not JSON
+/// (415), keyward's failure (500), database unavailable (503).
+pub const COMMON_ERRORS: &[u16] = &[400, 401, 403, 408, 413, 415, 500, 503];
 
 /// An operation and its types.
 pub trait Endpoint {

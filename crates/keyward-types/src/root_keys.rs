@@ -10,9 +10,11 @@ use crate::validate::{Validate, Violations, charset};
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateRootKeyRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(min_length = 1, max_length = 255)]
     pub name: Option<String>,
-    /// Permission strings such as `api.*.verify_key`; a root key may only grant what it holds.
-    #[schema(example = json!(["api.*.verify_key"]))]
+    /// 1 to 1000 permission strings such as `api.*.verify_key` (`<resource>.<id or *>.<action>`,
+    /// docs/API.md lists them); a root key may only grant what it holds.
+    #[schema(example = json!(["api.*.verify_key"]), min_items = 1, max_items = 1000)]
     pub permissions: Vec<String>,
 }
 
@@ -50,6 +52,7 @@ pub struct ListRootKeysRequest {
     #[schema(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(min_length = 1, max_length = 1024)]
     pub cursor: Option<String>,
 }
 
@@ -80,6 +83,7 @@ pub struct RootKey {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DeleteRootKeyRequest {
+    #[schema(min_length = 3, max_length = 255, pattern = "^[a-zA-Z0-9_]+$")]
     pub key_id: String,
 }
 

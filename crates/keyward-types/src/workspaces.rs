@@ -9,7 +9,7 @@ use crate::validate::{Validate, Violations};
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateWorkspaceRequest {
-    #[schema(example = "acme")]
+    #[schema(example = "acme", min_length = 1, max_length = 255)]
     pub name: String,
 }
 

@@ -20,13 +20,20 @@ struct Process {
 
 impl Process {
     fn start(data_dir: &Path) -> Process {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_keyward"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_keyward"));
+        command
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .env_clear()
             .env("KEYWARD_BOOTSTRAP_ROOT_KEY", ROOT_KEY)
             // The most verbose logging: plaintext must not leak even here.
-            .env("RUST_LOG", "trace")
+            .env("RUST_LOG", "trace");
+        Process::spawn(command)
+    }
+
+    /// Runs `command` (a `keyward serve` that prints its address) with stderr collected.
+    fn spawn(mut command: Command) -> Process {
+        let mut child = command
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -277,4 +284,54 @@ async fn a_generated_bootstrap_key_is_printed_once() {
     assert!(first.contains(&key), "printed on first start:\n{first}");
     let second = start();
     assert!(!second.contains(&key), "never printed again:\n{second}");
+}
+
+/// The connection settings reach the server from the environment, and a connection cap the
+/// file-descriptor limit cannot hold is lowered to fit it (accepting past the limit would fail,
+/// and so would the database opening its files).
+#[tokio::test]
+async fn connection_settings_apply_and_the_cap_fits_the_descriptor_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = Command::new("sh");
+    command
+        .arg("-c")
+        .arg(r#"ulimit -n 200 && exec "$0" "$@""#)
+        .arg(env!("CARGO_BIN_EXE_keyward"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("KEYWARD_BOOTSTRAP_ROOT_KEY", ROOT_KEY)
+        .env("KEYWARD_HEADER_TIMEOUT_SECS", "1")
+        .env("KEYWARD_MAX_CONNECTIONS", "10000");
+    let mut process = Process::spawn(command);
+    let log = process.log();
+    assert!(
+        log.contains("serving at most 136 connections at once"),
+        "200 descriptors less 64 reserved:\n{log}"
+    );
+
+    let address = process.url.trim_start_matches("http://").to_owned();
+    let mut silent = std::net::TcpStream::connect(&address).unwrap();
+    silent
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let started = Instant::now();
+    let read = std::io::Read::read(&mut silent, &mut [0u8; 16]);
+    let took = started.elapsed();
+    assert!(
+        matches!(read, Ok(0))
+            && took >= Duration::from_millis(800)
+            && took < Duration::from_secs(5),
+        "a silent connection closes after KEYWARD_HEADER_TIMEOUT_SECS=1: {read:?} after {took:?}"
+    );
+    let client = reqwest::Client::new();
+    let liveness = client
+        .get(format!("{}/v2/liveness", process.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(liveness.status(), 200);
+    process.child.kill().unwrap();
+    process.child.wait().unwrap();
 }

@@ -47,6 +47,41 @@ async fn authorization_header_forms() {
     }
 }
 
+/// The auth scheme is case-insensitive (RFC 9110 §11.1).
+#[tokio::test]
+async fn the_bearer_scheme_is_matched_case_insensitively() {
+    let app = TestApp::start().await;
+    for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+        let response = app
+            .client
+            .post(format!("{}/v2/apis.createApi", app.url))
+            .header(
+                "Authorization",
+                format!("{scheme} {}", crate::helpers::ROOT_KEY),
+            )
+            .json(&json!({"name": "abc"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{scheme}");
+    }
+    for malformed in ["Bearerx", "Bearer", "bearer ", "Basic x"] {
+        let response = app
+            .client
+            .post(format!("{}/v2/apis.createApi", app.url))
+            .header("Authorization", malformed)
+            .json(&json!({"name": "abc"}))
+            .send()
+            .await
+            .unwrap();
+        let reply = crate::helpers::Reply {
+            status: response.status(),
+            body: response.json().await.unwrap(),
+        };
+        reply.error(400, "/unkey/authentication/malformed");
+    }
+}
+
 /// Everything of one workspace is invisible to another's root key, even one holding every
 /// workspace permission: lookups answer as if the thing did not exist.
 #[tokio::test]

@@ -6,6 +6,8 @@ mod helpers;
 mod apis;
 mod audit_logs;
 mod auth;
+mod bodies;
+mod connections;
 mod keys_create;
 mod keys_delete;
 mod keys_read;

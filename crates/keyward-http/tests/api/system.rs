@@ -156,3 +156,80 @@ async fn a_database_named_by_url_is_private_too() {
     }
     app.server.shutdown().await.unwrap();
 }
+
+async fn openapi_document(app: &TestApp) -> Value {
+    app.client
+        .get(format!("{}/openapi.json", app.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// What `scripts/schemathesis.sh` checks against a live server at length, checked here on the
+/// document itself: errors in both media types keyward sends, the limits the server enforces,
+/// and nothing offered that the server refuses.
+#[tokio::test]
+async fn openapi_document_states_what_the_server_enforces() {
+    let app = TestApp::start().await;
+    let doc = openapi_document(&app).await;
+    for op in operations() {
+        let responses = &doc["paths"][format!("/v2/{op}")]["post"]["responses"];
+        for status in ["400", "401", "408", "413", "415", "500"] {
+            let content = &responses[status]["content"];
+            for media in ["application/json", "application/problem+json"] {
+                assert_eq!(
+                    content[media]["schema"]["$ref"], "#/components/schemas/ErrorEnvelope",
+                    "{op} {status} {media}: {content}"
+                );
+            }
+        }
+    }
+    let schemas = &doc["components"]["schemas"];
+    let create_key = &schemas["CreateKeyRequest"]["properties"];
+    assert_eq!(create_key["apiId"]["pattern"], "^[a-zA-Z0-9_]+$");
+    assert_eq!(create_key["apiId"]["maxLength"], 255);
+    assert_eq!(create_key["externalId"]["pattern"], "^[a-zA-Z0-9_.-]+$");
+    assert_eq!(create_key["expires"]["maximum"], 4_102_444_800_000_i64);
+    assert_eq!(create_key["meta"]["maxProperties"], 100);
+    assert_eq!(create_key["recoverable"]["enum"], json!([false, null]));
+    for refused in ["roles", "permissions", "ratelimits"] {
+        assert!(create_key.get(refused).is_none(), "{refused} is offered");
+        assert!(
+            schemas["UpdateKeyRequest"]["properties"]
+                .get(refused)
+                .is_none()
+        );
+    }
+    assert_eq!(
+        schemas["KeyCredits"]["properties"]["remaining"]["maximum"],
+        9_007_199_254_740_991_i64
+    );
+    assert!(schemas["CreditsRefill"]["if"].is_object());
+    assert!(schemas["UpdateApiRequest"]["anyOf"].is_array());
+    // listKeys refuses ids no API can have with 400 (docs/API.md): the schema says which.
+    let list_keys_api_id = &schemas["ListKeysRequest"]["properties"]["apiId"];
+    assert_eq!(list_keys_api_id["pattern"], "^[a-zA-Z0-9_]+$");
+    assert_eq!(list_keys_api_id["maxLength"], 255);
+    assert!(
+        schemas["CreateRootKeyRequest"]["properties"]["permissions"]["items"]["pattern"]
+            .as_str()
+            .unwrap()
+            .contains("api\\.(?:\\*|[a-zA-Z0-9_]+)\\.(?:create_api|")
+    );
+}
+
+#[tokio::test]
+async fn list_keys_refuses_ids_no_api_can_have_as_the_document_says() {
+    let app = TestApp::start().await;
+    for api_id in ["api-1".to_owned(), "api 1".to_owned(), "a".repeat(256)] {
+        let reply = app.post("apis.listKeys", json!({"apiId": api_id})).await;
+        reply.error(400, "/invalid_input");
+        assert_eq!(reply.error_locations(), vec!["body.apiId"], "{api_id}");
+    }
+    app.post("apis.listKeys", json!({"apiId": "api_doesnotexist"}))
+        .await
+        .error(404, "/api_not_found");
+}

@@ -41,6 +41,25 @@ pub struct ServeArgs {
     #[arg(long, env = "KEYWARD_LAST_USED_FLUSH_SECS", default_value_t = 300,
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub last_used_flush_secs: u64,
+    /// Seconds a client may take to send a request's head (request line and headers), counted
+    /// from the connection's start or the request's first byte; the connection is then closed.
+    #[arg(long, env = "KEYWARD_HEADER_TIMEOUT_SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=3_600))]
+    pub header_timeout_secs: u64,
+    /// Seconds a client may take to send a request's body once its head is in; the request is
+    /// then answered 408 and the connection closed.
+    #[arg(long, env = "KEYWARD_BODY_TIMEOUT_SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3_600))]
+    pub body_timeout_secs: u64,
+    /// Seconds a keep-alive connection may stay idle between a response and the next request
+    /// (this also bounds how long a client may take to read a response); it is then closed.
+    #[arg(long, env = "KEYWARD_IDLE_TIMEOUT_SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub idle_timeout_secs: u64,
+    /// Most connections served at once; further ones wait in the listen queue until one closes.
+    #[arg(long, env = "KEYWARD_MAX_CONNECTIONS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections: u32,
     /// Log format on stderr. The level is set by RUST_LOG (default: info).
     #[arg(long, env = "KEYWARD_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,

@@ -21,6 +21,10 @@ pub async fn run(args: ServeArgs) -> ExitCode {
         cache_capacity: args.cache_capacity,
         cache_ttl: Duration::from_secs(args.cache_ttl_secs),
         last_used_flush: Duration::from_secs(args.last_used_flush_secs),
+        header_timeout: Duration::from_secs(args.header_timeout_secs),
+        body_timeout: Duration::from_secs(args.body_timeout_secs),
+        idle_timeout: Duration::from_secs(args.idle_timeout_secs),
+        max_connections: args.max_connections as usize,
     };
     let server = match Server::start(config).await {
         Ok(server) => server,

@@ -1,0 +1,40 @@
+"""Schemathesis hooks for keyward (scripts/schemathesis.sh loads them).
+
+The rules of keyward's requests that JSON Schema cannot state, and that every request
+schemathesis sends is kept within; the rest of the document is taken as it is:
+
+- `auditLogs.listLogs` refuses `since` after `until` (400): the two are swapped;
+- `keys.createKey` refuses an `expires` that is not in the future (400): "later than now" is no
+  static bound, so a past time is moved into the next day, staying within the schema's maximum.
+"""
+
+import time
+
+import schemathesis
+
+_MAX_TIMESTAMP_MS = 4_102_444_800_000
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+@schemathesis.hook
+def before_call(context, case, kwargs):
+    body = case.body
+    if (
+        case.operation.path == "/v2/auditLogs.listLogs"
+        and isinstance(body, dict)
+        and _is_number(body.get("since"))
+        and _is_number(body.get("until"))
+        and body["since"] > body["until"]
+    ):
+        body["since"], body["until"] = body["until"], body["since"]
+    if (
+        case.operation.path == "/v2/keys.createKey"
+        and isinstance(body, dict)
+        and _is_number(body.get("expires"))
+    ):
+        now = int(time.time() * 1000)
+        if now >= body["expires"] >= 0:
+            body["expires"] = min(now + 60_000 + int(body["expires"]) % 86_400_000, _MAX_TIMESTAMP_MS)
