@@ -2,11 +2,11 @@
 //! that plaintext keys never reach the database files or the logs.
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use keyward_testing::TestStorage;
 use serde_json::{Value, json};
 
 const ROOT_KEY: &str = "serve_test_root_key_0123456789";
@@ -18,13 +18,23 @@ struct Process {
     log: Arc<Mutex<String>>,
 }
 
+/// `keyward serve` on `storage`, listening on a free port, with nothing else in its environment.
+fn serve(storage: &TestStorage) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_keyward"));
+    command
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(storage.data_dir())
+        .env_clear();
+    if let Some(url) = storage.database_url() {
+        command.arg("--database-url").arg(url);
+    }
+    command
+}
+
 impl Process {
-    fn start(data_dir: &Path) -> Process {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_keyward"));
+    fn start(storage: &TestStorage) -> Process {
+        let mut command = serve(storage);
         command
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir)
-            .env_clear()
             .env("KEYWARD_BOOTSTRAP_ROOT_KEY", ROOT_KEY)
             // The most verbose logging: plaintext must not leak even here.
             .env("RUST_LOG", "trace");
@@ -90,23 +100,16 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
         .any(|w| w == needle.as_bytes())
 }
 
-/// Every file of the data directory, concatenated (database, WAL, shared memory).
-fn data_files(dir: &Path) -> Vec<u8> {
-    let mut all = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_file() {
-            all.extend(std::fs::read(path).unwrap());
-        }
-    }
-    all
+/// `bytes` in lowercase hex, as PostgreSQL shows `bytea`.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[tokio::test]
 async fn acknowledged_writes_survive_kill_9_and_plaintext_is_never_stored_or_logged() {
-    let dir = tempfile::tempdir().unwrap();
+    let storage = TestStorage::new();
     let client = reqwest::Client::new();
-    let first = Process::start(dir.path());
+    let first = Process::start(&storage);
     let url = first.url.clone();
 
     let api_id = post(&client, &url, "apis.createApi", json!({"name": "durable"})).await["apiId"]
@@ -159,7 +162,7 @@ async fn acknowledged_writes_survive_kill_9_and_plaintext_is_never_stored_or_log
 
     let first_log = first.kill_9();
 
-    let second = Process::start(dir.path());
+    let second = Process::start(&storage);
     let url = second.url.clone();
     let verdict = |key: String| {
         let (client, url) = (client.clone(), url.clone());
@@ -225,8 +228,9 @@ async fn acknowledged_writes_survive_kill_9_and_plaintext_is_never_stored_or_log
     let second_log = second.log();
     assert!(second_log.contains("keyward stopped"), "{second_log}");
 
-    // Plaintext appears nowhere: not in any database file, not in the logs, not in the audit log.
-    let files = data_files(dir.path());
+    // Plaintext appears nowhere: not in the database (every SQLite file, or every row of every
+    // PostgreSQL table, as text or as the hex of bytes), not in the logs, not in the audit log.
+    let files = storage.contents().await;
     assert!(
         contains(&files, &keys[5].0),
         "sanity: the files do hold key ids"
@@ -240,8 +244,8 @@ async fn acknowledged_writes_survive_kill_9_and_plaintext_is_never_stored_or_log
     ]);
     for secret in secrets {
         assert!(
-            !contains(&files, &secret),
-            "plaintext {secret} found in the data directory"
+            !contains(&files, &secret) && !contains(&files, &hex(secret.as_bytes())),
+            "plaintext {secret} found in the database"
         );
         assert!(
             !logs.contains(&secret),
@@ -256,15 +260,9 @@ async fn acknowledged_writes_survive_kill_9_and_plaintext_is_never_stored_or_log
 
 #[tokio::test]
 async fn a_generated_bootstrap_key_is_printed_once() {
-    let dir = tempfile::tempdir().unwrap();
+    let storage = TestStorage::new();
     let start = || {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_keyward"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(dir.path())
-            .env_clear()
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = serve(&storage).stderr(Stdio::piped()).spawn().unwrap();
         let mut lines = BufReader::new(child.stderr.take().unwrap())
             .lines()
             .map_while(Result::ok);
@@ -277,7 +275,7 @@ async fn a_generated_bootstrap_key_is_printed_once() {
         before_ready.join("\n")
     };
     let first = start();
-    let key = std::fs::read_to_string(dir.path().join("bootstrap-root-key"))
+    let key = std::fs::read_to_string(storage.data_dir().join("bootstrap-root-key"))
         .unwrap()
         .trim()
         .to_owned();
@@ -291,14 +289,14 @@ async fn a_generated_bootstrap_key_is_printed_once() {
 /// and so would the database opening its files).
 #[tokio::test]
 async fn connection_settings_apply_and_the_cap_fits_the_descriptor_limit() {
-    let dir = tempfile::tempdir().unwrap();
+    let storage = TestStorage::new();
+    let serve = serve(&storage);
     let mut command = Command::new("sh");
     command
         .arg("-c")
         .arg(r#"ulimit -n 200 && exec "$0" "$@""#)
-        .arg(env!("CARGO_BIN_EXE_keyward"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.path())
+        .arg(serve.get_program())
+        .args(serve.get_args())
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("KEYWARD_BOOTSTRAP_ROOT_KEY", ROOT_KEY)

@@ -8,6 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use keyward_http::{ServeConfig, Server};
+use keyward_testing::TestStorage;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
@@ -18,7 +19,9 @@ pub struct TestServer {
     server: Option<Server>,
     pub url: String,
     pub home: TempDir,
-    _data: TempDir,
+    /// The server's data directory and database (SQLite, or PostgreSQL with
+    /// `KEYWARD_TEST_DATABASE=postgres`), dropped with it.
+    _storage: TestStorage,
 }
 
 impl TestServer {
@@ -28,10 +31,11 @@ impl TestServer {
             .enable_all()
             .build()
             .unwrap();
-        let data = tempfile::tempdir().unwrap();
+        let storage = TestStorage::new();
         let config = ServeConfig {
             listen: "127.0.0.1:0".parse().unwrap(),
-            data_dir: data.path().to_owned(),
+            data_dir: storage.data_dir().to_owned(),
+            database_url: storage.database_url(),
             bootstrap_root_key: Some(ROOT_KEY.to_owned()),
             ..ServeConfig::default()
         };
@@ -44,7 +48,7 @@ impl TestServer {
             server: Some(server),
             url,
             home: tempfile::tempdir().unwrap(),
-            _data: data,
+            _storage: storage,
         }
     }
 
