@@ -114,7 +114,7 @@ impl TestDatabase {
         TestDatabase {
             postgres: Some(PostgresSchema {
                 url: format!(
-                    "{database_url}{separator}options[search_path]={schema}&options[synchronous_commit]=off&application_name={application}"
+                    "{database_url}{separator}options[search_path]={schema}&application_name={application}"
                 ),
                 admin_url: database_url,
                 schema,

@@ -301,9 +301,19 @@ async fn connection_settings_apply_and_the_cap_fits_the_descriptor_limit() {
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("KEYWARD_BOOTSTRAP_ROOT_KEY", ROOT_KEY)
         .env("KEYWARD_HEADER_TIMEOUT_SECS", "1")
-        .env("KEYWARD_MAX_CONNECTIONS", "10000");
+        .env("KEYWARD_MAX_CONNECTIONS", "10000")
+        .env("NO_COLOR", "1")
+        .env("KEYWARD_DB_MAX_CONNECTIONS", "3")
+        .env("KEYWARD_DB_ACQUIRE_TIMEOUT_MS", "1234")
+        .env("KEYWARD_DB_STATEMENT_TIMEOUT_MS", "4321");
     let mut process = Process::spawn(command);
     let log = process.log();
+    assert!(
+        log.contains("db_max_connections=3")
+            && log.contains("db_acquire_timeout_ms=1234")
+            && log.contains("db_statement_timeout_ms=4321"),
+        "the database settings reach the server:\n{log}"
+    );
     assert!(
         log.contains("serving at most 136 connections at once"),
         "200 descriptors less 64 reserved:\n{log}"

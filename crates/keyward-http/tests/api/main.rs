@@ -17,6 +17,7 @@ mod negative_cache;
 mod revocation;
 mod root_keys;
 mod system;
+mod unavailable;
 mod validation;
 mod verify;
 mod workspaces;
