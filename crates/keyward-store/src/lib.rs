@@ -23,6 +23,7 @@
 
 pub mod apis;
 pub mod audit;
+pub mod copy;
 pub mod identities;
 pub mod keys;
 pub mod patch;
@@ -278,6 +279,23 @@ impl Db {
         Ok(db)
     }
 
+    /// Like [`Db::open`] with a URL, for a database that must exist already (the source of a
+    /// copy): a SQLite URL naming no file is an error rather than a new empty database.
+    pub async fn open_existing(url: &str, pool: &PoolOptions) -> anyhow::Result<Db> {
+        if url.starts_with("sqlite:") && !(url.contains(":memory:") || url.contains("mode=memory"))
+        {
+            let options = SqliteConnectOptions::from_str(url)
+                .with_context(|| format!("cannot parse the database URL {url:?}"))?;
+            let path = options.get_filename();
+            anyhow::ensure!(
+                path.is_file(),
+                "there is no SQLite database at {}",
+                path.display()
+            );
+        }
+        Self::open(Some(url), Path::new("."), pool).await
+    }
+
     async fn open_sqlite(options: SqliteConnectOptions, pool: &PoolOptions) -> anyhow::Result<Db> {
         let options = options
             .create_if_missing(true)
@@ -352,6 +370,19 @@ impl Db {
                 TxInner::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?)
             }
             Backend::Postgres { pool } => TxInner::Postgres(pool.begin().await?),
+        };
+        Ok(Tx { inner })
+    }
+
+    /// A read-only transaction that sees one state of the database throughout, whatever commits
+    /// meanwhile (SQLite: a read transaction in WAL mode; PostgreSQL: repeatable read).
+    pub async fn snapshot(&self) -> StoreResult<Tx> {
+        let inner = match &self.backend {
+            Backend::Sqlite { read, .. } => TxInner::Sqlite(read.begin_with("BEGIN").await?),
+            Backend::Postgres { pool } => TxInner::Postgres(
+                pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    .await?,
+            ),
         };
         Ok(Tx { inner })
     }

@@ -92,9 +92,14 @@ impl TestDatabase {
     /// (callable from sync tests and from within a runtime alike).
     pub fn new() -> TestDatabase {
         match backend() {
-            Backend::Sqlite => TestDatabase { postgres: None },
+            Backend::Sqlite => TestDatabase::sqlite(),
             Backend::Postgres => TestDatabase::postgres_on(&postgres_admin_url()),
         }
+    }
+
+    /// No database to create: keyward's embedded SQLite file, whatever the backend setting.
+    pub fn sqlite() -> TestDatabase {
+        TestDatabase { postgres: None }
     }
 
     /// A fresh database on the PostgreSQL server of `admin_url`, whatever the backend setting.
@@ -225,7 +230,7 @@ impl TestStorage {
     pub fn sqlite() -> TestStorage {
         TestStorage {
             dir: tempfile::tempdir().expect("a temporary data directory"),
-            database: TestDatabase { postgres: None },
+            database: TestDatabase::sqlite(),
         }
     }
 
