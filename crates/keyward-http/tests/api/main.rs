@@ -7,6 +7,7 @@ mod apis;
 mod audit_logs;
 mod auth;
 mod bodies;
+mod concurrency;
 mod connections;
 mod keys_create;
 mod keys_delete;
