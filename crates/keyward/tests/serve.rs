@@ -258,6 +258,122 @@ async fn acknowledged_writes_survive_kill_9_and_plaintext_is_never_stored_or_log
     }
 }
 
+/// `post`, returning `None` where no answer came (the server died mid-request).
+async fn try_post(client: &reqwest::Client, url: &str, op: &str, body: Value) -> Option<Value> {
+    let response = client
+        .post(format!("{url}/v2/{op}"))
+        .bearer_auth(ROOT_KEY)
+        .json(&body)
+        .send()
+        .await
+        .ok()?;
+    assert_eq!(response.status(), 200, "{op}");
+    let body: Value = response.json().await.ok()?;
+    Some(body["data"].clone())
+}
+
+/// kill -9 while many writes are in flight: every write that was answered is there after the
+/// restart (keys created, credits spent), and nothing unanswered is half-done.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_under_a_write_load_loses_no_acknowledged_write() {
+    const CREDITS: i64 = 1_000_000;
+    let storage = TestStorage::new();
+    let client = reqwest::Client::new();
+    let first = Process::start(&storage);
+    let url = first.url.clone();
+    let api_id = post(&client, &url, "apis.createApi", json!({"name": "load"})).await["apiId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let metered = post(
+        &client,
+        &url,
+        "keys.createKey",
+        json!({"apiId": api_id, "credits": {"remaining": CREDITS}}),
+    )
+    .await;
+    let (metered_id, metered_key) = (
+        metered["keyId"].as_str().unwrap().to_owned(),
+        metered["key"].as_str().unwrap().to_owned(),
+    );
+
+    // Writers until the server dies: half create keys, half spend credits.
+    let mut writers = tokio::task::JoinSet::new();
+    for worker in 0..8 {
+        let (client, url, api_id, metered_key) = (
+            client.clone(),
+            url.clone(),
+            api_id.clone(),
+            metered_key.clone(),
+        );
+        writers.spawn(async move {
+            let (mut created, mut spent, mut unanswered) = (Vec::new(), 0i64, 0i64);
+            loop {
+                let answer = if worker % 2 == 0 {
+                    let body = json!({"apiId": api_id, "externalId": format!("w{worker}")});
+                    try_post(&client, &url, "keys.createKey", body)
+                        .await
+                        .map(|data| {
+                            created.push((
+                                data["keyId"].as_str().unwrap().to_owned(),
+                                data["key"].as_str().unwrap().to_owned(),
+                            ));
+                        })
+                } else {
+                    let body = json!({"key": metered_key});
+                    try_post(&client, &url, "keys.verifyKey", body)
+                        .await
+                        .map(|data| {
+                            assert_eq!(data["code"], "VALID");
+                            spent += 1;
+                        })
+                };
+                if answer.is_none() {
+                    unanswered += 1;
+                    return (created, spent, unanswered);
+                }
+            }
+        });
+    }
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    first.kill_9();
+    let (mut created, mut spent, mut unanswered) = (Vec::new(), 0, 0);
+    while let Some(done) = writers.join_next().await {
+        let (c, s, u) = done.unwrap();
+        created.extend(c);
+        spent += s;
+        unanswered += u;
+    }
+    assert!(
+        created.len() > 20 && spent > 20,
+        "a load ran: {} keys, {spent} spends",
+        created.len()
+    );
+
+    let second = Process::start(&storage);
+    let url = second.url.clone();
+    for (key_id, key) in &created {
+        let data = post(&client, &url, "keys.verifyKey", json!({"key": key})).await;
+        assert_eq!(data["code"], "VALID", "acknowledged key {key_id} is there");
+    }
+    let data = post(&client, &url, "keys.getKey", json!({"keyId": metered_id})).await;
+    let left = data["credits"]["remaining"].as_i64().unwrap();
+    assert!(
+        CREDITS - left >= spent && CREDITS - left <= spent + unanswered,
+        "{spent} acknowledged spends, {unanswered} unanswered requests, {} spent",
+        CREDITS - left
+    );
+    let listed = post(
+        &client,
+        &url,
+        "apis.listKeys",
+        json!({"apiId": api_id, "limit": 100}),
+    )
+    .await;
+    assert!(!listed.as_array().unwrap().is_empty());
+    second.kill_9();
+}
+
 #[tokio::test]
 async fn a_generated_bootstrap_key_is_printed_once() {
     let storage = TestStorage::new();
