@@ -78,8 +78,9 @@ pub struct TestDatabase {
 
 #[derive(Debug)]
 struct PostgresSchema {
-    admin_url: String,
-    /// `t<n>`, in the process's database.
+    /// The process's database, where the schema lives.
+    database_url: String,
+    /// `t<n>`.
     schema: String,
     /// Also the `application_name` of every connection made with [`Self::url`], so that the
     /// drop can end them.
@@ -121,7 +122,7 @@ impl TestDatabase {
                 url: format!(
                     "{database_url}{separator}options[search_path]={schema}&application_name={application}"
                 ),
-                admin_url: database_url,
+                database_url,
                 schema,
                 application,
             }),
@@ -162,7 +163,7 @@ impl Drop for TestDatabase {
             // A server the test left running (or a test that panicked mid-transaction) may hold
             // locks the drop would wait for: end its connections first.
             blocking(async move {
-                let mut conn = connect(&pg.admin_url).await;
+                let mut conn = connect(&pg.database_url).await;
                 let ended = sqlx::query(
                     "select pg_terminate_backend(pid) from pg_stat_activity \
                      where application_name = $1 and pid <> pg_backend_pid()",
