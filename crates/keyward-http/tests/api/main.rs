@@ -8,6 +8,7 @@ mod audit_logs;
 mod auth;
 mod bodies;
 mod connections;
+mod hangups;
 mod keys_create;
 mod keys_delete;
 mod keys_read;
