@@ -374,6 +374,7 @@ mod tests {
             meta: Some(r#"{"team":"x","n":[1,2]}"#.into()),
             enabled: true,
             expires_at: Some(4_102_444_800_000),
+            credits_id: "cred_1".into(),
             remaining,
             refill_amount: None,
             refill_day: None,
