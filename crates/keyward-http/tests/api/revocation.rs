@@ -183,8 +183,8 @@ async fn deleting_an_api_wins_against_loads_in_flight() {
 /// are neither lost nor spent twice. SQLite has a single writer, so this cannot catch a
 /// read-then-update that reads inside the write transaction (SQLite serializes it); it does catch
 /// any read outside it (a balance read on a reader connection, then written back). On PostgreSQL,
-/// whose writers run concurrently, the same test catches both (it runs there once that backend
-/// exists, issue 14).
+/// whose writers run concurrently, the same test catches both (it runs there once the suite runs
+/// on PostgreSQL too, issue 14).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_verifications_never_overspend() {
     let app = Arc::new(TestApp::start().await);
