@@ -159,7 +159,7 @@ impl LastUsed {
                 return Ok(0);
             }
             let keys = Arc::new(std::mem::take(&mut *unwritten));
-            // Published before `unwritten` is released: a read never finds the keys in neither.
+            // Published before `unwritten` is released, so a read always finds the keys in one.
             *lock(&self.writing) = Arc::clone(&keys);
             keys
         };
