@@ -184,22 +184,29 @@ pub async fn lookup(keyward: &Keyward, hash: KeyHash) -> ApiResult<Option<Arc<Ca
         // The database handle is cloned only on a miss, when the load needs its own.
         .get_or_load(hash, || {
             let (db, ids) = (keyward.db.clone(), Arc::clone(&caches.shared_ids));
-            async move { load(&db, &ids, hash).await }
+            // A use of an earlier entry of this key (invalidated, evicted) not written yet.
+            let marked = keyward.last_used.unwritten(&hash);
+            async move { load(&db, &ids, hash, marked).await }
         })
         .await
         .map_err(LoadError::into_api_error)
 }
 
+/// Loads the key with `hash`; its last use is the later of the stored one and `marked`.
 async fn load(
     db: &Db,
     ids: &SharedIds,
     hash: KeyHash,
+    marked: Option<i64>,
 ) -> Result<Option<Arc<CachedKey>>, LoadError> {
     let mut conn = db.reader().await.map_err(LoadError::store)?;
     let row = keys::find_live_by_hash(&mut conn, hash.as_bytes())
         .await
         .map_err(LoadError::store)?;
-    Ok(row.map(|row| Arc::new(CachedKey::from_row(row, ids))))
+    Ok(row.map(|mut row| {
+        row.last_used_at = row.last_used_at.max(marked);
+        Arc::new(CachedKey::from_row(row, ids))
+    }))
 }
 
 pub async fn verify_key(
@@ -218,7 +225,8 @@ pub async fn verify_key(
         None => None,
     };
 
-    let key = lookup(keyward, KeyHash::of(&req.key)).await?.filter(|k| {
+    let hash = KeyHash::of(&req.key);
+    let key = lookup(keyward, hash).await?.filter(|k| {
         *k.workspace_id == *caller.workspace_id()
             && caller.may(
                 Action::VerifyKey,
@@ -233,7 +241,7 @@ pub async fn verify_key(
     };
     // Any verification of a key that exists counts as a use, whatever its outcome.
     let now = now_ms();
-    keyward.last_used.mark(&key, now);
+    keyward.last_used.mark(&hash, &key, now);
 
     let mut code = if !key.enabled {
         VerifyCode::Disabled
@@ -374,6 +382,7 @@ mod tests {
             meta: Some(r#"{"team":"x","n":[1,2]}"#.into()),
             enabled: true,
             expires_at: Some(4_102_444_800_000),
+            credits_id: "cred_1".into(),
             remaining,
             refill_amount: None,
             refill_day: None,

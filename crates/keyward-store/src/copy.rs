@@ -21,37 +21,23 @@ pub struct Table {
     pub key: &'static [&'static str],
 }
 
+impl Table {
+    pub const fn new(name: &'static str, key: &'static [&'static str]) -> Table {
+        Table { name, key }
+    }
+}
+
 /// Every table keyward keeps. A migration that adds a table adds its line here, after the
 /// tables it references.
 pub const TABLES: &[Table] = &[
-    Table {
-        name: "workspaces",
-        key: &["id"],
-    },
-    Table {
-        name: "root_keys",
-        key: &["id"],
-    },
-    Table {
-        name: "apis",
-        key: &["id"],
-    },
-    Table {
-        name: "identities",
-        key: &["id"],
-    },
-    Table {
-        name: "keys",
-        key: &["id"],
-    },
-    Table {
-        name: "audit_logs",
-        key: &["id"],
-    },
-    Table {
-        name: "audit_log_targets",
-        key: &["log_id", "target_id"],
-    },
+    Table::new("workspaces", &["id"]),
+    Table::new("root_keys", &["id"]),
+    Table::new("apis", &["id"]),
+    Table::new("identities", &["id"]),
+    Table::new("credits", &["id"]),
+    Table::new("keys", &["id"]),
+    Table::new("audit_logs", &["id"]),
+    Table::new("audit_log_targets", &["log_id", "target_id"]),
 ];
 
 /// Tables that are not data: each database keeps its own record of its migrations.

@@ -5,7 +5,7 @@
 
 use keyward_store::apis::{self, ApiRecord};
 use keyward_store::audit::{self, AuditFilter, AuditRecord, NewAuditEvent};
-use keyward_store::keys::{self, KeyRecord, NewKey};
+use keyward_store::keys::{self, KeyRecord, NewCredits, NewKey};
 use keyward_store::{Db, PoolOptions, copy, identities, workspaces};
 use keyward_testing::TestDatabase;
 use tempfile::TempDir;
@@ -69,39 +69,54 @@ async fn seed(db: &Db) -> String {
     identity
 }
 
+/// A key and its balance, as written.
+#[derive(Debug, Clone)]
+struct Written {
+    key: NewKey,
+    credits: NewCredits,
+}
+
 /// A key with every optional field empty; tests set the fields they are about.
-fn key(n: usize) -> NewKey {
-    NewKey {
-        id: format!("key_{n:04}"),
-        workspace_id: WORKSPACE.into(),
-        api_id: API.into(),
-        hash: format!("hash-{n}").into_bytes(),
-        start: "sk_".into(),
-        byte_length: 16,
-        name: None,
-        identity_id: None,
-        meta: None,
-        enabled: true,
-        expires_at: None,
-        remaining: None,
-        refill_amount: None,
-        refill_day: None,
-        created_at: 1,
+fn key(n: usize) -> Written {
+    Written {
+        key: NewKey {
+            id: format!("key_{n:04}"),
+            workspace_id: WORKSPACE.into(),
+            api_id: API.into(),
+            hash: format!("hash-{n}").into_bytes(),
+            start: "sk_".into(),
+            byte_length: 16,
+            name: None,
+            identity_id: None,
+            meta: None,
+            enabled: true,
+            expires_at: None,
+            credits_id: format!("cred_{n:04}"),
+            created_at: 1,
+        },
+        credits: NewCredits {
+            id: format!("cred_{n:04}"),
+            workspace_id: WORKSPACE.into(),
+            remaining: None,
+            refill_amount: None,
+            refill_day: None,
+        },
     }
 }
 
-async fn write(db: &Db, keys: &[NewKey]) {
+async fn write(db: &Db, keys: &[Written]) {
     let mut tx = db.begin().await.unwrap();
-    for k in keys {
-        keys::insert(&mut tx, k).await.unwrap();
+    for w in keys {
+        keys::insert_credits(&mut tx, &w.credits).await.unwrap();
+        keys::insert(&mut tx, &w.key).await.unwrap();
     }
     tx.commit().await.unwrap();
 }
 
-async fn read(db: &Db, keys: &[NewKey]) -> Vec<KeyRecord> {
+async fn read(db: &Db, keys: &[Written]) -> Vec<KeyRecord> {
     let mut conn = db.reader().await.unwrap();
     let mut records = Vec::new();
-    for k in keys {
+    for Written { key: k, .. } in keys {
         let record = keys::find_live_by_id(&mut conn, WORKSPACE, &k.id)
             .await
             .unwrap()
@@ -112,7 +127,8 @@ async fn read(db: &Db, keys: &[NewKey]) -> Vec<KeyRecord> {
 }
 
 /// Asserts that `record` holds exactly what `written` wrote.
-fn assert_holds(record: &KeyRecord, written: &NewKey, identity: Option<&str>) {
+fn assert_holds(record: &KeyRecord, written: &Written) {
+    let Written { key: k, credits } = written;
     assert_eq!(
         (
             &record.id,
@@ -121,13 +137,7 @@ fn assert_holds(record: &KeyRecord, written: &NewKey, identity: Option<&str>) {
             record.byte_length,
             &record.name
         ),
-        (
-            &written.id,
-            &written.hash,
-            &written.start,
-            written.byte_length,
-            &written.name
-        ),
+        (&k.id, &k.hash, &k.start, k.byte_length, &k.name),
     );
     assert_eq!(
         (
@@ -136,31 +146,25 @@ fn assert_holds(record: &KeyRecord, written: &NewKey, identity: Option<&str>) {
             record.enabled,
             record.expires_at
         ),
-        (
-            &written.identity_id,
-            &written.meta,
-            written.enabled,
-            written.expires_at
-        ),
+        (&k.identity_id, &k.meta, k.enabled, k.expires_at),
     );
     assert_eq!(
         (
+            &record.credits_id,
             record.remaining,
             record.refill_amount,
-            record.refill_day,
-            record.created_at
+            record.refill_day
         ),
         (
-            written.remaining,
-            written.refill_amount,
-            written.refill_day,
-            written.created_at
+            &k.credits_id,
+            credits.remaining,
+            credits.refill_amount,
+            credits.refill_day
         ),
     );
-    assert_eq!(
-        record.identity_external_id.as_deref(),
-        identity.map(|_| "user.1")
-    );
+    assert_eq!(record.created_at, k.created_at);
+    let external_id = k.identity_id.as_ref().map(|_| "user.1");
+    assert_eq!(record.identity_external_id.as_deref(), external_id);
 }
 
 fn same(a: &[KeyRecord], b: &[KeyRecord]) {
@@ -169,21 +173,21 @@ fn same(a: &[KeyRecord], b: &[KeyRecord]) {
 
 /// Writes `keys` on each backend, reads them back, copies them to the other backend and back
 /// again, and checks every read against what was written.
-async fn round_trip(mut keys: Vec<NewKey>) {
+async fn round_trip(mut keys: Vec<Written>) {
     for (first, second) in [
         (sqlite().await, postgres().await),
         (postgres().await, sqlite().await),
     ] {
         let identity = seed(&first.db).await;
-        for k in &mut keys {
-            if k.identity_id.as_deref() == Some("identity") {
-                k.identity_id = Some(identity.clone());
+        for w in &mut keys {
+            if w.key.identity_id.as_deref() == Some("identity") {
+                w.key.identity_id = Some(identity.clone());
             }
         }
         write(&first.db, &keys).await;
         let stored = read(&first.db, &keys).await;
         for (record, written) in stored.iter().zip(&keys) {
-            assert_holds(record, written, written.identity_id.as_deref());
+            assert_holds(record, written);
         }
 
         copy::copy(&first.db, &second.db, false, |_| {})
@@ -203,8 +207,7 @@ async fn round_trip(mut keys: Vec<NewKey>) {
 
 #[tokio::test]
 async fn integers_round_trip_at_their_edges() {
-    let mut keys = Vec::new();
-    for (n, value) in [
+    let values = [
         0,
         1,
         -1,
@@ -212,34 +215,35 @@ async fn integers_round_trip_at_their_edges() {
         i64::MIN,
         i64::MAX - 1,
         i32::MAX as i64 + 1,
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        keys.push(NewKey {
-            byte_length: value,
-            remaining: Some(value),
-            refill_amount: Some(value),
-            refill_day: Some(value),
-            ..key(n)
-        });
-    }
+    ];
+    let keys = values
+        .into_iter()
+        .enumerate()
+        .map(|(n, value)| {
+            let mut w = key(n);
+            w.key.byte_length = value;
+            w.credits.remaining = Some(value);
+            w.credits.refill_amount = Some(value);
+            w.credits.refill_day = Some(value);
+            w
+        })
+        .collect();
     round_trip(keys).await;
 }
 
 #[tokio::test]
 async fn timestamps_round_trip_at_their_edges() {
-    let mut keys = Vec::new();
-    for (n, at) in [0, -86_400_000, 4_102_444_800_000, i64::MAX, i64::MIN]
+    let times = [0, -86_400_000, 4_102_444_800_000, i64::MAX, i64::MIN];
+    let keys = times
         .into_iter()
         .enumerate()
-    {
-        keys.push(NewKey {
-            created_at: at,
-            expires_at: Some(at),
-            ..key(n)
-        });
-    }
+        .map(|(n, at)| {
+            let mut w = key(n);
+            w.key.created_at = at;
+            w.key.expires_at = Some(at);
+            w
+        })
+        .collect();
     round_trip(keys).await;
 }
 
@@ -255,11 +259,12 @@ async fn text_round_trips_unicode_and_edges() {
     let keys = texts
         .iter()
         .enumerate()
-        .map(|(n, text)| NewKey {
-            name: Some(text.clone()),
-            start: text.chars().take(8).collect(),
-            identity_id: Some("identity".into()),
-            ..key(n)
+        .map(|(n, text)| {
+            let mut w = key(n);
+            w.key.name = Some(text.clone());
+            w.key.start = text.chars().take(8).collect();
+            w.key.identity_id = Some("identity".into());
+            w
         })
         .collect();
     round_trip(keys).await;
@@ -277,35 +282,29 @@ async fn bytes_round_trip_every_value() {
     let keys = hashes
         .into_iter()
         .enumerate()
-        .map(|(n, hash)| NewKey { hash, ..key(n) })
+        .map(|(n, hash)| {
+            let mut w = key(n);
+            w.key.hash = hash;
+            w
+        })
         .collect();
     round_trip(keys).await;
 }
 
 #[tokio::test]
 async fn booleans_and_nulls_round_trip() {
-    let keys = vec![
-        NewKey {
-            enabled: true,
-            ..key(0)
-        },
-        NewKey {
-            enabled: false,
-            ..key(1)
-        },
-        NewKey {
-            enabled: false,
-            name: Some("set".into()),
-            meta: Some("{}".into()),
-            expires_at: Some(5),
-            remaining: Some(5),
-            refill_amount: Some(5),
-            refill_day: Some(5),
-            identity_id: Some("identity".into()),
-            ..key(2)
-        },
-    ];
-    round_trip(keys).await;
+    let mut disabled = key(1);
+    disabled.key.enabled = false;
+    let mut every_field = key(2);
+    every_field.key.enabled = false;
+    every_field.key.name = Some("set".into());
+    every_field.key.meta = Some("{}".into());
+    every_field.key.expires_at = Some(5);
+    every_field.key.identity_id = Some("identity".into());
+    every_field.credits.remaining = Some(5);
+    every_field.credits.refill_amount = Some(5);
+    every_field.credits.refill_day = Some(5);
+    round_trip(vec![key(0), disabled, every_field]).await;
 }
 
 #[tokio::test]
@@ -319,9 +318,10 @@ async fn json_text_round_trips_as_written() {
     let keys = metas
         .iter()
         .enumerate()
-        .map(|(n, meta)| NewKey {
-            meta: Some((*meta).to_owned()),
-            ..key(n)
+        .map(|(n, meta)| {
+            let mut w = key(n);
+            w.key.meta = Some((*meta).to_owned());
+            w
         })
         .collect();
     round_trip(keys).await;

@@ -250,10 +250,15 @@ impl TestStorage {
     }
 
     /// A connection of sqlx's `Any` driver straight to the database, for tests that check what
-    /// a change left in it (SQL both backends accept; `$1` placeholders).
+    /// a change left in it, or write what an earlier version would have (SQL both backends
+    /// accept; `$1` placeholders). A SQLite file that does not exist yet is created.
     pub async fn inspect(&self) -> AnyConnection {
         sqlx::any::install_default_drivers();
-        AnyConnection::connect(&self.url())
+        let url = match self.database.url() {
+            Some(url) => url.to_owned(),
+            None => format!("{}?mode=rwc", self.url()),
+        };
+        AnyConnection::connect(&url)
             .await
             .unwrap_or_else(|err| panic!("cannot open the test database {}: {err}", self.url()))
     }

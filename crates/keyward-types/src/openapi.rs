@@ -301,7 +301,11 @@ fn complete(doc: &mut Value) {
     set(
         schemas,
         &["CreateRootKeyRequest", "properties", "permissions", "items"],
-        json!({"type": "string", "pattern": crate::permissions::pattern()}),
+        json!({
+            "type": "string",
+            "maxLength": crate::permissions::MAX_PERMISSION_LEN,
+            "pattern": crate::permissions::pattern(),
+        }),
     );
 }
 
