@@ -149,3 +149,42 @@ async fn concurrent_spends_of_a_cost_stop_exactly_at_the_balance() {
     let data = app.call("keys.getKey", json!({"keyId": key_id})).await;
     assert_eq!(data["credits"]["remaining"], 1);
 }
+
+/// A refused spend reports the balance it was refused on: never as many credits as it cost,
+/// though increments land meanwhile. (A balance read after the refusal, outside its lock, could
+/// show credits a concurrent increment had just added.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_spend_reports_the_balance_it_was_refused_on() {
+    let app = shared_app().await;
+    let api_id = app.create_api().await;
+    for _ in 0..10 {
+        let (key_id, key) = app
+            .create_key(&api_id, json!({"credits": {"remaining": 2}}))
+            .await;
+        let mut calls = Vec::new();
+        for _ in 0..12 {
+            calls.push((
+                "keys.verifyKey",
+                json!({"key": key, "credits": {"cost": 3}}),
+            ));
+            calls.push((
+                "keys.updateCredits",
+                json!({"keyId": key_id, "operation": "increment", "value": 1}),
+            ));
+        }
+        let replies = all_at_once(&app, calls).await;
+        let mut spent = 0;
+        for reply in replies.iter().filter(|r| r.get("code").is_some()) {
+            match reply["code"].as_str().unwrap() {
+                "VALID" => spent += 3,
+                "USAGE_EXCEEDED" => assert!(reply["credits"].as_i64().unwrap() < 3, "{reply}"),
+                other => panic!("unexpected {other}"),
+            }
+        }
+        let data = app.call("keys.getKey", json!({"keyId": key_id})).await;
+        assert_eq!(
+            data["credits"]["remaining"].as_i64().unwrap() + spent,
+            2 + 12
+        );
+    }
+}
