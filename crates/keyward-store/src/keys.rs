@@ -40,7 +40,7 @@ macro_rules! select_live_keys {
              k.meta, k.enabled, k.expires_at, k.remaining, k.refill_amount, k.refill_day, \
              k.created_at, k.updated_at, k.last_used_at \
              from keys k join apis a on a.id = k.api_id \
-             left join identities i on i.id = k.identity_id \
+             left join identities i on i.id = k.identity_id and i.deleted_at is null \
              where k.deleted_at is null and a.deleted_at is null ",
             $($condition, " ",)*
         )

@@ -29,6 +29,7 @@ pub mod patch;
 pub mod private_files;
 pub mod root_keys;
 pub mod workspaces;
+pub mod rbac;
 
 use std::path::Path;
 use std::str::FromStr;

@@ -25,6 +25,8 @@ pub mod permissions;
 pub mod root_keys;
 pub mod validate;
 pub mod workspaces;
+pub mod rbac;
+pub mod identities;
 
 pub use envelope::{Empty, Envelope, ErrorEnvelope, Meta, Pagination};
 pub use error::{ErrorCode, Problem, ValidationError};

@@ -128,6 +128,10 @@ impl Visit for Builder {
                 format!("Envelope_Vec_{}", E::Data::name()),
                 page_schema(&E::Data::name()),
             ),
+            Shape::List => (
+                format!("Envelope_List_{}", E::Data::name()),
+                list_schema(&E::Data::name()),
+            ),
         };
         self.schemas
             .push((E::Data::name().into(), E::Data::schema()));
@@ -190,6 +194,20 @@ fn page_schema(item: &str) -> RefOr<Schema> {
         .required("meta")
         .required("data")
         .required("pagination")
+        .into()
+}
+
+/// `{meta, data: [item]}`: a whole list.
+fn list_schema(item: &str) -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .description(Some("A whole list: `{ meta, data: [...] }`."))
+        .property("meta", Ref::from_schema_name(Meta::name()))
+        .property(
+            "data",
+            ArrayBuilder::new().items(Ref::from_schema_name(item)),
+        )
+        .required("meta")
+        .required("data")
         .into()
 }
 
