@@ -24,6 +24,7 @@ pub mod striped;
 pub mod time;
 pub mod verify;
 pub mod work;
+pub mod grants;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -576,6 +576,46 @@ pub async fn roles_of_keys(c: &mut impl AsConn, key_ids: &[String]) -> StoreResu
     Ok(found)
 }
 
+/// One grant of a key: a direct permission (`role_id` null), a permission through a role (both
+/// set), or a role (`permission_id` null). `name` is the permission's slug or the role's name.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct KeyGrant {
+    pub key_id: String,
+    pub role_id: Option<String>,
+    pub permission_id: Option<String>,
+    pub name: String,
+}
+
+/// Everything these keys hold — direct permissions, roles, and the permissions of those roles —
+/// in one query (a key's grants are read whenever it is loaded for verification).
+pub async fn grants_of_keys(c: &mut impl AsConn, key_ids: &[String]) -> StoreResult<Vec<KeyGrant>> {
+    let mut found = Vec::new();
+    for chunk in key_ids.chunks(300) {
+        let list = placeholders(1, chunk.len());
+        let sql = format!(
+            "select kp.key_id, cast(null as text) as role_id, p.id as permission_id, p.slug as name \
+             from keys_permissions kp join permissions p on p.id = kp.permission_id \
+             where kp.key_id in ({list}) \
+             union all \
+             select kr.key_id, kr.role_id, rp.permission_id, p.slug as name \
+             from keys_roles kr join roles_permissions rp on rp.role_id = kr.role_id \
+             join permissions p on p.id = rp.permission_id where kr.key_id in ({list}) \
+             union all \
+             select kr.key_id, r.id as role_id, cast(null as text) as permission_id, r.name \
+             from keys_roles kr join roles r on r.id = kr.role_id where kr.key_id in ({list})"
+        );
+        let rows: Vec<KeyGrant> = on_conn!(c, |conn| {
+            let mut query = sqlx::query_as(AssertSqlSafe(sql.clone()));
+            for id in chunk {
+                query = query.bind(id);
+            }
+            query.fetch_all(conn).await
+        })?;
+        found.extend(rows);
+    }
+    Ok(found)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

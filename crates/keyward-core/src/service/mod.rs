@@ -14,6 +14,8 @@ pub mod audit_logs;
 pub mod keys;
 pub mod root_keys;
 pub mod workspaces;
+pub mod rbac;
+pub mod identities;
 
 use keyward_types::Pagination;
 

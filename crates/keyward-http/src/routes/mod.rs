@@ -8,3 +8,5 @@ pub mod keys;
 pub mod root_keys;
 pub mod system;
 pub mod workspaces;
+pub mod permissions;
+pub mod identities;

@@ -240,13 +240,14 @@ pub struct UpdateCreditsArgs {
     pub value: Option<Nullable<i64>>,
 }
 
-fn nullable_count(text: &str) -> Result<Nullable<i64>, String> {
+/// A whole number, or `null`.
+pub fn nullable_count(text: &str) -> Result<Nullable<i64>, String> {
     match text {
         "null" => Ok(Nullable::Null),
         _ => text
             .parse::<i64>()
             .map(Nullable::Value)
-            .map_err(|_| "expected a whole number, or null for unlimited".to_owned()),
+            .map_err(|_| "expected a whole number, or null".to_owned()),
     }
 }
 
@@ -255,9 +256,10 @@ pub struct RerollKeyArgs {
     /// The key to replace. Example: --key-id=key_1234abcd
     #[arg(long)]
     pub key_id: String,
-    /// Milliseconds the old key keeps working (0 revokes it at once). Example: --expiration=3600000
-    #[arg(long, value_name = "MS")]
-    pub expiration: i64,
+    /// Milliseconds the old key keeps working (0 revokes it at once); `null` leaves it working
+    /// until its own expiry, if any. Example: --expiration=3600000
+    #[arg(long, value_name = "MS|null", value_parser = nullable_count)]
+    pub expiration: Nullable<i64>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -295,6 +297,10 @@ pub struct VerifyKeyArgs {
     /// Verify a key imported with keys.migrateKeys under this migration. Example: --migration-id=mig_123
     #[arg(long)]
     pub migration_id: Option<String>,
+    /// Only a key of these keyspaces (API ids) verifies; a key of another answers NOT_FOUND.
+    /// Comma-separated or repeated. Example: --keyspaces=api_1234abcd
+    #[arg(long, value_delimiter = ',', value_name = "API_ID,…")]
+    pub keyspaces: Option<Vec<String>>,
 }
 
 /// The selection and safety flags shared by delete-keys, disable-keys and enable-keys.

@@ -92,6 +92,7 @@ pub async fn run(ctx: &Ctx, command: KeysCommand) -> CliResult {
                 credits: a.credits_json.map(|Json(c)| c),
                 ratelimits: a.ratelimits_json.map(|Json(r)| r),
                 migration_id: a.migration_id,
+                keyspaces: list(a.keyspaces),
             };
             ctx.call::<op::VerifyKey>(&request, &[]).await
         }
