@@ -316,11 +316,64 @@ fn complete(doc: &mut Value) {
         &["VerifyKeyRequest", "properties", "permissions", "pattern"],
         Value::String(permission_query_pattern()),
     );
+    for request in ["CreateRootKeyRequest", "UpdateRootKeyRequest"] {
+        set(
+            schemas,
+            &[request, "properties", "permissions", "items"],
+            json!({"type": "string", "pattern": crate::permissions::pattern()}),
+        );
+    }
+    let slug = json!({
+        "type": "string",
+        "minLength": 1,
+        "maxLength": crate::rbac::MAX_SLUG_LEN,
+        "pattern": crate::rbac::SLUG_PATTERN,
+    });
+    for request in [
+        "CreateKeyRequest",
+        "UpdateKeyRequest",
+        "CreateRoleRequest",
+        "SetRolePermissionsRequest",
+        "AddPermissionsRequest",
+        "RemovePermissionsRequest",
+        "SetPermissionsRequest",
+    ] {
+        set(
+            schemas,
+            &[request, "properties", "permissions", "items"],
+            slug.clone(),
+        );
+    }
+    for request in [
+        "CreateKeyRequest",
+        "UpdateKeyRequest",
+        "AddRolesRequest",
+        "RemoveRolesRequest",
+        "SetRolesRequest",
+    ] {
+        set(
+            schemas,
+            &[request, "properties", "roles", "items"],
+            json!({"type": "string", "minLength": 1, "maxLength": 128}),
+        );
+    }
     set(
         schemas,
-        &["CreateRootKeyRequest", "properties", "permissions", "items"],
-        json!({"type": "string", "pattern": crate::permissions::pattern()}),
+        &["VerifyKeyRequest", "properties", "keyspaces", "items"],
+        json!({"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[a-zA-Z0-9_]+$"}),
     );
+    for request in ["CreateIdentityRequest", "UpdateIdentityRequest"] {
+        set(
+            schemas,
+            &[request, "properties", "meta", "maxProperties"],
+            json!(crate::keys::MAX_META_PROPERTIES),
+        );
+    }
+    // Required but nullable: serde reads an absent field as "absent", which the validation
+    // refuses; the schema says it must be sent.
+    for request in ["RerollKeyRequest", "RerollRootKeyRequest"] {
+        set(schemas, &[request, "required"], json!(["keyId", "expiration"]));
+    }
 }
 
 /// Sets `value` at `path`, which must exist up to its last step.
@@ -378,6 +431,15 @@ fn cross_field_rules() -> Vec<(&'static str, Map<String, Value>)> {
             object(json!({
                 "if": {"properties": {"operation": {"enum": ["increment", "decrement"]}}},
                 "then": {"required": ["value"], "properties": {"value": {"type": "integer"}}},
+            })),
+        ),
+        (
+            "SetRolePermissionsRequest",
+            object(json!({
+                "oneOf": [
+                    {"required": ["role"], "not": {"required": ["roleId"]}},
+                    {"required": ["roleId"], "not": {"required": ["role"]}},
+                ],
             })),
         ),
         (

@@ -7,6 +7,8 @@ use utoipa::ToSchema;
 use crate::nullable::Nullable;
 use crate::validate::{Validate, Violations, charset};
 
+/// What a permission slug may be (JSON Schema's dialect).
+pub const SLUG_PATTERN: &str = "^[a-zA-Z0-9_:\\-\\.\\*]+$";
 /// Longest permission slug.
 pub const MAX_SLUG_LEN: usize = 128;
 /// Most permissions one request may name.

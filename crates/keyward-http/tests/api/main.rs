@@ -20,3 +20,5 @@ mod system;
 mod validation;
 mod verify;
 mod workspaces;
+mod rbac;
+mod key_grants;
