@@ -22,3 +22,4 @@ mod verify;
 mod workspaces;
 mod rbac;
 mod key_grants;
+mod root_keys_unkey;
