@@ -23,3 +23,4 @@ mod workspaces;
 mod rbac;
 mod key_grants;
 mod root_keys_unkey;
+mod identities;
