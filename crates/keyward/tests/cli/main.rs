@@ -12,3 +12,4 @@ mod keys;
 mod misc;
 mod support;
 mod tty;
+mod rbac;

@@ -99,6 +99,63 @@ pub enum KeysCommand {
     #[command(after_help = "Examples:
   keyward api keys enable-keys --api-id=api_1234abcd --external-id=user_123 --yes")]
     EnableKeys(BulkArgs),
+
+    /// Grant permissions (slugs) to a key; missing ones are created, which needs
+    /// `rbac.*.create_permission`. Prints the key's direct permissions. Needs `update_key` and
+    /// `rbac.*.add_permission_to_key`.
+    #[command(after_help = "Examples:
+  keyward api keys add-permissions --key-id=key_1234abcd --permissions=documents.read,documents.write")]
+    AddPermissions(KeyPermissionsArgs),
+
+    /// Take permissions (slugs or ids) from a key, effective on its next verification. Needs
+    /// `update_key` and `rbac.*.remove_permission_from_key`.
+    #[command(after_help = "Examples:
+  keyward api keys remove-permissions --key-id=key_1234abcd --permissions=documents.write")]
+    RemovePermissions(KeyPermissionsArgs),
+
+    /// Replace every direct permission of a key; `--permissions=` removes them all. Needs
+    /// `update_key`, `rbac.*.add_permission_to_key` and `rbac.*.remove_permission_from_key`.
+    #[command(after_help = "Examples:
+  keyward api keys set-permissions --key-id=key_1234abcd --permissions=documents.read
+  keyward api keys set-permissions --key-id=key_1234abcd --permissions=")]
+    SetPermissions(KeyPermissionsArgs),
+
+    /// Give roles (names, which must exist) to a key. Needs `update_key` and
+    /// `rbac.*.add_role_to_key`.
+    #[command(after_help = "Examples:
+  keyward api keys add-roles --key-id=key_1234abcd --roles=support")]
+    AddRoles(KeyRolesArgs),
+
+    /// Take roles from a key, effective on its next verification. Needs `update_key`.
+    #[command(after_help = "Examples:
+  keyward api keys remove-roles --key-id=key_1234abcd --roles=support")]
+    RemoveRoles(KeyRolesArgs),
+
+    /// Replace every role of a key; `--roles=` removes them all. Needs `update_key`.
+    #[command(after_help = "Examples:
+  keyward api keys set-roles --key-id=key_1234abcd --roles=support,billing
+  keyward api keys set-roles --key-id=key_1234abcd --roles=")]
+    SetRoles(KeyRolesArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct KeyPermissionsArgs {
+    /// The key. Example: --key-id=key_1234abcd
+    #[arg(long)]
+    pub key_id: String,
+    /// Permission slugs, comma-separated or repeated. Example: --permissions=documents.read
+    #[arg(long, required = true, value_delimiter = ',', value_name = "SLUG,…")]
+    pub permissions: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct KeyRolesArgs {
+    /// The key. Example: --key-id=key_1234abcd
+    #[arg(long)]
+    pub key_id: String,
+    /// Role names, comma-separated or repeated. Example: --roles=support
+    #[arg(long, required = true, value_delimiter = ',', value_name = "ROLE,…")]
+    pub roles: Vec<String>,
 }
 
 #[derive(Debug, clap::Args)]

@@ -8,6 +8,8 @@ mod audit_logs;
 mod keys;
 mod root_keys;
 mod workspaces;
+mod permissions;
+mod identities;
 
 use std::io::{IsTerminal, Read};
 
@@ -67,6 +69,8 @@ pub async fn run(args: ApiArgs) -> ExitStatus {
             ApiGroup::RootKeys(command) => root_keys::run(&ctx, command).await,
             ApiGroup::Workspaces(command) => workspaces::run(&ctx, command).await,
             ApiGroup::AuditLogs(command) => audit_logs::run(&ctx, command).await,
+            ApiGroup::Permissions(command) => permissions::run(&ctx, command).await,
+            ApiGroup::Identities(command) => identities::run(&ctx, command).await,
             ApiGroup::Liveness => {
                 let success = Client::new(&ctx.settings.api_url.value, None)?
                     .liveness()
