@@ -521,8 +521,14 @@ async fn run_all(args: BenchArgs, keyward: PathBuf) -> anyhow::Result<()> {
                 with_meta: args.with_meta,
                 roles: Some(roles),
             };
-            let bodies =
-                create_keys(server.addr, &auth, rbac_keys, args.create_concurrency, &shape).await?;
+            let bodies = create_keys(
+                server.addr,
+                &auth,
+                rbac_keys,
+                args.create_concurrency,
+                &shape,
+            )
+            .await?;
             eprintln!(
                 "created {rbac_keys} keys with 3 roles (10 permissions) in {:.1} s",
                 started.elapsed().as_secs_f64()
@@ -861,9 +867,18 @@ struct KeyShape {
 
 /// The permissions of the benchmark's 3 roles: 10 in all.
 const RBAC_ROLES: [(&str, &[&str]); 3] = [
-    ("bench-reader", &["docs.read", "docs.list", "comments.read", "users.read"]),
-    ("bench-writer", &["docs.write", "docs.delete", "comments.write"]),
-    ("bench-admin", &["users.write", "billing.read", "audit.read"]),
+    (
+        "bench-reader",
+        &["docs.read", "docs.list", "comments.read", "users.read"],
+    ),
+    (
+        "bench-writer",
+        &["docs.write", "docs.delete", "comments.write"],
+    ),
+    (
+        "bench-admin",
+        &["users.write", "billing.read", "audit.read"],
+    ),
 ];
 
 /// A 3-term query the keys of [`RBAC_ROLES`] satisfy.
@@ -965,8 +980,7 @@ async fn create_keys(
     let concurrency = concurrency.clamp(1, count);
     let mut tasks = Vec::new();
     for c in 0..concurrency {
-        let (auth, request, verify, done) =
-            (auth.clone(), request.clone(), verify, done.clone());
+        let (auth, request, verify, done) = (auth.clone(), request.clone(), verify, done.clone());
         tasks.push(tokio::spawn(async move {
             let mut conn = Conn::open(addr).await?;
             let mut keys = Vec::new();
@@ -1125,7 +1139,10 @@ fn print_report(args: &BenchArgs, sections: &[Section], elapsed: Duration) {
             "| keys | plain req/s | with query req/s | ratio (rounds) | ≥ 0.9 | with query p50 / p99 |"
         );
         println!("|---:|---:|---:|---:|---|---:|");
-        for s in sections.iter().filter(|s| s.rounds.iter().all(|r| r.kw_rbac.is_some())) {
+        for s in sections
+            .iter()
+            .filter(|s| s.rounds.iter().all(|r| r.kw_rbac.is_some()))
+        {
             let rbac = |r: &Round| r.kw_rbac.as_ref().expect("filtered").result.rate();
             let ratio = s.median(Round::rbac_ratio);
             let rounds: Vec<String> = s

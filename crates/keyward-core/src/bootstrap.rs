@@ -126,10 +126,16 @@ async fn upgrade_all_powerful_keys(mut work: Work) -> anyhow::Result<()> {
         upgraded += 1;
     }
     if upgraded > 0 {
-        work.commit()
-            .await
-            .map_err(|e| anyhow::anyhow!("upgrading root keys failed: {}", e.cause.unwrap_or(e.detail)))?;
-        tracing::info!(upgraded, "gave all-powerful root keys the permissions added since they were created");
+        work.commit().await.map_err(|e| {
+            anyhow::anyhow!(
+                "upgrading root keys failed: {}",
+                e.cause.unwrap_or(e.detail)
+            )
+        })?;
+        tracing::info!(
+            upgraded,
+            "gave all-powerful root keys the permissions added since they were created"
+        );
     }
     Ok(())
 }

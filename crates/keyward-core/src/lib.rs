@@ -16,6 +16,7 @@ pub mod auth;
 pub mod bootstrap;
 pub mod cache;
 pub mod error;
+pub mod grants;
 pub mod key_material;
 pub mod last_used;
 pub mod permission_query;
@@ -24,7 +25,6 @@ pub mod striped;
 pub mod time;
 pub mod verify;
 pub mod work;
-pub mod grants;
 
 use std::sync::Arc;
 use std::time::Duration;

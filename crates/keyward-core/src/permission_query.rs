@@ -146,9 +146,8 @@ impl Parser {
             }
             Some(Token::Open) => {
                 if self.depth == MAX_NESTING {
-                    return self.error(format!(
-                        "parentheses nest deeper than {MAX_NESTING} levels"
-                    ));
+                    return self
+                        .error(format!("parentheses nest deeper than {MAX_NESTING} levels"));
                 }
                 self.next += 1;
                 if self.peek() == Some(&Token::Close) {
@@ -318,7 +317,13 @@ mod tests {
 
     #[test]
     fn printing_parenthesizes_only_where_needed() {
-        for text in ["a", "a AND b OR c", "a AND (b OR c)", "(a AND b) AND c", "a OR (b OR c)"] {
+        for text in [
+            "a",
+            "a AND b OR c",
+            "a AND (b OR c)",
+            "(a AND b) AND c",
+            "a OR (b OR c)",
+        ] {
             assert_eq!(Query::parse(text).unwrap().to_string(), text);
         }
     }
@@ -332,12 +337,14 @@ mod tests {
 
     /// Queries as the parser builds them: AND and OR with two or more children.
     fn query() -> impl Strategy<Value = Query> {
-        name().prop_map(Query::Permission).prop_recursive(6, 48, 4, |inner| {
-            prop_oneof![
-                prop::collection::vec(inner.clone(), 2..4).prop_map(Query::And),
-                prop::collection::vec(inner, 2..4).prop_map(Query::Or),
-            ]
-        })
+        name()
+            .prop_map(Query::Permission)
+            .prop_recursive(6, 48, 4, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 2..4).prop_map(Query::And),
+                    prop::collection::vec(inner, 2..4).prop_map(Query::Or),
+                ]
+            })
     }
 
     fn depth(q: &Query) -> usize {

@@ -77,9 +77,12 @@ pub struct CachedGrants {
 impl CachedKey {
     /// Whether the key holds the permission with this id, directly or through a role.
     pub fn holds_permission(&self, permission_id: &str) -> bool {
-        self.grants
-            .as_ref()
-            .is_some_and(|g| g.resolved.permission_ids.iter().any(|id| id == permission_id))
+        self.grants.as_ref().is_some_and(|g| {
+            g.resolved
+                .permission_ids
+                .iter()
+                .any(|id| id == permission_id)
+        })
     }
 
     /// Whether the key holds the role with this id.
@@ -450,7 +453,11 @@ mod tests {
 
     #[test]
     fn a_prerendered_answer_is_the_computed_answer() {
-        let key = Arc::new(CachedKey::from_row(row(None), KeyGrants::default(), &SharedIds::default()));
+        let key = Arc::new(CachedKey::from_row(
+            row(None),
+            KeyGrants::default(),
+            &SharedIds::default(),
+        ));
         let prerendered = serde_json::to_string(&Verification::Prerendered(key.clone())).unwrap();
         let computed = serde_json::to_string(&key.answer(VerifyCode::Valid, None)).unwrap();
         assert_eq!(prerendered, computed);

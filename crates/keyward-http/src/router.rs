@@ -17,7 +17,9 @@ use keyward_types::operations::{self as op, Endpoint, Method, Operation};
 use crate::app::AppState;
 use crate::error::ErrorResponse;
 use crate::request_id;
-use crate::routes::{apis, audit_logs, identities, keys, permissions, root_keys, system, workspaces};
+use crate::routes::{
+    apis, audit_logs, identities, keys, permissions, root_keys, system, workspaces,
+};
 
 /// Largest accepted request body.
 pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;

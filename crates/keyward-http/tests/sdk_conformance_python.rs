@@ -77,7 +77,10 @@ async fn sdk_python(sdk: &Path) -> PathBuf {
     }
     let _ = std::fs::remove_dir_all(&venv);
     let created = run(
-        command("python3", &["-m", "venv", venv.to_str().expect("a UTF-8 path")]),
+        command(
+            "python3",
+            &["-m", "venv", venv.to_str().expect("a UTF-8 path")],
+        ),
         "`python3 -m venv`",
         Duration::from_secs(120),
     )

@@ -126,11 +126,13 @@ pub async fn find_live_for_update(
                 .bind(id_or_external_id)
                 .fetch_optional(conn)
                 .await,
-        postgres | conn | sqlx::query_as(sqlx::AssertSqlSafe(format!("{select} for update")))
-            .bind(workspace_id)
-            .bind(id_or_external_id)
-            .fetch_optional(conn)
-            .await,
+        postgres
+            | conn
+            | sqlx::query_as(sqlx::AssertSqlSafe(format!("{select} for update")))
+                .bind(workspace_id)
+                .bind(id_or_external_id)
+                .fetch_optional(conn)
+                .await,
     )
 }
 

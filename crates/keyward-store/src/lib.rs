@@ -27,9 +27,9 @@ pub mod identities;
 pub mod keys;
 pub mod patch;
 pub mod private_files;
+pub mod rbac;
 pub mod root_keys;
 pub mod workspaces;
-pub mod rbac;
 
 use std::path::Path;
 use std::str::FromStr;

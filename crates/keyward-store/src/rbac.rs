@@ -53,7 +53,8 @@ pub struct HeldRole {
     pub description: Option<String>,
 }
 
-const PERMISSION_COLUMNS: &str = "id, workspace_id, name, slug, description, created_at, updated_at";
+const PERMISSION_COLUMNS: &str =
+    "id, workspace_id, name, slug, description, created_at, updated_at";
 const ROLE_COLUMNS: &str = "id, workspace_id, name, description, created_at, updated_at";
 
 /// `$from, $from+1, …` for `count` values.
@@ -244,11 +245,13 @@ pub async fn update_permission(
 
 /// Erases the permission and every link to it (keys, roles).
 pub async fn delete_permission(c: &mut impl AsConn, id: &str) -> StoreResult<()> {
-    on_conn!(c, |conn| sqlx::query("delete from permissions where id = $1")
-        .bind(id)
-        .execute(conn)
-        .await
-        .map(rows_affected))?;
+    on_conn!(c, |conn| sqlx::query(
+        "delete from permissions where id = $1"
+    )
+    .bind(id)
+    .execute(conn)
+    .await
+    .map(rows_affected))?;
     Ok(())
 }
 
@@ -466,7 +469,9 @@ pub async fn link(
             rows.join(", ")
         );
         on_conn!(c, |conn| {
-            let mut query = sqlx::query(AssertSqlSafe(sql.clone())).bind(holder).bind(now);
+            let mut query = sqlx::query(AssertSqlSafe(sql.clone()))
+                .bind(holder)
+                .bind(now);
             for id in chunk {
                 query = query.bind(id);
             }

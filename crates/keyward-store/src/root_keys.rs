@@ -81,11 +81,13 @@ pub async fn find_live(
                 .bind(workspace_id)
                 .fetch_optional(conn)
                 .await,
-        postgres | conn | sqlx::query_as(AssertSqlSafe(format!("{select} for update")))
-            .bind(id)
-            .bind(workspace_id)
-            .fetch_optional(conn)
-            .await,
+        postgres
+            | conn
+            | sqlx::query_as(AssertSqlSafe(format!("{select} for update")))
+                .bind(id)
+                .bind(workspace_id)
+                .fetch_optional(conn)
+                .await,
     )
 }
 

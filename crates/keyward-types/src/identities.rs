@@ -25,7 +25,12 @@ fn meta(v: &mut Violations, value: &Map<String, Value>) {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateIdentityRequest {
     /// Your id for the user or customer, unique among the workspace's identities (409 if taken).
-    #[schema(example = "user_123", min_length = 1, max_length = 255, pattern = "^[a-zA-Z0-9_.-]+$")]
+    #[schema(
+        example = "user_123",
+        min_length = 1,
+        max_length = 255,
+        pattern = "^[a-zA-Z0-9_.-]+$"
+    )]
     pub external_id: String,
     /// Any JSON object of up to 100 properties, returned with every verification of its keys.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -653,7 +653,14 @@ impl Validate for VerifyKeyRequest {
         if let Some(keyspaces) = &self.keyspaces {
             v.items("keyspaces", keyspaces.len(), 1, 100);
             for (i, id) in keyspaces.iter().enumerate() {
-                v.pattern(&format!("keyspaces[{i}]"), id, 1, 255, charset::id, ID_CHARS);
+                v.pattern(
+                    &format!("keyspaces[{i}]"),
+                    id,
+                    1,
+                    255,
+                    charset::id,
+                    ID_CHARS,
+                );
             }
         }
     }

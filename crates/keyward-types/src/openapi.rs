@@ -372,7 +372,11 @@ fn complete(doc: &mut Value) {
     // Required but nullable: serde reads an absent field as "absent", which the validation
     // refuses; the schema says it must be sent.
     for request in ["RerollKeyRequest", "RerollRootKeyRequest"] {
-        set(schemas, &[request, "required"], json!(["keyId", "expiration"]));
+        set(
+            schemas,
+            &[request, "required"],
+            json!(["keyId", "expiration"]),
+        );
     }
 }
 

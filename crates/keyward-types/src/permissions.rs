@@ -256,7 +256,9 @@ fn urn_needed<'a>(action: Action, target: &Target<'a>) -> Option<(UrnPath<'a>, &
         (A::UpdatePermission, Target::Permission(id)) => {
             (path(&["projects", "*", "rbac", "permissions", id]), "write")
         }
-        (A::UpdateRole, Target::Role(id)) => (path(&["projects", "*", "rbac", "roles", id]), "write"),
+        (A::UpdateRole, Target::Role(id)) => {
+            (path(&["projects", "*", "rbac", "roles", id]), "write")
+        }
         (A::ReadOverride, Target::Namespace(ns)) => (
             path(&["ratelimits", "namespaces", ns, "overrides", "*"]),
             "read_override",
@@ -625,9 +627,8 @@ impl Grants {
                             .any(|(granted, scoped)| granted == action && scoped == id),
                     };
                 as_tuple
-                    || tuple_as_urn(workspace_id, *action, scope).is_some_and(|(urn, _)| {
-                        self.urns.iter().any(|held| held.covers(&urn))
-                    })
+                    || tuple_as_urn(workspace_id, *action, scope)
+                        .is_some_and(|(urn, _)| self.urns.iter().any(|held| held.covers(&urn)))
             }
             Grant::Urn(urn) => {
                 self.urns.iter().any(|held| held.covers(urn))
@@ -938,15 +939,33 @@ mod tests {
             "identity.id_1.read_identity",
             "rootkey.*.create_root_key",
         ]);
-        assert!(covers(&tuples, "unkey:v1:ws_1:keyspaces/api_9/keys/*#read_key"));
-        assert!(covers(&tuples, "unkey:v1:ws_1:keyspaces/*/keys/key_1#read_key"));
+        assert!(covers(
+            &tuples,
+            "unkey:v1:ws_1:keyspaces/api_9/keys/*#read_key"
+        ));
+        assert!(covers(
+            &tuples,
+            "unkey:v1:ws_1:keyspaces/*/keys/key_1#read_key"
+        ));
         assert!(!covers(&tuples, "unkey:v1:ws_1:keyspaces/**#read_key"));
-        assert!(!covers(&tuples, "unkey:v1:ws_2:keyspaces/api_9/keys/*#read_key"));
-        assert!(covers(&tuples, "unkey:v1:ws_1:keyspaces/api_1/keys/*#verify_key"));
-        assert!(!covers(&tuples, "unkey:v1:ws_1:keyspaces/api_2/keys/*#verify_key"));
+        assert!(!covers(
+            &tuples,
+            "unkey:v1:ws_2:keyspaces/api_9/keys/*#read_key"
+        ));
+        assert!(covers(
+            &tuples,
+            "unkey:v1:ws_1:keyspaces/api_1/keys/*#verify_key"
+        ));
+        assert!(!covers(
+            &tuples,
+            "unkey:v1:ws_1:keyspaces/api_2/keys/*#verify_key"
+        ));
         // One identity's tuple is less than every identity's URN; creating root keys is less
         // than writing every root key.
-        assert!(!covers(&tuples, "unkey:v1:ws_1:projects/*/identities/*#read_identity"));
+        assert!(!covers(
+            &tuples,
+            "unkey:v1:ws_1:projects/*/identities/*#read_identity"
+        ));
         assert!(!covers(&tuples, "unkey:v1:ws_1:rootKeys/*#write"));
         // `**#*` covers every tuple a URN states.
         let all = grants(&["unkey:v1:ws_1:**#*"]);
@@ -976,7 +995,11 @@ mod tests {
             &KEY
         ));
         let write = grants(&["unkey:v1:ws_1:projects/*/rbac/permissions/*#write"]);
-        assert!(write.allows("ws_1", Action::UpdatePermission, &Target::Permission("perm_1")));
+        assert!(write.allows(
+            "ws_1",
+            Action::UpdatePermission,
+            &Target::Permission("perm_1")
+        ));
         assert!(!write.allows("ws_1", Action::UpdateRole, &Target::Role("role_1")));
     }
 
@@ -1003,7 +1026,10 @@ mod tests {
             .cloned()
             .collect();
         let added = upgrade("ws_1", &workspace).unwrap();
-        assert!(added.iter().all(|p| !p.starts_with("workspace.")), "{added:?}");
+        assert!(
+            added.iter().all(|p| !p.starts_with("workspace.")),
+            "{added:?}"
+        );
         // Lacking one tuple of the first release: not all-powerful, left alone.
         assert_eq!(upgrade("ws_1", &workspace[1..]), None);
         // Already current: nothing to add.

@@ -89,7 +89,12 @@ pub struct CreatePermissionRequest {
     pub name: String,
     /// What keys and verifyKey queries name it by, 1 to 128 of letters, digits, `_ : - . *`;
     /// unique in the workspace whatever its case.
-    #[schema(example = "documents.read", min_length = 1, max_length = 128, pattern = "^[a-zA-Z0-9_:\\-\\.\\*]+$")]
+    #[schema(
+        example = "documents.read",
+        min_length = 1,
+        max_length = 128,
+        pattern = "^[a-zA-Z0-9_:\\-\\.\\*]+$"
+    )]
     pub slug: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(max_length = 512)]
@@ -164,7 +169,11 @@ pub struct UpdatePermissionRequest {
     pub name: Option<String>,
     /// A new slug; keys and roles keep the permission (they hold it by id).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(min_length = 1, max_length = 128, pattern = "^[a-zA-Z0-9_:\\-\\.\\*]+$")]
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = "^[a-zA-Z0-9_:\\-\\.\\*]+$"
+    )]
     pub slug: Option<String>,
     /// `null` or `""` removes the description.
     #[serde(default, skip_serializing_if = "Nullable::is_absent")]
@@ -179,7 +188,12 @@ impl Validate for UpdatePermissionRequest {
         if let Some(s) = &self.slug {
             slug(v, "slug", s);
         }
-        v.opt_length("description", self.description.value().map(String::as_str), 0, 512);
+        v.opt_length(
+            "description",
+            self.description.value().map(String::as_str),
+            0,
+            512,
+        );
     }
 }
 
@@ -253,7 +267,12 @@ impl Validate for UpdateRoleRequest {
     fn validate(&self, v: &mut Violations) {
         v.length("role", &self.role, 1, 255);
         v.opt_length("name", self.name.as_deref(), 1, 128);
-        v.opt_length("description", self.description.value().map(String::as_str), 0, 512);
+        v.opt_length(
+            "description",
+            self.description.value().map(String::as_str),
+            0,
+            512,
+        );
     }
 }
 
@@ -427,9 +446,11 @@ mod tests {
         let set: SetPermissionsRequest =
             serde_json::from_str(r#"{"keyId":"key_1","permissions":[]}"#).unwrap();
         assert!(problems(&set).is_empty());
-        let roles: SetRolesRequest =
-            serde_json::from_str(&format!(r#"{{"keyId":"key_1","roles":["{}"]}}"#, "r".repeat(129)))
-                .unwrap();
+        let roles: SetRolesRequest = serde_json::from_str(&format!(
+            r#"{{"keyId":"key_1","roles":["{}"]}}"#,
+            "r".repeat(129)
+        ))
+        .unwrap();
         assert_eq!(problems(&roles), vec!["body.roles[0]"]);
     }
 }

@@ -152,9 +152,10 @@ pub async fn update_identity(
 ) -> ApiResult<Identity> {
     refuse_ratelimits(&req.ratelimits)?;
     let mut work = Work::begin(keyward, Actor::root_key(caller, origin)).await?;
-    let mut record = identities::find_live_for_update(work.tx(), caller.workspace_id(), &req.identity)
-        .await?
-        .ok_or_else(|| not_found(&req.identity))?;
+    let mut record =
+        identities::find_live_for_update(work.tx(), caller.workspace_id(), &req.identity)
+            .await?
+            .ok_or_else(|| not_found(&req.identity))?;
     caller.require(Action::UpdateIdentity, &Target::Identity(&record.id))?;
     let now = now_ms();
     let mut changed = "no fields changed";

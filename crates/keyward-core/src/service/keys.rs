@@ -268,7 +268,15 @@ pub async fn create_key(
     );
     if req.roles.is_some() || req.permissions.is_some() {
         let record = lock_key(&mut work, caller, &key.id).await?;
-        give_grants(&mut work, caller, &record, req.roles, req.permissions, false).await?;
+        give_grants(
+            &mut work,
+            caller,
+            &record,
+            req.roles,
+            req.permissions,
+            false,
+        )
+        .await?;
     }
     // Drop a cached "not found" for this hash, should anyone have tried it before it existed.
     work.invalidate(Invalidation::Key(new_key.hash));

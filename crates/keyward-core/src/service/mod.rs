@@ -11,11 +11,11 @@
 
 pub mod apis;
 pub mod audit_logs;
+pub mod identities;
 pub mod keys;
+pub mod rbac;
 pub mod root_keys;
 pub mod workspaces;
-pub mod rbac;
-pub mod identities;
 
 use keyward_types::Pagination;
 

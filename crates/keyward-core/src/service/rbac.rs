@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use keyward_store::keys::KeyRecord;
 use keyward_store::rbac::{
-    self, HeldPermission, Link, PermissionPatch, PermissionRecord, RoleRecord, RolePatch,
+    self, HeldPermission, Link, PermissionPatch, PermissionRecord, RolePatch, RoleRecord,
 };
 use keyward_store::{AsConn, StoreError};
 use keyward_types::permissions::{Action, Target};
@@ -55,14 +55,18 @@ fn held_view(p: HeldPermission) -> Permission {
 fn permission_not_found(name: &str) -> ApiError {
     ApiError::new(
         ErrorCode::PermissionNotFound,
-        format!("Permission '{name}' was not found in this workspace. Create it with permissions.createPermission, or check its slug or id."),
+        format!(
+            "Permission '{name}' was not found in this workspace. Create it with permissions.createPermission, or check its slug or id."
+        ),
     )
 }
 
 fn role_not_found(name: &str) -> ApiError {
     ApiError::new(
         ErrorCode::RoleNotFound,
-        format!("Role '{name}' was not found in this workspace. Create it with permissions.createRole, or check its name or id."),
+        format!(
+            "Role '{name}' was not found in this workspace. Create it with permissions.createRole, or check its name or id."
+        ),
     )
 }
 
@@ -323,7 +327,10 @@ pub async fn update_permission(
     let permission = rbac::find_permission(work.tx(), caller.workspace_id(), &req.permission)
         .await?
         .ok_or_else(|| permission_not_found(&req.permission))?;
-    caller.require(Action::UpdatePermission, &Target::Permission(&permission.id))?;
+    caller.require(
+        Action::UpdatePermission,
+        &Target::Permission(&permission.id),
+    )?;
     let patch = PermissionPatch {
         name: req.name.filter(|n| *n != permission.name),
         slug: req.slug.filter(|s| *s != permission.slug),
@@ -380,7 +387,10 @@ pub async fn delete_permission(
     let permission = rbac::find_permission(work.tx(), caller.workspace_id(), &req.permission)
         .await?
         .ok_or_else(|| permission_not_found(&req.permission))?;
-    caller.require(Action::DeletePermission, &Target::Permission(&permission.id))?;
+    caller.require(
+        Action::DeletePermission,
+        &Target::Permission(&permission.id),
+    )?;
     rbac::delete_permission(work.tx(), &permission.id).await?;
     work.audit(
         caller.workspace_id(),
@@ -469,12 +479,20 @@ fn audit_role_permissions(
     let (event, description) = if connect {
         (
             Event::ConnectRoleAndPermission,
-            format!("Gave role '{}' the permission(s) {}", role.name, names(&slugs)),
+            format!(
+                "Gave role '{}' the permission(s) {}",
+                role.name,
+                names(&slugs)
+            ),
         )
     } else {
         (
             Event::DisconnectRoleAndPermissions,
-            format!("Took the permission(s) {} from role '{}'", names(&slugs), role.name),
+            format!(
+                "Took the permission(s) {} from role '{}'",
+                names(&slugs),
+                role.name
+            ),
         )
     };
     work.audit(caller.workspace_id(), event, description, targets);
@@ -599,11 +617,19 @@ pub async fn set_role_permissions(
     let mut work = Work::begin(keyward, Actor::root_key(caller, origin)).await?;
     let role = find_role(work.tx(), caller, req.role()).await?;
     caller.require_all(
-        &[Action::AddPermissionToRole, Action::RemovePermissionFromRole],
+        &[
+            Action::AddPermissionToRole,
+            Action::RemovePermissionFromRole,
+        ],
         &Target::Role(&role.id),
     )?;
-    let permissions =
-        ensure_permissions(&mut work, caller, &req.permissions, Creating::WithPermission).await?;
+    let permissions = ensure_permissions(
+        &mut work,
+        caller,
+        &req.permissions,
+        Creating::WithPermission,
+    )
+    .await?;
     rbac::set_links(
         work.tx(),
         Link::RolePermissions,
@@ -646,9 +672,10 @@ async fn lock_key(
     key_id: &str,
     actions: &[Action],
 ) -> ApiResult<KeyRecord> {
-    let key = keyward_store::keys::find_live_by_id_for_update(work.tx(), caller.workspace_id(), key_id)
-        .await?
-        .ok_or_else(|| ApiError::key_not_found(key_id))?;
+    let key =
+        keyward_store::keys::find_live_by_id_for_update(work.tx(), caller.workspace_id(), key_id)
+            .await?
+            .ok_or_else(|| ApiError::key_not_found(key_id))?;
     caller.require_all(
         actions,
         &Target::Key {
@@ -770,8 +797,13 @@ pub async fn add_permissions(
         &[Action::UpdateKey, Action::AddPermissionToKey],
     )
     .await?;
-    let permissions =
-        ensure_permissions(&mut work, caller, &req.permissions, Creating::WithPermission).await?;
+    let permissions = ensure_permissions(
+        &mut work,
+        caller,
+        &req.permissions,
+        Creating::WithPermission,
+    )
+    .await?;
     grant_permissions(&mut work, caller, &key, &permissions, false).await?;
     let answer = direct_permissions(work.tx(), &key.id).await?;
     forget(&mut work, &key);
@@ -834,8 +866,13 @@ pub async fn set_permissions(
         ],
     )
     .await?;
-    let permissions =
-        ensure_permissions(&mut work, caller, &req.permissions, Creating::WithPermission).await?;
+    let permissions = ensure_permissions(
+        &mut work,
+        caller,
+        &req.permissions,
+        Creating::WithPermission,
+    )
+    .await?;
     grant_permissions(&mut work, caller, &key, &permissions, true).await?;
     forget(&mut work, &key);
     work.commit().await?;

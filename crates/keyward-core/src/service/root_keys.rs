@@ -157,7 +157,9 @@ fn normalized(mut permissions: Vec<String>) -> Vec<String> {
 fn root_key_not_found(key_id: &str) -> ApiError {
     ApiError::new(
         ErrorCode::RootKeyNotFound,
-        format!("The root key '{key_id}' was not found in this workspace; it may have been deleted."),
+        format!(
+            "The root key '{key_id}' was not found in this workspace; it may have been deleted."
+        ),
     )
 }
 
@@ -379,7 +381,11 @@ pub async fn update_root_key(
         } else {
             format!("Updated root key {}: {}", row.id, changed.join(", "))
         },
-        vec![AuditTarget::new(TargetKind::RootKey, &row.id, name.as_deref())],
+        vec![AuditTarget::new(
+            TargetKind::RootKey,
+            &row.id,
+            name.as_deref(),
+        )],
     );
     if let Some(hash) = KeyHash::from_slice(&row.hash) {
         work.invalidate(Invalidation::RootKey(hash));

@@ -30,10 +30,7 @@ async fn identities_are_created_read_listed_and_updated() {
         );
     }
     let detail = app
-        .post(
-            "identities.createIdentity",
-            json!({"externalId": "user_1"}),
-        )
+        .post("identities.createIdentity", json!({"externalId": "user_1"}))
         .await
         .error(409, "/identity_already_exists");
     assert!(detail.contains("user_1"), "{detail}");
@@ -98,7 +95,10 @@ async fn keys_carry_their_identitys_meta_until_it_changes_or_goes() {
         json!({"identity": "customer_9", "meta": {"plan": "free"}}),
     )
     .await;
-    assert_eq!(app.verify(&key).await["identity"]["meta"], json!({"plan": "free"}));
+    assert_eq!(
+        app.verify(&key).await["identity"]["meta"],
+        json!({"plan": "free"})
+    );
     for view in [
         app.call("keys.getKey", json!({"keyId": key_id})).await,
         app.call("apis.listKeys", json!({"apiId": api})).await[0].clone(),
@@ -128,8 +128,11 @@ async fn keys_carry_their_identitys_meta_until_it_changes_or_goes() {
             .error(404, "/identity_not_found");
     }
     assert_eq!(
-        app.call("apis.listKeys", json!({"apiId": api, "externalId": "customer_9"}))
-            .await,
+        app.call(
+            "apis.listKeys",
+            json!({"apiId": api, "externalId": "customer_9"})
+        )
+        .await,
         json!([]),
         "the key is no longer the customer's"
     );
@@ -153,9 +156,21 @@ async fn identity_errors() {
             json!({"externalId": "has space"}),
             "body.externalId",
         ),
-        ("identities.createIdentity", json!({"externalId": ""}), "body.externalId"),
-        ("identities.getIdentity", json!({"identity": ""}), "body.identity"),
-        ("identities.listIdentities", json!({"limit": 0}), "body.limit"),
+        (
+            "identities.createIdentity",
+            json!({"externalId": ""}),
+            "body.externalId",
+        ),
+        (
+            "identities.getIdentity",
+            json!({"identity": ""}),
+            "body.identity",
+        ),
+        (
+            "identities.listIdentities",
+            json!({"limit": 0}),
+            "body.limit",
+        ),
         (
             "identities.createIdentity",
             json!({"externalId": "u", "ratelimits": [{"name": "requests", "limit": 1, "duration": 1000}]}),
@@ -169,7 +184,11 @@ async fn identity_errors() {
     ] {
         let reply = app.post(operation, body.clone()).await;
         reply.error(400, "/invalid_input");
-        assert_eq!(reply.error_locations(), vec![location], "{operation} {body}");
+        assert_eq!(
+            reply.error_locations(),
+            vec![location],
+            "{operation} {body}"
+        );
     }
     let many: serde_json::Map<String, Value> =
         (0..101).map(|i| (format!("k{i}"), json!(i))).collect();
@@ -179,7 +198,10 @@ async fn identity_errors() {
     )
     .await
     .error(400, "/invalid_input");
-    assert_eq!(app.call("identities.listIdentities", json!({})).await, json!([]));
+    assert_eq!(
+        app.call("identities.listIdentities", json!({})).await,
+        json!([])
+    );
     assert!(app.audit_events("identity.create").await.is_empty());
 }
 
@@ -192,8 +214,16 @@ async fn identity_operations_are_allowed_denied_and_hidden_from_other_workspaces
     let unrelated = app.root_key_with(&["api.*.read_api"]).await;
     let stranger = app.other_workspace_root_key().await;
     for (operation, body, action) in [
-        ("identities.createIdentity", json!({"externalId": "made"}), "create_identity"),
-        ("identities.getIdentity", json!({"identity": "seed"}), "read_identity"),
+        (
+            "identities.createIdentity",
+            json!({"externalId": "made"}),
+            "create_identity",
+        ),
+        (
+            "identities.getIdentity",
+            json!({"identity": "seed"}),
+            "read_identity",
+        ),
         ("identities.listIdentities", json!({}), "read_identity"),
         (
             "identities.updateIdentity",
@@ -240,9 +270,13 @@ async fn identity_operations_are_allowed_denied_and_hidden_from_other_workspaces
     let reader = app
         .root_key_with(&[&format!("identity.{id}.read_identity")])
         .await;
-    app.post_as(Some(&reader), "identities.getIdentity", json!({"identity": id}))
-        .await
-        .data();
+    app.post_as(
+        Some(&reader),
+        "identities.getIdentity",
+        json!({"identity": id}),
+    )
+    .await
+    .data();
     let page = app
         .post_as(Some(&reader), "identities.listIdentities", json!({}))
         .await;
@@ -250,18 +284,34 @@ async fn identity_operations_are_allowed_denied_and_hidden_from_other_workspaces
     assert!(detail.contains("read_identity"), "{detail}");
     // Deleting.
     let deleter_needs = "identity.*.delete_identity";
-    app.post_as(Some(&unrelated), "identities.deleteIdentity", json!({"identity": id}))
-        .await
-        .error(403, "/insufficient_permissions");
-    app.post_as(Some(&stranger), "identities.deleteIdentity", json!({"identity": id}))
-        .await
-        .error(404, "/identity_not_found");
+    app.post_as(
+        Some(&unrelated),
+        "identities.deleteIdentity",
+        json!({"identity": id}),
+    )
+    .await
+    .error(403, "/insufficient_permissions");
+    app.post_as(
+        Some(&stranger),
+        "identities.deleteIdentity",
+        json!({"identity": id}),
+    )
+    .await
+    .error(404, "/identity_not_found");
     let deleter = app.root_key_with(&[&urn("delete_identity")]).await;
-    app.post_as(Some(&deleter), "identities.deleteIdentity", json!({"identity": "made_by_urn"}))
-        .await
-        .data();
+    app.post_as(
+        Some(&deleter),
+        "identities.deleteIdentity",
+        json!({"identity": "made_by_urn"}),
+    )
+    .await
+    .data();
     let deleter = app.root_key_with(&[deleter_needs]).await;
-    app.post_as(Some(&deleter), "identities.deleteIdentity", json!({"identity": id}))
-        .await
-        .data();
+    app.post_as(
+        Some(&deleter),
+        "identities.deleteIdentity",
+        json!({"identity": id}),
+    )
+    .await
+    .data();
 }

@@ -56,8 +56,14 @@ async fn a_key_holds_its_direct_and_role_permissions() {
     assert_eq!(denied["valid"], false);
     assert_eq!(denied["permissions"], data["permissions"]);
     // Leaves match exactly: no wildcards, case counts.
-    assert_eq!(code(&app, &key, "documents.*").await, "INSUFFICIENT_PERMISSIONS");
-    assert_eq!(code(&app, &key, "Documents.Read").await, "INSUFFICIENT_PERMISSIONS");
+    assert_eq!(
+        code(&app, &key, "documents.*").await,
+        "INSUFFICIENT_PERMISSIONS"
+    );
+    assert_eq!(
+        code(&app, &key, "Documents.Read").await,
+        "INSUFFICIENT_PERMISSIONS"
+    );
 
     for (operation, body) in [
         ("keys.getKey", json!({"keyId": key_id})),
@@ -72,7 +78,10 @@ async fn a_key_holds_its_direct_and_role_permissions() {
     assert_eq!(listed[0]["roles"], json!(["reader"]));
     // Slugs named by createKey that did not exist were created, by their slug.
     let created = app
-        .call("permissions.getPermission", json!({"permission": "documents.write"}))
+        .call(
+            "permissions.getPermission",
+            json!({"permission": "documents.write"}),
+        )
         .await;
     assert_eq!(created["name"], "documents.write");
     // An unknown role is a 404 and creates nothing.
@@ -80,7 +89,8 @@ async fn a_key_holds_its_direct_and_role_permissions() {
         .await
         .error(404, "/role_not_found");
     assert_eq!(
-        app.call("apis.listKeys", json!({"apiId": api})).await
+        app.call("apis.listKeys", json!({"apiId": api}))
+            .await
             .as_array()
             .unwrap()
             .len(),
@@ -93,18 +103,29 @@ async fn syntax_errors_name_the_position_and_nesting_is_bounded() {
     let app = TestApp::start().await;
     let api = app.create_api().await;
     let (_, key) = app.create_key(&api, json!({})).await;
-    for (query, position) in [("a AND", "position 5"), ("(a OR b", "position 7"), ("a $ b", "position 2")] {
+    for (query, position) in [
+        ("a AND", "position 5"),
+        ("(a OR b", "position 7"),
+        ("a $ b", "position 2"),
+    ] {
         let reply = app
             .post("keys.verifyKey", json!({"key": key, "permissions": query}))
             .await;
         let detail = reply.error(400, "/permissions_query_syntax_error");
         assert!(detail.contains(position), "{query}: {detail}");
-        assert_eq!(reply.body["error"]["errors"], json!([]), "SDKs need errors[]");
+        assert_eq!(
+            reply.body["error"]["errors"],
+            json!([]),
+            "SDKs need errors[]"
+        );
     }
     // Deep nesting is refused with a clear 400, whatever the key (no stack to overflow).
     let deep = format!("{}a{}", "(".repeat(400), ")".repeat(400));
     let detail = app
-        .post("keys.verifyKey", json!({"key": "unknown", "permissions": deep}))
+        .post(
+            "keys.verifyKey",
+            json!({"key": "unknown", "permissions": deep}),
+        )
         .await
         .error(400, "/permissions_query_syntax_error");
     assert!(detail.contains("nest"), "{detail}");
@@ -164,8 +185,11 @@ async fn key_permission_operations_change_only_direct_permissions() {
     assert_eq!(slugs(&set), vec!["c.three"]);
     let data = app.verify(&key).await;
     assert_eq!(data["permissions"], json!(["c.three", "documents.read"]));
-    app.call("keys.setPermissions", json!({"keyId": key_id, "permissions": []}))
-        .await;
+    app.call(
+        "keys.setPermissions",
+        json!({"keyId": key_id, "permissions": []}),
+    )
+    .await;
     assert_eq!(
         app.verify(&key).await["permissions"],
         json!(["documents.read"]),
@@ -188,29 +212,50 @@ async fn key_role_operations() {
     role(&app, "writer", &["documents.write"]).await;
     let (key_id, key) = app.create_key(&api, json!({})).await;
     let added = app
-        .call("keys.addRoles", json!({"keyId": key_id, "roles": ["writer", "reader"]}))
+        .call(
+            "keys.addRoles",
+            json!({"keyId": key_id, "roles": ["writer", "reader"]}),
+        )
         .await;
     assert_eq!(added[0]["name"], "reader");
     assert_eq!(added[0]["permissions"][0]["slug"], "documents.read");
     assert_eq!(added[1]["name"], "writer");
-    assert_eq!(code(&app, &key, "documents.read AND documents.write").await, "VALID");
-    app.post("keys.addRoles", json!({"keyId": key_id, "roles": ["ghost"]}))
-        .await
-        .error(404, "/role_not_found");
+    assert_eq!(
+        code(&app, &key, "documents.read AND documents.write").await,
+        "VALID"
+    );
+    app.post(
+        "keys.addRoles",
+        json!({"keyId": key_id, "roles": ["ghost"]}),
+    )
+    .await
+    .error(404, "/role_not_found");
     let left = app
-        .call("keys.removeRoles", json!({"keyId": key_id, "roles": ["writer"]}))
+        .call(
+            "keys.removeRoles",
+            json!({"keyId": key_id, "roles": ["writer"]}),
+        )
         .await;
     assert_eq!(left.as_array().unwrap().len(), 1);
-    assert_eq!(code(&app, &key, "documents.write").await, "INSUFFICIENT_PERMISSIONS");
+    assert_eq!(
+        code(&app, &key, "documents.write").await,
+        "INSUFFICIENT_PERMISSIONS"
+    );
     let set = app
-        .call("keys.setRoles", json!({"keyId": key_id, "roles": ["writer"]}))
+        .call(
+            "keys.setRoles",
+            json!({"keyId": key_id, "roles": ["writer"]}),
+        )
         .await;
     assert_eq!(set[0]["name"], "writer");
     assert_eq!(app.verify(&key).await["roles"], json!(["writer"]));
     app.call("keys.setRoles", json!({"keyId": key_id, "roles": []}))
         .await;
     let data = app.verify(&key).await;
-    assert!(data.get("roles").is_none() && data.get("permissions").is_none(), "{data}");
+    assert!(
+        data.get("roles").is_none() && data.get("permissions").is_none(),
+        "{data}"
+    );
     // updateKey replaces both.
     app.call(
         "keys.updateKey",
@@ -223,7 +268,10 @@ async fn key_role_operations() {
     );
     // A rerolled key holds the same.
     let rerolled = app
-        .call("keys.rerollKey", json!({"keyId": key_id, "expiration": null}))
+        .call(
+            "keys.rerollKey",
+            json!({"keyId": key_id, "expiration": null}),
+        )
         .await;
     let new_key = rerolled["key"].as_str().unwrap();
     assert_eq!(code(&app, new_key, "documents.read AND x.y").await, "VALID");
@@ -248,10 +296,16 @@ async fn deleting_or_changing_a_permission_or_role_revokes_at_once() {
     role(&app, "other", &["documents.read"]).await;
     let (_, by_role) = app.create_key(&api, json!({"roles": ["reader"]})).await;
     let (_, direct) = app
-        .create_key(&api, json!({"permissions": ["documents.read", "audit.read"]}))
+        .create_key(
+            &api,
+            json!({"permissions": ["documents.read", "audit.read"]}),
+        )
         .await;
     let (_, both) = app
-        .create_key(&api, json!({"roles": ["reader"], "permissions": ["audit.read"]}))
+        .create_key(
+            &api,
+            json!({"roles": ["reader"], "permissions": ["audit.read"]}),
+        )
         .await;
     for key in [&by_role, &direct, &both] {
         assert_eq!(code(&app, key, "documents.read").await, "VALID");
@@ -262,7 +316,10 @@ async fn deleting_or_changing_a_permission_or_role_revokes_at_once() {
         json!({"role": reader, "permissions": []}),
     )
     .await;
-    assert_eq!(code(&app, &by_role, "documents.read").await, "INSUFFICIENT_PERMISSIONS");
+    assert_eq!(
+        code(&app, &by_role, "documents.read").await,
+        "INSUFFICIENT_PERMISSIONS"
+    );
     assert_eq!(code(&app, &direct, "documents.read").await, "VALID");
     app.call(
         "permissions.setRolePermissions",
@@ -274,7 +331,10 @@ async fn deleting_or_changing_a_permission_or_role_revokes_at_once() {
     // Deleting the role.
     app.call("permissions.deleteRole", json!({"role": "reader"}))
         .await;
-    assert_eq!(code(&app, &by_role, "documents.read").await, "INSUFFICIENT_PERMISSIONS");
+    assert_eq!(
+        code(&app, &by_role, "documents.read").await,
+        "INSUFFICIENT_PERMISSIONS"
+    );
     assert_eq!(code(&app, &both, "audit.read").await, "VALID");
     assert!(app.verify(&both).await.get("roles").is_none());
 
@@ -285,13 +345,24 @@ async fn deleting_or_changing_a_permission_or_role_revokes_at_once() {
     )
     .await;
     assert_eq!(code(&app, &direct, "audit.view").await, "VALID");
-    assert_eq!(code(&app, &direct, "audit.read").await, "INSUFFICIENT_PERMISSIONS");
+    assert_eq!(
+        code(&app, &direct, "audit.read").await,
+        "INSUFFICIENT_PERMISSIONS"
+    );
 
     // Deleting a permission takes it from keys and from roles.
-    app.call("permissions.deletePermission", json!({"permission": "documents.read"}))
+    app.call(
+        "permissions.deletePermission",
+        json!({"permission": "documents.read"}),
+    )
+    .await;
+    assert_eq!(
+        code(&app, &direct, "documents.read").await,
+        "INSUFFICIENT_PERMISSIONS"
+    );
+    let other = app
+        .call("permissions.getRole", json!({"role": "other"}))
         .await;
-    assert_eq!(code(&app, &direct, "documents.read").await, "INSUFFICIENT_PERMISSIONS");
-    let other = app.call("permissions.getRole", json!({"role": "other"})).await;
     assert_eq!(other["permissions"], json!([]));
 }
 
@@ -302,8 +373,11 @@ async fn key_grant_operations_need_update_key_and_the_rbac_action_or_the_key_urn
     let api = app.create_api().await;
     let other_api = app.create_api().await;
     role(&app, "reader", &["documents.read"]).await;
-    app.call("permissions.createPermission", json!({"name": "p", "slug": "existing.p"}))
-        .await;
+    app.call(
+        "permissions.createPermission",
+        json!({"name": "p", "slug": "existing.p"}),
+    )
+    .await;
     let (key_id, _) = app.create_key(&api, json!({})).await;
     let update = format!("api.{api}.update_key");
     let urn = format!("unkey:v1:{ws}:keyspaces/{api}/keys/{key_id}#update_key");
@@ -321,39 +395,70 @@ async fn key_grant_operations_need_update_key_and_the_rbac_action_or_the_key_urn
         (
             "keys.setPermissions",
             json!({"keyId": key_id, "permissions": ["existing.p"]}),
-            &["rbac.*.add_permission_to_key", "rbac.*.remove_permission_from_key"][..],
+            &[
+                "rbac.*.add_permission_to_key",
+                "rbac.*.remove_permission_from_key",
+            ][..],
         ),
         (
             "keys.addRoles",
             json!({"keyId": key_id, "roles": ["reader"]}),
             &["rbac.*.add_role_to_key"][..],
         ),
-        ("keys.removeRoles", json!({"keyId": key_id, "roles": ["reader"]}), &[][..]),
-        ("keys.setRoles", json!({"keyId": key_id, "roles": ["reader"]}), &[][..]),
+        (
+            "keys.removeRoles",
+            json!({"keyId": key_id, "roles": ["reader"]}),
+            &[][..],
+        ),
+        (
+            "keys.setRoles",
+            json!({"keyId": key_id, "roles": ["reader"]}),
+            &[][..],
+        ),
     ] {
         let mut tuples = vec![update.as_str()];
         tuples.extend_from_slice(rbac);
-        app.post_as(Some(&app.root_key_with(&tuples).await), operation, body.clone())
-            .await
-            .data();
-        app.post_as(Some(&app.root_key_with(&[&urn]).await), operation, body.clone())
-            .await
-            .data();
+        app.post_as(
+            Some(&app.root_key_with(&tuples).await),
+            operation,
+            body.clone(),
+        )
+        .await
+        .data();
+        app.post_as(
+            Some(&app.root_key_with(&[&urn]).await),
+            operation,
+            body.clone(),
+        )
+        .await
+        .data();
         if !rbac.is_empty() {
             // update_key alone is not enough in tuple form.
-            app.post_as(Some(&app.root_key_with(&[&update]).await), operation, body.clone())
-                .await
-                .error(403, "/insufficient_permissions");
+            app.post_as(
+                Some(&app.root_key_with(&[&update]).await),
+                operation,
+                body.clone(),
+            )
+            .await
+            .error(403, "/insufficient_permissions");
         }
         let mut elsewhere = vec![format!("api.{other_api}.update_key")];
         elsewhere.extend(rbac.iter().map(|s| s.to_string()));
         let elsewhere: Vec<&str> = elsewhere.iter().map(String::as_str).collect();
-        app.post_as(Some(&app.root_key_with(&elsewhere).await), operation, body.clone())
-            .await
-            .error(403, "/insufficient_permissions");
-        app.post_as(Some(&app.other_workspace_root_key().await), operation, body.clone())
-            .await
-            .error(404, "/key_not_found");
+        app.post_as(
+            Some(&app.root_key_with(&elsewhere).await),
+            operation,
+            body.clone(),
+        )
+        .await
+        .error(403, "/insufficient_permissions");
+        app.post_as(
+            Some(&app.other_workspace_root_key().await),
+            operation,
+            body.clone(),
+        )
+        .await
+        .error(404, "/key_not_found");
     }
     // Creating a missing permission through a key takes rbac.*.create_permission too.
     let adder = app
@@ -375,7 +480,11 @@ async fn key_grant_operations_need_update_key_and_the_rbac_action_or_the_key_urn
     .await
     .error(404, "/permission_not_found");
     let creator = app
-        .root_key_with(&[&update, "rbac.*.add_permission_to_key", "rbac.*.create_permission"])
+        .root_key_with(&[
+            &update,
+            "rbac.*.add_permission_to_key",
+            "rbac.*.create_permission",
+        ])
         .await;
     app.post_as(
         Some(&creator),
@@ -400,13 +509,18 @@ async fn verification_can_be_restricted_to_keyspaces() {
     let app = TestApp::start().await;
     let api = app.create_api().await;
     let other = app.create_api().await;
-    let (_, key) = app.create_key(&api, json!({"credits": {"remaining": 5}})).await;
+    let (_, key) = app
+        .create_key(&api, json!({"credits": {"remaining": 5}}))
+        .await;
     let data = app
         .call("keys.verifyKey", json!({"key": key, "keyspaces": [other]}))
         .await;
     assert_eq!(data, json!({"valid": false, "code": "NOT_FOUND"}));
     let data = app
-        .call("keys.verifyKey", json!({"key": key, "keyspaces": [other, api]}))
+        .call(
+            "keys.verifyKey",
+            json!({"key": key, "keyspaces": [other, api]}),
+        )
         .await;
     assert_eq!(data["code"], "VALID");
     assert_eq!(data["keyspaceId"], json!(api));
@@ -416,7 +530,10 @@ async fn verification_can_be_restricted_to_keyspaces() {
         .await;
     reply.error(400, "/invalid_input");
     assert_eq!(reply.error_locations(), vec!["body.keyspaces"]);
-    app.post("keys.verifyKey", json!({"key": key, "keyspaces": ["bad id"]}))
-        .await
-        .error(400, "/invalid_input");
+    app.post(
+        "keys.verifyKey",
+        json!({"key": key, "keyspaces": ["bad id"]}),
+    )
+    .await
+    .error(400, "/invalid_input");
 }

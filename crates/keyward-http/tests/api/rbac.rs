@@ -96,8 +96,11 @@ async fn permissions_are_created_read_listed_updated_and_deleted() {
     .error(409, "/permission_already_exists");
     assert_eq!(app.audit_events("permission.update").await.len(), 1);
 
-    app.call("permissions.deletePermission", json!({"permission": "docs.read"}))
-        .await;
+    app.call(
+        "permissions.deletePermission",
+        json!({"permission": "docs.read"}),
+    )
+    .await;
     for operation in ["permissions.getPermission", "permissions.deletePermission"] {
         app.post(operation, json!({"permission": id}))
             .await
@@ -200,7 +203,8 @@ async fn roles_hold_permissions_created_on_the_fly() {
         .error(404, "/role_not_found");
     // The permissions outlive the role.
     assert_eq!(
-        app.call("permissions.listPermissions", json!({})).await
+        app.call("permissions.listPermissions", json!({}))
+            .await
             .as_array()
             .unwrap()
             .len(),
@@ -240,7 +244,11 @@ async fn bad_requests_say_what_to_fix_and_change_nothing() {
             json!({"name": "r", "permissions": ["ok", "not ok"]}),
             "body.permissions[1]",
         ),
-        ("permissions.listPermissions", json!({"limit": 0}), "body.limit"),
+        (
+            "permissions.listPermissions",
+            json!({"limit": 0}),
+            "body.limit",
+        ),
         ("permissions.listRoles", json!({"limit": 101}), "body.limit"),
         ("permissions.getRole", json!({"role": ""}), "body.role"),
         (
@@ -251,11 +259,19 @@ async fn bad_requests_say_what_to_fix_and_change_nothing() {
     ] {
         let reply = app.post(operation, body.clone()).await;
         reply.error(400, "/invalid_input");
-        assert_eq!(reply.error_locations(), vec![location], "{operation} {body}");
+        assert_eq!(
+            reply.error_locations(),
+            vec![location],
+            "{operation} {body}"
+        );
     }
     // A role whose permissions cannot all be created is not created either.
     let limited = app
-        .root_key_with(&["rbac.*.create_role", "rbac.*.add_permission_to_role", "rbac.*.read_role"])
+        .root_key_with(&[
+            "rbac.*.create_role",
+            "rbac.*.add_permission_to_role",
+            "rbac.*.read_role",
+        ])
         .await;
     let detail = app
         .post_as(
@@ -416,7 +432,10 @@ async fn every_permissions_operation_is_allowed_denied_and_hidden_from_other_wor
     // the matrix's own key, and one there.
     let here = app.call("permissions.listPermissions", json!({})).await;
     assert_eq!(
-        slugs(&here).iter().filter(|s| **s == "made.by.matrix").count(),
+        slugs(&here)
+            .iter()
+            .filter(|s| **s == "made.by.matrix")
+            .count(),
         1
     );
     let there = app
@@ -441,9 +460,13 @@ async fn deleting_in_another_workspace_finds_nothing() {
     )
     .await
     .error(404, "/permission_not_found");
-    app.post_as(Some(&stranger), "permissions.deleteRole", json!({"role": role}))
-        .await
-        .error(404, "/role_not_found");
+    app.post_as(
+        Some(&stranger),
+        "permissions.deleteRole",
+        json!({"role": role}),
+    )
+    .await
+    .error(404, "/role_not_found");
     // The other workspace may use the same slug and name: they are per workspace.
     app.post_as(
         Some(&stranger),
@@ -454,7 +477,10 @@ async fn deleting_in_another_workspace_finds_nothing() {
     .data();
     let denied = app.root_key_with(&["rbac.*.read_permission"]).await;
     for (operation, body) in [
-        ("permissions.deletePermission", json!({"permission": permission})),
+        (
+            "permissions.deletePermission",
+            json!({"permission": permission}),
+        ),
         ("permissions.deleteRole", json!({"role": role})),
     ] {
         app.post_as(Some(&denied), operation, body.clone())
@@ -471,7 +497,11 @@ async fn deleting_in_another_workspace_finds_nothing() {
     )
     .await
     .data();
-    app.post_as(Some(&deleter), "permissions.deleteRole", json!({"role": "mine"}))
-        .await
-        .data();
+    app.post_as(
+        Some(&deleter),
+        "permissions.deleteRole",
+        json!({"role": "mine"}),
+    )
+    .await
+    .data();
 }

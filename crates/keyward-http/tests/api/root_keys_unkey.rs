@@ -6,7 +6,10 @@ use serde_json::{Value, json};
 use crate::helpers::TestApp;
 
 fn listed<'a>(list: &'a Value, key_id: &str) -> Option<&'a Value> {
-    list.as_array().unwrap().iter().find(|k| k["keyId"] == key_id)
+    list.as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["keyId"] == key_id)
 }
 
 #[tokio::test]
@@ -42,7 +45,12 @@ async fn the_unkey_names_create_list_update_reroll_and_delete() {
         .await
         .data();
     let used = app.call("rootKeys.listKeys", json!({})).await;
-    assert!(listed(&used, &key_id).unwrap()["lastUsedAt"].as_i64().unwrap() > 0);
+    assert!(
+        listed(&used, &key_id).unwrap()["lastUsedAt"]
+            .as_i64()
+            .unwrap()
+            > 0
+    );
 
     // Disabled: refused with 403 from its next request; enabled again, it works.
     app.call(
@@ -67,7 +75,10 @@ async fn the_unkey_names_create_list_update_reroll_and_delete() {
 
     // Reroll: the new key holds the same; `null` leaves the old one as it is, 0 ends it now.
     let rerolled = app
-        .call("rootKeys.rerollKey", json!({"keyId": key_id, "expiration": null}))
+        .call(
+            "rootKeys.rerollKey",
+            json!({"keyId": key_id, "expiration": null}),
+        )
         .await;
     let new_key = rerolled["key"].as_str().unwrap().to_owned();
     assert_ne!(new_key, key);
@@ -80,8 +91,11 @@ async fn the_unkey_names_create_list_update_reroll_and_delete() {
     let list = app.call("rootKeys.listKeys", json!({})).await;
     let new_entry = listed(&list, rerolled["keyId"].as_str().unwrap()).unwrap();
     assert_eq!(new_entry["permissions"], json!(["api.*.read_api"]));
-    app.call("rootKeys.rerollKey", json!({"keyId": key_id, "expiration": 0}))
-        .await;
+    app.call(
+        "rootKeys.rerollKey",
+        json!({"keyId": key_id, "expiration": 0}),
+    )
+    .await;
     let detail = app
         .post_as(Some(&key), "apis.getApi", json!({"apiId": api}))
         .await
@@ -101,7 +115,12 @@ async fn the_unkey_names_create_list_update_reroll_and_delete() {
             .await
             .error(404, "/root_key_not_found");
     }
-    for event in ["rootKey.create", "rootKey.update", "rootKey.reroll", "rootKey.delete"] {
+    for event in [
+        "rootKey.create",
+        "rootKey.update",
+        "rootKey.reroll",
+        "rootKey.delete",
+    ] {
         assert!(!app.audit_events(event).await.is_empty(), "{event}");
     }
 }
@@ -266,8 +285,14 @@ async fn changing_a_root_key_takes_every_permission_it_holds() {
         .await;
     // It cannot disable, change, reroll or delete the all-powerful key…
     for (operation, body) in [
-        ("rootKeys.updateKey", json!({"keyId": bootstrap, "enabled": false})),
-        ("rootKeys.rerollKey", json!({"keyId": bootstrap, "expiration": 0})),
+        (
+            "rootKeys.updateKey",
+            json!({"keyId": bootstrap, "enabled": false}),
+        ),
+        (
+            "rootKeys.rerollKey",
+            json!({"keyId": bootstrap, "expiration": 0}),
+        ),
         ("rootKeys.deleteKey", json!({"keyId": bootstrap})),
     ] {
         let detail = app
@@ -295,9 +320,13 @@ async fn changing_a_root_key_takes_every_permission_it_holds() {
     )
     .await
     .data();
-    app.post_as(Some(&target_key), "apis.listKeys", json!({"apiId": "api_x"}))
-        .await
-        .error(403, "/key_disabled");
+    app.post_as(
+        Some(&target_key),
+        "apis.listKeys",
+        json!({"apiId": "api_x"}),
+    )
+    .await
+    .error(403, "/key_disabled");
     // Reroll with `expiration` other than null also takes `#delete`.
     let (_, writer_only) = app
         .root_key_id_with(&[&format!("unkey:v1:{ws}:rootKeys/*#write"), "api.*.read_api"])
@@ -330,8 +359,14 @@ async fn changing_a_root_key_takes_every_permission_it_holds() {
     // Another workspace sees none of these keys.
     let stranger = app.other_workspace_root_key().await;
     for (operation, body) in [
-        ("rootKeys.updateKey", json!({"keyId": target, "enabled": false})),
-        ("rootKeys.rerollKey", json!({"keyId": target, "expiration": null})),
+        (
+            "rootKeys.updateKey",
+            json!({"keyId": target, "enabled": false}),
+        ),
+        (
+            "rootKeys.rerollKey",
+            json!({"keyId": target, "expiration": null}),
+        ),
         ("rootKeys.deleteKey", json!({"keyId": target})),
     ] {
         app.post_as(Some(&stranger), operation, body)
@@ -423,14 +458,14 @@ async fn an_earlier_versions_all_powerful_key_is_upgraded_at_start() {
     let (narrow_id, _) = app.root_key_id_with(&["api.*.read_api"]).await;
     // What the first release gave its bootstrap key: every wildcard tuple of its catalog,
     // without `rootkey.*.update_root_key` or the URN of everything.
-    let first_release: Vec<String> = app.call("rootKeys.listKeys", json!({})).await[0]
-        ["permissions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p.as_str().unwrap().to_owned())
-        .filter(|p| p != "rootkey.*.update_root_key" && !p.starts_with("unkey:"))
-        .collect();
+    let first_release: Vec<String> =
+        app.call("rootKeys.listKeys", json!({})).await[0]["permissions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_str().unwrap().to_owned())
+            .filter(|p| p != "rootkey.*.update_root_key" && !p.starts_with("unkey:"))
+            .collect();
     let app = edit_database(
         app,
         "update root_keys set permissions = $1 where name = 'default root key'",
@@ -477,7 +512,10 @@ async fn an_earlier_versions_all_powerful_key_is_upgraded_at_start() {
     let app = TestApp::start_in(dir).await;
     let upgrades = app.audit_events("rootKey.update").await;
     assert_eq!(
-        upgrades.iter().filter(|e| e["actor"]["type"] == "system").count(),
+        upgrades
+            .iter()
+            .filter(|e| e["actor"]["type"] == "system")
+            .count(),
         1
     );
 }

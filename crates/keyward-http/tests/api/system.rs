@@ -195,7 +195,10 @@ async fn openapi_document_states_what_the_server_enforces() {
     assert_eq!(create_key["expires"]["maximum"], 4_102_444_800_000_i64);
     assert_eq!(create_key["meta"]["maxProperties"], 100);
     assert_eq!(create_key["recoverable"]["enum"], json!([false, null]));
-    assert!(create_key.get("ratelimits").is_none(), "ratelimits is offered");
+    assert!(
+        create_key.get("ratelimits").is_none(),
+        "ratelimits is offered"
+    );
     assert!(
         schemas["UpdateKeyRequest"]["properties"]
             .get("ratelimits")

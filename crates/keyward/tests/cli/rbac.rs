@@ -7,7 +7,15 @@ use crate::support::TestServer;
 
 fn verify_with(t: &TestServer, key: &str, query: &str) -> String {
     let out = t
-        .keyward(&["api", "keys", "verify-key", "--key", key, "--permissions", query])
+        .keyward(&[
+            "api",
+            "keys",
+            "verify-key",
+            "--key",
+            key,
+            "--permissions",
+            query,
+        ])
         .run();
     out.ok();
     out.data()["code"].as_str().unwrap().to_owned()
@@ -49,7 +57,12 @@ fn permissions_roles_and_key_grants() {
     let api = t.create_api("grants");
     let key = t
         .keyward(&[
-            "api", "keys", "create-key", "--api-id", &api, "--roles=reader",
+            "api",
+            "keys",
+            "create-key",
+            "--api-id",
+            &api,
+            "--roles=reader",
         ])
         .run();
     key.ok();
@@ -57,7 +70,10 @@ fn permissions_roles_and_key_grants() {
         key.data()["keyId"].as_str().unwrap().to_owned(),
         key.data()["key"].as_str().unwrap().to_owned(),
     );
-    assert_eq!(verify_with(&t, &key, "documents.read AND comments.read"), "VALID");
+    assert_eq!(
+        verify_with(&t, &key, "documents.read AND comments.read"),
+        "VALID"
+    );
     let added = t
         .keyward(&[
             "api",
@@ -81,14 +97,27 @@ fn permissions_roles_and_key_grants() {
     ])
     .run()
     .ok();
-    assert_eq!(verify_with(&t, &key, "documents.write"), "INSUFFICIENT_PERMISSIONS");
+    assert_eq!(
+        verify_with(&t, &key, "documents.write"),
+        "INSUFFICIENT_PERMISSIONS"
+    );
     t.keyward(&["api", "keys", "set-roles", "--key-id", &key_id, "--roles="])
         .run()
         .ok();
-    assert_eq!(verify_with(&t, &key, "documents.read"), "INSUFFICIENT_PERMISSIONS");
-    t.keyward(&["api", "keys", "add-roles", "--key-id", &key_id, "--roles=reader"])
-        .run()
-        .ok();
+    assert_eq!(
+        verify_with(&t, &key, "documents.read"),
+        "INSUFFICIENT_PERMISSIONS"
+    );
+    t.keyward(&[
+        "api",
+        "keys",
+        "add-roles",
+        "--key-id",
+        &key_id,
+        "--roles=reader",
+    ])
+    .run()
+    .ok();
     t.keyward(&[
         "api",
         "permissions",
@@ -98,7 +127,10 @@ fn permissions_roles_and_key_grants() {
     ])
     .run()
     .ok();
-    assert_eq!(verify_with(&t, &key, "documents.read"), "INSUFFICIENT_PERMISSIONS");
+    assert_eq!(
+        verify_with(&t, &key, "documents.read"),
+        "INSUFFICIENT_PERMISSIONS"
+    );
     t.keyward(&[
         "api",
         "permissions",
@@ -110,24 +142,46 @@ fn permissions_roles_and_key_grants() {
     .run()
     .ok();
     let got = t
-        .keyward(&["api", "permissions", "get-permission", "--permission=docs.read"])
+        .keyward(&[
+            "api",
+            "permissions",
+            "get-permission",
+            "--permission=docs.read",
+        ])
         .run();
     got.ok();
     assert_eq!(got.data()["name"], "Read documents");
     t.keyward(&["api", "permissions", "delete-role", "--role=reader"])
         .run()
         .ok();
-    t.keyward(&["api", "permissions", "delete-permission", "--permission=docs.read"])
-        .run()
-        .ok();
+    t.keyward(&[
+        "api",
+        "permissions",
+        "delete-permission",
+        "--permission=docs.read",
+    ])
+    .run()
+    .ok();
     // A missing role is a 404, exit 1, saying what was not found.
     let missing = t
-        .keyward(&["api", "keys", "add-roles", "--key-id", &key_id, "--roles=ghost"])
+        .keyward(&[
+            "api",
+            "keys",
+            "add-roles",
+            "--key-id",
+            &key_id,
+            "--roles=ghost",
+        ])
         .run();
     missing.exit(1);
     assert!(missing.stderr.contains("ghost"), "{}", missing.stderr);
     let permissions = t
-        .keyward(&["api", "permissions", "list-permissions", "--search=comments"])
+        .keyward(&[
+            "api",
+            "permissions",
+            "list-permissions",
+            "--search=comments",
+        ])
         .run();
     permissions.ok();
     assert_eq!(permissions.data()[0]["slug"], "comments.read");
@@ -166,7 +220,11 @@ fn identities_lifecycle() {
         .keyward(&["api", "identities", "list-identities", "--output=table"])
         .run();
     listed.ok();
-    assert!(listed.stdout.contains("user_1") && listed.stdout.contains("free"), "{}", listed.stdout);
+    assert!(
+        listed.stdout.contains("user_1") && listed.stdout.contains("free"),
+        "{}",
+        listed.stdout
+    );
     t.keyward(&["api", "identities", "delete-identity", "--identity=user_1"])
         .run()
         .ok();
@@ -192,8 +250,16 @@ fn root_keys_by_unkeys_names() {
     let key = created.data()["key"].as_str().unwrap().to_owned();
     let api = t.create_api("root-keys");
     let get_api = |key: &str| {
-        t.keyward(&["api", "apis", "get-api", "--api-id", &api, "--root-key", key])
-            .run()
+        t.keyward(&[
+            "api",
+            "apis",
+            "get-api",
+            "--api-id",
+            &api,
+            "--root-key",
+            key,
+        ])
+        .run()
     };
     get_api(&key).ok();
     t.keyward(&[
@@ -207,9 +273,16 @@ fn root_keys_by_unkeys_names() {
     .run()
     .ok();
     get_api(&key).exit(1);
-    t.keyward(&["api", "root-keys", "update-key", "--key-id", &key_id, "--enabled"])
-        .run()
-        .ok();
+    t.keyward(&[
+        "api",
+        "root-keys",
+        "update-key",
+        "--key-id",
+        &key_id,
+        "--enabled",
+    ])
+    .run()
+    .ok();
     let rerolled = t
         .keyward(&[
             "api",
@@ -278,7 +351,13 @@ fn every_new_command_has_help_with_examples_and_completions() {
         ),
         (
             "root-keys",
-            &["create-key", "list-keys", "update-key", "reroll-key", "delete-key"][..],
+            &[
+                "create-key",
+                "list-keys",
+                "update-key",
+                "reroll-key",
+                "delete-key",
+            ][..],
         ),
     ] {
         for command in commands {
@@ -291,7 +370,10 @@ fn every_new_command_has_help_with_examples_and_completions() {
                 "{group} {command}:\n{}",
                 out.stdout
             );
-            assert!(text.contains("Example: --"), "{group} {command}: flags have examples");
+            assert!(
+                text.contains("Example: --"),
+                "{group} {command}: flags have examples"
+            );
         }
         for shell in ["bash", "zsh", "fish"] {
             let completions = t.bare(&["completions", shell]).run();

@@ -17,6 +17,7 @@ pub async fn delete_identity(
     RequestOrigin(origin): RequestOrigin,
     Body(request): Body<<Op as Endpoint>::Request>,
 ) -> Result<Data<<Op as Endpoint>::Data>, ErrorResponse> {
-    let answer = service::identities::delete_identity(&app.keyward, &caller, origin, request).await?;
+    let answer =
+        service::identities::delete_identity(&app.keyward, &caller, origin, request).await?;
     Ok(Data(answer))
 }

@@ -17,6 +17,7 @@ pub async fn set_role_permissions(
     RequestOrigin(origin): RequestOrigin,
     Body(request): Body<<Op as Endpoint>::Request>,
 ) -> Result<Data<Vec<<Op as Endpoint>::Data>>, ErrorResponse> {
-    let answer = service::rbac::set_role_permissions(&app.keyward, &caller, origin, request).await?;
+    let answer =
+        service::rbac::set_role_permissions(&app.keyward, &caller, origin, request).await?;
     Ok(Data(answer))
 }

@@ -17,6 +17,8 @@ pub async fn list_keys(
     Authenticated(caller): Authenticated,
     Body(request): Body<<Op as Endpoint>::Request>,
 ) -> Result<Page<<Op as Endpoint>::Data>, ErrorResponse> {
-    let answer = service::root_keys::list_root_keys(&app.keyward, &caller, request, Listing::Readable).await?;
+    let answer =
+        service::root_keys::list_root_keys(&app.keyward, &caller, request, Listing::Readable)
+            .await?;
     Ok(Page::from(answer))
 }

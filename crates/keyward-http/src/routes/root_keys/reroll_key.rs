@@ -17,6 +17,7 @@ pub async fn reroll_key(
     RequestOrigin(origin): RequestOrigin,
     Body(request): Body<<Op as Endpoint>::Request>,
 ) -> Result<Data<<Op as Endpoint>::Data>, ErrorResponse> {
-    let answer = service::root_keys::reroll_root_key(&app.keyward, &caller, origin, request).await?;
+    let answer =
+        service::root_keys::reroll_root_key(&app.keyward, &caller, origin, request).await?;
     Ok(Data(answer))
 }

@@ -4,11 +4,11 @@
 
 pub mod apis;
 pub mod audit_logs;
+pub mod identities;
 pub mod keys;
+pub mod permissions;
 pub mod root_keys;
 pub mod workspaces;
-pub mod permissions;
-pub mod identities;
 
 use clap::Subcommand;
 

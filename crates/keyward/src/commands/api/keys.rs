@@ -161,8 +161,13 @@ pub async fn run(ctx: &Ctx, command: KeysCommand) -> CliResult {
     }
 }
 
-const PERMISSION_COLUMNS: &[Column] = &[col("ID", "/id"), col("SLUG", "/slug"), col("NAME", "/name")];
-const ROLE_COLUMNS: &[Column] = &[col("ID", "/id"), col("NAME", "/name"), col("PERMISSIONS", "/permissions")];
+const PERMISSION_COLUMNS: &[Column] =
+    &[col("ID", "/id"), col("SLUG", "/slug"), col("NAME", "/name")];
+const ROLE_COLUMNS: &[Column] = &[
+    col("ID", "/id"),
+    col("NAME", "/name"),
+    col("PERMISSIONS", "/permissions"),
+];
 
 /// A set flag, a `--clear-…` flag, or neither.
 fn nullable<T>(value: Option<T>, clear: bool) -> Nullable<T> {

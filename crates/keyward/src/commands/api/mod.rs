@@ -5,11 +5,11 @@
 
 mod apis;
 mod audit_logs;
+mod identities;
 mod keys;
+mod permissions;
 mod root_keys;
 mod workspaces;
-mod permissions;
-mod identities;
 
 use std::io::{IsTerminal, Read};
 
