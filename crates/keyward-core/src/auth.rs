@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
 
 use keyward_store::{Db, root_keys};
 use keyward_types::ErrorCode;
-use keyward_types::permissions::{Action, Grant, Grants, Resource, Scope, Target};
+use keyward_types::permissions::{self, Action, Grant, Grants, Scope, Target};
 
 use crate::Keyward;
 use crate::cache::LoadError;
@@ -71,7 +71,11 @@ impl Caller {
         if self.may(action, target) {
             Ok(())
         } else {
-            Err(ApiError::missing_permission(&accepted(action, target)))
+            Err(ApiError::missing_permission(&accepted(
+                self.workspace_id(),
+                action,
+                target,
+            )))
         }
     }
 
@@ -90,22 +94,18 @@ impl Caller {
     }
 }
 
-/// The tuples that grant `action` on `target`, as an error message lists them: the wildcard,
-/// and the one naming the target's API or namespace where there is one.
-fn accepted(action: Action, target: &Target<'_>) -> Vec<String> {
-    let scoped = match (action.resource(), target) {
-        (Resource::Api, Target::Api(id) | Target::Key { api_id: id, .. }) => Some(*id),
-        (Resource::Ratelimit, Target::Namespace(id)) => Some(*id),
-        _ => None,
-    };
+/// The permissions that grant `action` on `target`, as an error message lists them: the wildcard
+/// tuple, the tuple naming the target where there is one, and the URN where there is one.
+fn accepted(workspace_id: &str, action: Action, target: &Target<'_>) -> Vec<String> {
     let mut list = vec![action.wildcard()];
-    if let Some(id) = scoped {
+    if let Some(id) = target.tuple_id(action.resource()) {
         let grant = Grant::Tuple {
             action,
             scope: Scope::One(id.into()),
         };
         list.push(grant.to_string());
     }
+    list.extend(permissions::urn_granting(workspace_id, action, target));
     list
 }
 

@@ -199,7 +199,7 @@ pub enum Target<'a> {
 
 impl<'a> Target<'a> {
     /// The id a tuple's `<id>` names for actions of `resource` on this target, if any.
-    fn tuple_id(&self, resource: Resource) -> Option<&'a str> {
+    pub fn tuple_id(&self, resource: Resource) -> Option<&'a str> {
         match (resource, *self) {
             (Resource::Api, Target::Api(id) | Target::Key { api_id: id, .. }) => Some(id),
             (Resource::Ratelimit, Target::Namespace(id)) => Some(id),
@@ -269,6 +269,17 @@ fn urn_needed<'a>(action: Action, target: &Target<'a>) -> Option<(UrnPath<'a>, &
         (A::ReadRootKey, _) => (path(&["rootKeys", "*"]), "read"),
         (A::DeleteRootKey, Target::RootKey(id)) => (path(&["rootKeys", id]), "delete"),
         _ => return None,
+    })
+}
+
+/// The URN granting `action` on `target` to a root key of `workspace_id`, as an error message
+/// names it; `None` for actions checked by tuple only.
+pub fn urn_granting(workspace_id: &str, action: Action, target: &Target<'_>) -> Option<String> {
+    urn_needed(action, target).map(|(path, name)| {
+        format!(
+            "unkey:v1:{workspace_id}:{}#{name}",
+            path.segments().join("/")
+        )
     })
 }
 
@@ -972,6 +983,15 @@ mod tests {
         assert!(covers(&all, "api.*.delete_key"));
         assert!(covers(&all, "rootkey.*.update_root_key"));
         assert!(!covers(&all, "workspace.*.create_workspace"));
+    }
+
+    #[test]
+    fn errors_can_name_the_urn_that_grants() {
+        assert_eq!(
+            urn_granting("ws_1", Action::ReadIdentity, &Target::Identity("id_1")).as_deref(),
+            Some("unkey:v1:ws_1:projects/*/identities/*#read_identity")
+        );
+        assert_eq!(urn_granting("ws_1", Action::ReadAuditLog, &Target::Workspace), None);
     }
 
     #[test]

@@ -27,6 +27,7 @@ use crate::audit::{Actor, Event, Origin, Target as AuditTarget, TargetKind};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::key_material::{KeyHash, new_id};
+use crate::service::keys as keys_service;
 use crate::service::paginate;
 use crate::time::now_ms;
 use crate::work::{Invalidation, Work};
@@ -210,24 +211,28 @@ fn names(list: &[String]) -> String {
         .join(", ")
 }
 
-/// Roles with their permissions, as answers show them.
-async fn role_views(c: &mut impl AsConn, roles: Vec<RoleRecord>) -> ApiResult<Vec<Role>> {
+fn role_view(role: RoleRecord) -> Role {
+    Role {
+        id: role.id,
+        name: role.name,
+        description: role.description,
+        permissions: None,
+    }
+}
+
+/// `roles` with their permissions, as answers show them.
+async fn with_permissions(c: &mut impl AsConn, mut roles: Vec<Role>) -> ApiResult<Vec<Role>> {
     let held = rbac::permissions_of_roles(c, &ids(&roles, |r| &r.id)).await?;
-    Ok(roles
-        .into_iter()
-        .map(|role| Role {
-            permissions: Some(
-                held.iter()
-                    .filter(|p| p.holder_id == role.id)
-                    .cloned()
-                    .map(held_view)
-                    .collect(),
-            ),
-            id: role.id,
-            name: role.name,
-            description: role.description,
-        })
-        .collect())
+    for role in &mut roles {
+        role.permissions = Some(
+            held.iter()
+                .filter(|p| p.holder_id == role.id)
+                .cloned()
+                .map(held_view)
+                .collect(),
+        );
+    }
+    Ok(roles)
 }
 
 /// Runs a store write whose uniqueness conflict is the user's 409 `code`.
@@ -508,7 +513,7 @@ pub async fn get_role(keyward: &Keyward, caller: &Caller, req: RoleRequest) -> A
     let mut conn = keyward.db.reader().await?;
     let role = find_role(&mut conn, caller, &req.role).await?;
     caller.require(Action::ReadRole, &Target::Role(&role.id))?;
-    let mut views = role_views(&mut conn, vec![role]).await?;
+    let mut views = with_permissions(&mut conn, vec![role_view(role)]).await?;
     Ok(views.pop().expect("one role in, one out"))
 }
 
@@ -529,7 +534,8 @@ pub async fn list_roles(
     )
     .await?;
     let (rows, pagination) = paginate(rows, limit, |r| r.id.clone());
-    Ok((role_views(&mut conn, rows).await?, pagination))
+    let roles = rows.into_iter().map(role_view).collect();
+    Ok((with_permissions(&mut conn, roles).await?, pagination))
 }
 
 pub async fn update_role(
@@ -664,7 +670,7 @@ pub async fn set_role_permissions(
 // ---------------------------------------------------------------------------------------------
 // keys.*Permissions, keys.*Roles
 
-/// The live key `key_id` of the caller's workspace, locked, and the caller allowed `actions`
+/// The live key `key_id` of the caller's workspace, locked, once the caller is allowed `actions`
 /// on it.
 async fn lock_key(
     work: &mut Work,
@@ -672,17 +678,8 @@ async fn lock_key(
     key_id: &str,
     actions: &[Action],
 ) -> ApiResult<KeyRecord> {
-    let key =
-        keyward_store::keys::find_live_by_id_for_update(work.tx(), caller.workspace_id(), key_id)
-            .await?
-            .ok_or_else(|| ApiError::key_not_found(key_id))?;
-    caller.require_all(
-        actions,
-        &Target::Key {
-            api_id: &key.api_id,
-            key_id: &key.id,
-        },
-    )?;
+    let key = keys_service::lock_key(work, caller, key_id).await?;
+    caller.require_all(actions, &keys_service::on(&key))?;
     Ok(key)
 }
 
@@ -707,16 +704,14 @@ async fn roles_of(c: &mut impl AsConn, key_id: &str) -> ApiResult<Vec<Role>> {
     let held = rbac::roles_of_keys(c, &[key_id.to_owned()]).await?;
     let roles = held
         .into_iter()
-        .map(|r| RoleRecord {
+        .map(|r| Role {
             id: r.id,
-            workspace_id: String::new(),
             name: r.name,
             description: r.description,
-            created_at: 0,
-            updated_at: None,
+            permissions: None,
         })
         .collect();
-    role_views(c, roles).await
+    with_permissions(c, roles).await
 }
 
 /// Links `permissions` to `key` (in `work`) with its audit event.
@@ -936,7 +931,7 @@ pub async fn set_roles(
     let key = lock_key(&mut work, caller, &req.key_id, &[Action::UpdateKey]).await?;
     let roles = existing_roles(work.tx(), caller, &req.roles).await?;
     grant_roles(&mut work, caller, &key, &roles, true).await?;
-    let answer = role_views(work.tx(), roles).await?;
+    let answer = with_permissions(work.tx(), roles.into_iter().map(role_view).collect()).await?;
     forget(&mut work, &key);
     work.commit().await?;
     Ok(answer)
