@@ -356,6 +356,29 @@ async fn changing_a_root_key_takes_every_permission_it_holds() {
     )
     .await
     .data();
+    let (_, lister) = app.root_key_id_with(&["rootkey.*.read_root_key"]).await;
+    let all = app
+        .post_as(Some(&lister), "rootKeys.listKeys", json!({}))
+        .await;
+    assert!(listed(all.data(), &target).is_some() && listed(all.data(), &bootstrap).is_some());
+    let (_, rerolls) = app
+        .root_key_id_with(&[
+            "rootkey.*.update_root_key",
+            "rootkey.*.delete_root_key",
+            "api.*.read_api",
+        ])
+        .await;
+    app.post_as(
+        Some(&rerolls),
+        "rootKeys.rerollKey",
+        json!({"keyId": target, "expiration": 60000}),
+    )
+    .await
+    .data();
+    let (doomed, _) = app.root_key_id_with(&["api.*.read_api"]).await;
+    app.post_as(Some(&narrow), "rootKeys.deleteKey", json!({"keyId": doomed}))
+        .await
+        .data();
     // Another workspace sees none of these keys.
     let stranger = app.other_workspace_root_key().await;
     for (operation, body) in [
