@@ -358,7 +358,7 @@ mod tests {
     fn some_leaves(q: &Query, out: &mut HashSet<String>, i: &mut usize) {
         match q {
             Query::Permission(p) => {
-                if *i % 2 == 0 {
+                if i.is_multiple_of(2) {
                     out.insert(p.clone());
                 }
                 *i += 1;

@@ -991,7 +991,10 @@ mod tests {
             urn_granting("ws_1", Action::ReadIdentity, &Target::Identity("id_1")).as_deref(),
             Some("unkey:v1:ws_1:projects/*/identities/*#read_identity")
         );
-        assert_eq!(urn_granting("ws_1", Action::ReadAuditLog, &Target::Workspace), None);
+        assert_eq!(
+            urn_granting("ws_1", Action::ReadAuditLog, &Target::Workspace),
+            None
+        );
     }
 
     #[test]

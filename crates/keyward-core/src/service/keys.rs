@@ -172,7 +172,11 @@ async fn find_key(c: &mut impl AsConn, caller: &Caller, key_id: &str) -> ApiResu
 }
 
 /// Like [`find_key`], locking the key until `work` ends.
-pub(crate) async fn lock_key(work: &mut Work, caller: &Caller, key_id: &str) -> ApiResult<KeyRecord> {
+pub(crate) async fn lock_key(
+    work: &mut Work,
+    caller: &Caller,
+    key_id: &str,
+) -> ApiResult<KeyRecord> {
     keys::find_live_by_id_for_update(work.tx(), caller.workspace_id(), key_id)
         .await?
         .ok_or_else(|| ApiError::key_not_found(key_id))

@@ -376,9 +376,13 @@ async fn changing_a_root_key_takes_every_permission_it_holds() {
     .await
     .data();
     let (doomed, _) = app.root_key_id_with(&["api.*.read_api"]).await;
-    app.post_as(Some(&narrow), "rootKeys.deleteKey", json!({"keyId": doomed}))
-        .await
-        .data();
+    app.post_as(
+        Some(&narrow),
+        "rootKeys.deleteKey",
+        json!({"keyId": doomed}),
+    )
+    .await
+    .data();
     // Another workspace sees none of these keys.
     let stranger = app.other_workspace_root_key().await;
     for (operation, body) in [
