@@ -724,8 +724,13 @@ flow("keys.deleteKey (soft, permanent)");
   await rejects("second deleteKey", { ErrorClass: errors.NotFoundErrorResponse, status: 404, type: "unkey/data/key_not_found" }, () =>
     unkey.keys.deleteKey({ keyId: soft.keyId }),
   );
+  // keyward erases what the soft delete kept (Unkey answers 404 and keeps it; docs/API.md).
+  const erased = await ok("permanent deleteKey of a soft-deleted key erases it", DELETE_KEY, () =>
+    unkey.keys.deleteKey({ keyId: soft.keyId, permanent: true }),
+  );
+  checkDeepEqual("permanent deleteKey of a soft-deleted key: data is {}", erased.data, {});
   await rejects(
-    "permanent deleteKey of a soft-deleted key",
+    "permanent deleteKey of an erased key",
     { ErrorClass: errors.NotFoundErrorResponse, status: 404, type: "unkey/data/key_not_found" },
     () => unkey.keys.deleteKey({ keyId: soft.keyId, permanent: true }),
   );

@@ -547,6 +547,42 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn invalidate_where_detaches_loads_in_flight() {
+        let cache = KeyCache::new(100, Duration::from_secs(60));
+        let gate = Arc::new(Notify::new());
+        // A load whose value (and so whether it matches) is not known yet.
+        let slow = {
+            let (cache, gate) = (cache.clone(), gate.clone());
+            tokio::spawn(async move {
+                cache
+                    .get_or_load(key(1), move || async move {
+                        gate.notified().await;
+                        Ok::<_, LoadError>(Some("old"))
+                    })
+                    .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        cache.invalidate_where(|v| *v == "old");
+        // Joining the load would wait for the gate, opened only below.
+        let fresh = tokio::time::timeout(
+            Duration::from_secs(1),
+            cache.get_or_load(key(1), || async { Ok::<_, LoadError>(Some("new")) }),
+        )
+        .await
+        .expect("a lookup after the invalidation does not join the load");
+        assert_eq!(fresh.unwrap(), Some("new"));
+        gate.notify_one();
+        assert_eq!(slow.await.unwrap().unwrap(), Some("old"));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let again = cache
+            .get_or_load(key(1), || async { Ok::<_, LoadError>(Some("reloaded")) })
+            .await
+            .unwrap();
+        assert_eq!(again, Some("new"), "the detached load was never cached");
+    }
+
+    #[tokio::test]
     async fn invalidate_where_drops_matching_entries() {
         let cache = KeyCache::new(100, Duration::from_secs(60));
         for n in 0..10u8 {

@@ -2,12 +2,19 @@
 //!
 //! A verification marks its cached key with the time, at most once per second ([`PRECISION_MS`]):
 //! on the hot path that is one clock read and one atomic load, and the first mark since the last
-//! flush also pushes the key onto a pending list. Every flush period the flusher writes the
-//! pending keys' latest marks in batches ([`store::keys::record_last_used`]), moving
-//! `last_used_at` only forward, so nodes sharing a database cannot move it back. Reads on this
-//! node (getKey, whoami, listKeys) take the later of the stored time and the cached mark
+//! flush also puts the key in the unwritten set. Every flush period the flusher writes the
+//! unwritten keys' latest marks in batches ([`keys::record_last_used`]), moving `last_used_at`
+//! only forward, so nodes sharing a database cannot move it back. Reads on this node (getKey,
+//! whoami, listKeys) take the later of the stored time and this node's mark
 //! ([`LastUsed::merged`]), so they are exact to the second at once; other nodes see a use once it
 //! is flushed. A graceful shutdown flushes; `kill -9` loses at most one period of marks.
+//!
+//! The mark sits in the cache entry (the hot path reads nothing else), but a mark not written
+//! yet must outlive the entry: an update invalidates it, a refresh or an eviction replaces it,
+//! and the entry that replaces it starts from the stored time. So the unwritten set, keyed by
+//! key hash, holds the marked entries until they are written, whether or not the cache still
+//! does; reads look there too, and a new entry of the same key starts from that mark and takes
+//! the old entry's place in the set when it is first marked.
 //!
 //! The cost is one row update per key used per period, which at a million active keys is
 //! seconds of SQLite's time per flush. So a periodic flush is paced: its batches are spread over
@@ -15,8 +22,10 @@
 //! measurements). Unkey computes this field from its analytics store once a minute; Tyk dropped
 //! its equivalent for the write load it caused.
 
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering::Relaxed, Ordering::SeqCst};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use tokio::sync::Notify;
@@ -38,7 +47,7 @@ const MAX_PAUSE: Duration = Duration::from_millis(100);
 pub struct Mark {
     /// Unix ms; 0 = never.
     at: AtomicI64,
-    /// On the pending list, waiting for the flusher.
+    /// In the unwritten set since the flusher last took it.
     pending: AtomicBool,
 }
 
@@ -56,10 +65,16 @@ impl Mark {
     }
 }
 
+/// Marked keys by hash.
+type Marked = HashMap<KeyHash, Arc<CachedKey>>;
+
 /// The marks waiting to be written, and how often they are written.
 pub struct LastUsed {
     flush_period: Duration,
-    pending: Mutex<Vec<Arc<CachedKey>>>,
+    /// The keys marked since the flusher last took this set.
+    unwritten: Mutex<Marked>,
+    /// The set a flush under way is writing: still read until it is written.
+    writing: Mutex<Arc<Marked>>,
     /// Set by [`LastUsed::stop`]: the flusher writes the rest without pausing, once more, and ends.
     stopping: AtomicBool,
     /// Wakes the flusher between two flushes when `stopping` is set.
@@ -70,7 +85,8 @@ impl LastUsed {
     pub fn new(flush_period: Duration) -> LastUsed {
         LastUsed {
             flush_period: flush_period.max(Duration::from_millis(1)),
-            pending: Mutex::new(Vec::new()),
+            unwritten: Mutex::default(),
+            writing: Mutex::default(),
             stopping: AtomicBool::new(false),
             stopped: Notify::new(),
         }
@@ -85,37 +101,70 @@ impl LastUsed {
         self.stopped.notify_one();
     }
 
-    /// Marks `key` used at `now` (unix ms), unless it was marked less than [`PRECISION_MS`] ago.
-    pub fn mark(&self, key: &Arc<CachedKey>, now: i64) {
+    /// Marks `key` (cached under `hash`) used at `now` (unix ms), unless it was marked less than
+    /// [`PRECISION_MS`] ago.
+    pub fn mark(&self, hash: &KeyHash, key: &Arc<CachedKey>, now: i64) {
         let mark = &key.last_used;
         if now - mark.at.load(Relaxed) < PRECISION_MS {
             return;
         }
         mark.at.fetch_max(now, SeqCst);
         // SeqCst pairs with `flush`, which clears `pending` before it reads `at`: a mark made
-        // after that read finds `pending` cleared and queues the key again.
+        // after that read finds `pending` cleared and puts the key in the set again.
         if !mark.pending.swap(true, SeqCst) {
-            self.lock().push(Arc::clone(key));
+            match lock(&self.unwritten).entry(*hash) {
+                Entry::Vacant(slot) => {
+                    slot.insert(Arc::clone(key));
+                }
+                Entry::Occupied(mut slot) if !Arc::ptr_eq(slot.get(), key) => {
+                    // An earlier entry of this key, since replaced in the cache: this one takes
+                    // its place. It started from that entry's mark ([`LastUsed::unwritten`]); a
+                    // use of the earlier entry since (a verification that found it just before it
+                    // was replaced) is kept too.
+                    mark.at
+                        .fetch_max(slot.get().last_used.at.load(SeqCst), SeqCst);
+                    slot.insert(Arc::clone(key));
+                }
+                Entry::Occupied(_) => {}
+            }
         }
     }
 
-    /// The later of `stored` and the mark of the key cached under `hash`, if it is cached.
+    /// The later of `stored` and this node's mark of the key with `hash`: in its cache entry, or
+    /// in the entry a flush has yet to write, should the cache have dropped or replaced it.
     pub fn merged(keyward: &Keyward, hash: &[u8], stored: Option<i64>) -> Option<i64> {
-        let cached = KeyHash::from_slice(hash)
-            .and_then(|hash| keyward.caches.keys.peek(&hash))
-            .and_then(|key| key.last_used.get());
-        stored.max(cached)
+        let Some(hash) = KeyHash::from_slice(hash) else {
+            return stored;
+        };
+        let cached = keyward.caches.keys.peek(&hash);
+        let cached = cached.and_then(|key| key.last_used.get());
+        stored.max(cached).max(keyward.last_used.unwritten(&hash))
     }
 
-    /// Writes the pending marks to `db`, spread over half the flush period unless stopping;
-    /// returns how many keys it wrote. On failure the keys go back on the list for the next flush.
+    /// The mark of the key with `hash` that a flush has yet to write, if any: where a new cache
+    /// entry of the key starts from, so that reloading it loses no use.
+    pub fn unwritten(&self, hash: &KeyHash) -> Option<i64> {
+        let unwritten = lock(&self.unwritten).get(hash).cloned();
+        let writing = lock(&self.writing).get(hash).cloned();
+        let at = |key: Option<Arc<CachedKey>>| key.and_then(|key| key.last_used.get());
+        at(unwritten).max(at(writing))
+    }
+
+    /// Writes the unwritten marks to `db`, spread over half the flush period unless stopping;
+    /// returns how many keys it wrote. On failure the keys stay unwritten, for the next flush.
     pub async fn flush(&self, db: &Db) -> StoreResult<usize> {
-        let keys = std::mem::take(&mut *self.lock());
-        if keys.is_empty() {
-            return Ok(0);
-        }
+        let keys = {
+            let mut unwritten = lock(&self.unwritten);
+            if unwritten.is_empty() {
+                return Ok(0);
+            }
+            let keys = Arc::new(std::mem::take(&mut *unwritten));
+            // Published before `unwritten` is released, so a read always finds the keys in one.
+            *lock(&self.writing) = Arc::clone(&keys);
+            keys
+        };
         let used: Vec<(String, i64)> = keys
-            .iter()
+            .values()
             .map(|key| {
                 key.last_used.pending.store(false, SeqCst);
                 (key.id.clone(), key.last_used.at.load(SeqCst))
@@ -140,17 +189,16 @@ impl LastUsed {
             Ok::<(), StoreError>(())
         }
         .await;
-        if let Err(err) = written {
-            // Writing a mark again is harmless: times only move forward.
-            let mut pending = self.lock();
-            for key in keys {
-                if !key.last_used.pending.swap(true, SeqCst) {
-                    pending.push(key);
-                }
+        if written.is_err() {
+            // Writing a mark again is harmless: times only move forward. A key marked again
+            // meanwhile is unwritten already, under the same or a newer entry.
+            let mut unwritten = lock(&self.unwritten);
+            for (hash, key) in keys.iter() {
+                unwritten.entry(*hash).or_insert_with(|| Arc::clone(key));
             }
-            return Err(err);
         }
-        Ok(used.len())
+        *lock(&self.writing) = Arc::default();
+        written.map(|()| used.len())
     }
 
     /// Flushes every period until [`LastUsed::stop`], then once more, at once, and returns.
@@ -183,9 +231,9 @@ impl LastUsed {
             }
         }
     }
+}
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Arc<CachedKey>>> {
-        // Every critical section is one push or one take: a poisoned lock holds a whole list.
-        self.pending.lock().unwrap_or_else(|e| e.into_inner())
-    }
+fn lock<T>(set: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Every critical section is one map operation or one swap: a poisoned lock holds a whole set.
+    set.lock().unwrap_or_else(|e| e.into_inner())
 }

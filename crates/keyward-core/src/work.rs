@@ -157,6 +157,7 @@ mod tests {
     use super::*;
     use crate::CoreConfig;
     use crate::audit::TargetKind;
+    use crate::verify::lookup;
     use keyward_store::{Db, PoolOptions, workspaces};
 
     async fn keyward() -> (tempfile::TempDir, Arc<Keyward>) {
@@ -180,6 +181,102 @@ mod tests {
         assert!(
             workspaces::none_exist(work.tx()).await.unwrap(),
             "the change was rolled back"
+        );
+    }
+
+    /// A change writing the key `plaintext` (and its workspace, API and balance) that forgets
+    /// whatever is cached for its hash, as `keys.createKey` does.
+    async fn create_key(keyward: &Keyward, plaintext: &str) -> Work {
+        use keyward_store::{apis, keys};
+        let mut work = Work::begin(keyward, Actor::system()).await.unwrap();
+        workspaces::insert(work.tx(), "ws_1", "one", 1)
+            .await
+            .unwrap();
+        let api = apis::ApiRecord {
+            id: "api_1".into(),
+            workspace_id: "ws_1".into(),
+            name: "one".into(),
+            delete_protection: false,
+            created_at: 1,
+        };
+        apis::insert(work.tx(), &api).await.unwrap();
+        let credits = keys::NewCredits {
+            id: "cred_1".into(),
+            workspace_id: "ws_1".into(),
+            remaining: None,
+            refill_amount: None,
+            refill_day: None,
+        };
+        keys::insert_credits(work.tx(), &credits).await.unwrap();
+        let hash = KeyHash::of(plaintext);
+        let key = keys::NewKey {
+            id: "key_1".into(),
+            workspace_id: "ws_1".into(),
+            api_id: "api_1".into(),
+            hash: hash.as_bytes().to_vec(),
+            start: "sk_t".into(),
+            byte_length: 16,
+            name: None,
+            identity_id: None,
+            meta: None,
+            enabled: true,
+            expires_at: None,
+            credits_id: "cred_1".into(),
+            created_at: 1,
+        };
+        keys::insert(work.tx(), &key).await.unwrap();
+        work.audit(
+            "ws_1",
+            Event::KeyCreate,
+            "Created key_1",
+            vec![Target::new(TargetKind::Key, "key_1", None)],
+        );
+        work.invalidate(Invalidation::Key(hash));
+        work
+    }
+
+    /// What `keys.createKey` relies on to make a key whose absence was remembered VALID at once
+    /// (through HTTP no client can know a key's hash before it is created).
+    #[tokio::test]
+    async fn a_committed_insert_replaces_the_remembered_absence_of_its_key() {
+        let (_dir, keyward) = keyward().await;
+        let hash = KeyHash::of("sk_chosen_plaintext");
+        assert!(lookup(&keyward, hash).await.unwrap().is_none());
+        assert!(
+            lookup(&keyward, hash).await.unwrap().is_none(),
+            "remembered"
+        );
+        assert_eq!(keyward.caches.keys.stats().loads, 1);
+
+        create_key(&keyward, "sk_chosen_plaintext")
+            .await
+            .commit()
+            .await
+            .unwrap();
+        let found = lookup(&keyward, hash)
+            .await
+            .unwrap()
+            .expect("found at once");
+        assert_eq!(found.id, "key_1");
+    }
+
+    /// Dropped without a commit, a change writes nothing and forgets nothing.
+    #[tokio::test]
+    async fn an_abandoned_change_rolls_back_and_invalidates_nothing() {
+        let (_dir, keyward) = keyward().await;
+        let hash = KeyHash::of("sk_chosen_plaintext");
+        assert!(lookup(&keyward, hash).await.unwrap().is_none());
+        drop(create_key(&keyward, "sk_chosen_plaintext").await);
+        assert!(lookup(&keyward, hash).await.unwrap().is_none());
+        assert_eq!(
+            keyward.caches.keys.stats().loads,
+            1,
+            "the absence is still remembered"
+        );
+        keyward.caches.keys.invalidate(&hash);
+        assert!(
+            lookup(&keyward, hash).await.unwrap().is_none(),
+            "nothing was written"
         );
     }
 

@@ -48,6 +48,39 @@ pub async fn find_live(
     })
 }
 
+/// The API `id` of `workspace_id`, also when deleted (soft): what a permanent delete erases.
+/// Locks its row until the transaction ends.
+pub async fn find_stored_for_update(
+    c: &mut impl AsConn,
+    workspace_id: &str,
+    id: &str,
+) -> StoreResult<Option<ApiRecord>> {
+    on_conn!(
+        c,
+        // SQLite has no row locks: the transaction took the database's write lock at `begin`.
+        sqlite
+            | conn
+            | sqlx::query_as(
+                "select id, workspace_id, name, delete_protection, created_at from apis \
+                 where id = $1 and workspace_id = $2",
+            )
+            .bind(id)
+            .bind(workspace_id)
+            .fetch_optional(conn)
+            .await,
+        postgres
+            | conn
+            | sqlx::query_as(
+                "select id, workspace_id, name, delete_protection, created_at from apis \
+                 where id = $1 and workspace_id = $2 for update",
+            )
+            .bind(id)
+            .bind(workspace_id)
+            .fetch_optional(conn)
+            .await,
+    )
+}
+
 /// The changeable fields of an API; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ApiPatch {
@@ -80,5 +113,16 @@ pub async fn soft_delete(c: &mut impl AsConn, id: &str, now: i64) -> StoreResult
             .await
             .map(rows_affected)
     })?;
+    Ok(())
+}
+
+/// Erases the API's row; its keys must be erased first ([`crate::keys::hard_delete_all_of_api`]).
+/// Audit events naming it are kept.
+pub async fn hard_delete(c: &mut impl AsConn, id: &str) -> StoreResult<()> {
+    on_conn!(c, |conn| sqlx::query("delete from apis where id = $1")
+        .bind(id)
+        .execute(conn)
+        .await
+        .map(rows_affected))?;
     Ok(())
 }

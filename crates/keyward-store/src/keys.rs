@@ -22,6 +22,9 @@ pub struct KeyRecord {
     pub meta: Option<String>,
     pub enabled: bool,
     pub expires_at: Option<i64>,
+    /// The balance this key spends from, shared by every generation of the key (a reroll hands
+    /// it on). `remaining`, `refill_amount` and `refill_day` are read from it.
+    pub credits_id: String,
     pub remaining: Option<i64>,
     pub refill_amount: Option<i64>,
     pub refill_day: Option<i64>,
@@ -31,19 +34,27 @@ pub struct KeyRecord {
     pub last_used_at: Option<i64>,
 }
 
-/// Selects [`KeyRow`]s of live keys (not deleted, in a live API); append `and …` conditions.
-macro_rules! select_live_keys {
+/// Selects [`KeyRecord`]s, deleted or not; append `and …` conditions.
+macro_rules! select_keys {
     ($($condition:literal),*) => {
         concat!(
             "select k.id, k.workspace_id, k.api_id, k.hash, k.start, k.byte_length, k.name, \
              k.identity_id, i.external_id as identity_external_id, i.meta as identity_meta, \
-             k.meta, k.enabled, k.expires_at, k.remaining, k.refill_amount, k.refill_day, \
-             k.created_at, k.updated_at, k.last_used_at \
+             k.meta, k.enabled, k.expires_at, k.credits_id, c.remaining, c.refill_amount, \
+             c.refill_day, k.created_at, k.updated_at, k.last_used_at \
              from keys k join apis a on a.id = k.api_id \
+             join credits c on c.id = k.credits_id \
              left join identities i on i.id = k.identity_id and i.deleted_at is null \
-             where k.deleted_at is null and a.deleted_at is null ",
+             where true ",
             $($condition, " ",)*
         )
+    };
+}
+
+/// Selects [`KeyRecord`]s of live keys (not deleted, in a live API); append `and …` conditions.
+macro_rules! select_live_keys {
+    ($($condition:literal),*) => {
+        select_keys!("and k.deleted_at is null and a.deleted_at is null", $($condition),*)
     };
 }
 
@@ -62,9 +73,9 @@ pub struct NewKey {
     pub meta: Option<String>,
     pub enabled: bool,
     pub expires_at: Option<i64>,
-    pub remaining: Option<i64>,
-    pub refill_amount: Option<i64>,
-    pub refill_day: Option<i64>,
+    /// The balance the key spends from: a new one ([`insert_credits`]) or, for a rerolled key,
+    /// its predecessor's.
+    pub credits_id: String,
     pub created_at: i64,
 }
 
@@ -72,8 +83,8 @@ pub async fn insert(c: &mut impl AsConn, k: &NewKey) -> StoreResult<()> {
     on_conn!(c, |conn| {
         sqlx::query(
             "insert into keys (id, workspace_id, api_id, hash, start, byte_length, name, identity_id, \
-             meta, enabled, expires_at, remaining, refill_amount, refill_day, created_at) \
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+             meta, enabled, expires_at, credits_id, created_at) \
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(&k.id)
         .bind(&k.workspace_id)
@@ -86,15 +97,56 @@ pub async fn insert(c: &mut impl AsConn, k: &NewKey) -> StoreResult<()> {
         .bind(&k.meta)
         .bind(k.enabled)
         .bind(k.expires_at)
-        .bind(k.remaining)
-        .bind(k.refill_amount)
-        .bind(k.refill_day)
+        .bind(&k.credits_id)
         .bind(k.created_at)
         .execute(conn)
         .await
         .map(rows_affected)
     })?;
     Ok(())
+}
+
+/// A new balance: `remaining` credits (`None`: unlimited) and a refill.
+#[derive(Debug, Clone)]
+pub struct NewCredits {
+    pub id: String,
+    pub workspace_id: String,
+    pub remaining: Option<i64>,
+    pub refill_amount: Option<i64>,
+    pub refill_day: Option<i64>,
+}
+
+pub async fn insert_credits(c: &mut impl AsConn, credits: &NewCredits) -> StoreResult<()> {
+    on_conn!(c, |conn| {
+        sqlx::query(
+            "insert into credits (id, workspace_id, remaining, refill_amount, refill_day) \
+             values ($1, $2, $3, $4, $5)",
+        )
+        .bind(&credits.id)
+        .bind(&credits.workspace_id)
+        .bind(credits.remaining)
+        .bind(credits.refill_amount)
+        .bind(credits.refill_day)
+        .execute(conn)
+        .await
+        .map(rows_affected)
+    })?;
+    Ok(())
+}
+
+/// The hashes of the live keys spending from the balance `credits_id` (the generations of one
+/// key), whose cached records a change of that balance makes stale.
+pub async fn hashes_sharing_credits(
+    c: &mut impl AsConn,
+    credits_id: &str,
+) -> StoreResult<Vec<Vec<u8>>> {
+    let rows: Vec<(Vec<u8>,)> = on_conn!(c, |conn| {
+        sqlx::query_as("select hash from keys where credits_id = $1 and deleted_at is null")
+            .bind(credits_id)
+            .fetch_all(conn)
+            .await
+    })?;
+    Ok(rows.into_iter().map(|(hash,)| hash).collect())
 }
 
 /// The live key `id` of `workspace_id`.
@@ -112,8 +164,9 @@ pub async fn find_live_by_id(
     })?)
 }
 
-/// Like [`find_live_by_id`], locking the key's row until the transaction ends, so that what the
-/// caller read stays true while it decides what to write.
+/// Like [`find_live_by_id`], locking the key's row and its balance's until the transaction ends,
+/// so that what the caller read stays true while it decides what to write (another generation of
+/// the key shares the balance).
 pub async fn find_live_by_id_for_update(
     c: &mut impl AsConn,
     workspace_id: &str,
@@ -134,13 +187,43 @@ pub async fn find_live_by_id_for_update(
             let _ = WHERE;
             sqlx::query_as(select_live_keys!(
                 "and k.id = $1 and k.workspace_id = $2",
-                "for update of k"
+                "for update of k, c"
             ))
             .bind(id)
             .bind(workspace_id)
             .fetch_optional(conn)
             .await
         },
+    )?)
+}
+
+/// The key `id` of `workspace_id` as stored, also when it or its API was deleted (soft): what a
+/// permanent delete erases. Locks its row until the transaction ends.
+pub async fn find_stored_by_id_for_update(
+    c: &mut impl AsConn,
+    workspace_id: &str,
+    id: &str,
+) -> StoreResult<Option<KeyRecord>> {
+    Ok(on_conn!(
+        c,
+        // SQLite has no row locks: the transaction took the database's write lock at `begin`.
+        sqlite
+            | conn
+            | sqlx::query_as(select_keys!("and k.id = $1 and k.workspace_id = $2"))
+                .bind(id)
+                .bind(workspace_id)
+                .fetch_optional(conn)
+                .await,
+        postgres
+            | conn
+            | sqlx::query_as(select_keys!(
+                "and k.id = $1 and k.workspace_id = $2",
+                "for update of k, c"
+            ))
+            .bind(id)
+            .bind(workspace_id)
+            .fetch_optional(conn)
+            .await,
     )?)
 }
 
@@ -187,9 +270,6 @@ pub struct KeyPatch {
     pub meta: Option<Option<String>>,
     pub enabled: Option<bool>,
     pub expires_at: Option<Option<i64>>,
-    pub remaining: Option<Option<i64>>,
-    /// `(amount, day)`: a day for monthly refills, `None` for daily ones.
-    pub refill: Option<Option<(i64, Option<i64>)>>,
 }
 
 impl KeyPatch {
@@ -211,6 +291,30 @@ impl KeyPatch {
         if let Some(expires_at) = self.expires_at {
             changes.set("expires_at", Value::Int(expires_at));
         }
+        changes.set("updated_at", Value::Int(Some(now)));
+        changes
+    }
+}
+
+/// Writes the fields `patch` changes, and only those.
+pub async fn update(c: &mut impl AsConn, id: &str, patch: &KeyPatch, now: i64) -> StoreResult<()> {
+    patch.changes(now).apply(c, "keys", id).await?;
+    Ok(())
+}
+
+/// The changeable settings of a balance; `None` leaves one as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CreditsPatch {
+    /// `Some(None)`: unlimited.
+    pub remaining: Option<Option<i64>>,
+    /// `(amount, day)`: a day for monthly refills, `None` for daily ones.
+    pub refill: Option<Option<(i64, Option<i64>)>>,
+}
+
+impl CreditsPatch {
+    /// The columns this patch writes.
+    pub fn changes(&self) -> Changes {
+        let mut changes = Changes::default();
         if let Some(remaining) = self.remaining {
             changes.set("remaining", Value::Int(remaining));
         }
@@ -221,14 +325,18 @@ impl KeyPatch {
             );
             changes.set("refill_day", Value::Int(refill.and_then(|(_, day)| day)));
         }
-        changes.set("updated_at", Value::Int(Some(now)));
         changes
     }
 }
 
-/// Writes the fields `patch` changes, and only those.
-pub async fn update(c: &mut impl AsConn, id: &str, patch: &KeyPatch, now: i64) -> StoreResult<()> {
-    patch.changes(now).apply(c, "keys", id).await?;
+/// Writes the settings `patch` changes of the balance `credits_id`, which every generation of the
+/// key spends from.
+pub async fn update_credits(
+    c: &mut impl AsConn,
+    credits_id: &str,
+    patch: &CreditsPatch,
+) -> StoreResult<()> {
+    patch.changes().apply(c, "credits", credits_id).await?;
     Ok(())
 }
 
@@ -276,23 +384,69 @@ pub async fn soft_delete(c: &mut impl AsConn, id: &str, now: i64) -> StoreResult
     Ok(())
 }
 
-/// Erases the row and its hash. Audit events naming the key are kept.
+/// Erases the row and its hash, and its balance unless another generation of the key still
+/// spends from it. Audit events naming the key are kept.
 pub async fn hard_delete(c: &mut impl AsConn, id: &str) -> StoreResult<()> {
-    on_conn!(c, |conn| sqlx::query("delete from keys where id = $1")
-        .bind(id)
-        .execute(conn)
-        .await
-        .map(rows_affected))?;
+    let credits_id: Option<(String,)> = on_conn!(c, |conn| {
+        sqlx::query_as("delete from keys where id = $1 returning credits_id")
+            .bind(id)
+            .fetch_optional(conn)
+            .await
+    })?;
+    if let Some((credits_id,)) = credits_id {
+        on_conn!(c, |conn| {
+            sqlx::query(
+                "delete from credits where id = $1 \
+                 and not exists (select 1 from keys where credits_id = $1)",
+            )
+            .bind(&credits_id)
+            .execute(conn)
+            .await
+            .map(rows_affected)
+        })?;
+    }
     Ok(())
 }
 
-/// Spends `cost` credits if at least that many remain, atomically: the check and the decrement
-/// are one statement. Returns the credits left, or `None` when too few remain (nothing spent).
+/// Erases every key of `api_id` of `workspace_id`, deleted or not, with their hashes and balances
+/// (no balance is shared across APIs: a reroll keeps the API). Returns how many keys were erased.
+/// Audit events naming them are kept.
+pub async fn hard_delete_all_of_api(
+    c: &mut impl AsConn,
+    workspace_id: &str,
+    api_id: &str,
+) -> StoreResult<u64> {
+    let erased = on_conn!(c, |conn| {
+        sqlx::query("delete from keys where api_id = $1")
+            .bind(api_id)
+            .execute(conn)
+            .await
+            .map(rows_affected)
+    })?;
+    // The balances no key spends from any more: those of the keys just erased. Erasing an API is
+    // rare, so one pass over the workspace's balances is a fair price for a single statement.
+    on_conn!(c, |conn| {
+        sqlx::query(
+            "delete from credits where workspace_id = $1 \
+             and not exists (select 1 from keys where keys.credits_id = credits.id)",
+        )
+        .bind(workspace_id)
+        .execute(conn)
+        .await
+        .map(rows_affected)
+    })?;
+    Ok(erased)
+}
+
+/// Spends `cost` credits of the live key `id`'s balance if at least that many remain,
+/// atomically: the check and the decrement are one statement. Returns the credits left, or
+/// `None` when too few remain (nothing spent).
 pub async fn spend_credits(c: &mut impl AsConn, id: &str, cost: i64) -> StoreResult<Option<i64>> {
     let row: Option<(i64,)> = on_conn!(c, |conn| {
         sqlx::query_as(
-            "update keys set remaining = remaining - $2 \
-             where id = $1 and deleted_at is null and remaining >= $2 returning remaining",
+            "update credits set remaining = remaining - $2 \
+             where id = (select credits_id from keys where id = $1 and deleted_at is null) \
+             and remaining >= $2 returning remaining",
         )
         .bind(id)
         .bind(cost)
@@ -305,10 +459,13 @@ pub async fn spend_credits(c: &mut impl AsConn, id: &str, cost: i64) -> StoreRes
 /// The credits of a live key: `None` if there is no such key, `Some(None)` when unlimited.
 pub async fn remaining(c: &mut impl AsConn, id: &str) -> StoreResult<Option<Option<i64>>> {
     let row: Option<(Option<i64>,)> = on_conn!(c, |conn| {
-        sqlx::query_as("select remaining from keys where id = $1 and deleted_at is null")
-            .bind(id)
-            .fetch_optional(conn)
-            .await
+        sqlx::query_as(
+            "select c.remaining from keys k join credits c on c.id = k.credits_id \
+             where k.id = $1 and k.deleted_at is null",
+        )
+        .bind(id)
+        .fetch_optional(conn)
+        .await
     })?;
     Ok(row.map(|(remaining,)| remaining))
 }
@@ -332,48 +489,66 @@ pub struct CreditsRow {
     pub refill_day: Option<i64>,
 }
 
-/// Applies `change` in one statement, so it composes with concurrent credit spending.
-/// Increments and decrements only touch keys with limited credits; `None` means no row matched.
+/// Applies `change` to the balance of key `id` in one statement, so it composes with concurrent
+/// credit spending, and marks the key updated. Increments and decrements only touch limited
+/// balances; `None` means no balance matched.
 pub async fn change_credits(
     c: &mut impl AsConn,
     id: &str,
     change: CreditsChange,
     now: i64,
 ) -> StoreResult<Option<CreditsRow>> {
-    Ok(on_conn!(c, |conn| {
+    let changed: Option<CreditsRow> = on_conn!(c, |conn| {
         match change {
-            CreditsChange::Set(value) => sqlx::query_as(
-                "update keys set remaining = $2, updated_at = $3, \
-                 refill_amount = case when $2 is null then null else refill_amount end, \
-                 refill_day = case when $2 is null then null else refill_day end \
-                 where id = $1 returning remaining, refill_amount, refill_day",
-            )
-            .bind(id)
-            .bind(value)
-            .bind(now)
-            .fetch_optional(conn)
-            .await,
-            CreditsChange::Increment { amount, max } => sqlx::query_as(
-                "update keys set updated_at = $3, \
-                 remaining = case when remaining > $4 - $2 then $4 else remaining + $2 end \
-                 where id = $1 and remaining is not null returning remaining, refill_amount, refill_day",
-            )
-            .bind(id)
-            .bind(amount)
-            .bind(now)
-            .bind(max)
-            .fetch_optional(conn)
-            .await,
-            CreditsChange::Decrement(amount) => sqlx::query_as(
-                "update keys set updated_at = $3, \
-                 remaining = case when remaining > $2 then remaining - $2 else 0 end \
-                 where id = $1 and remaining is not null returning remaining, refill_amount, refill_day",
-            )
-            .bind(id)
-            .bind(amount)
-            .bind(now)
-            .fetch_optional(conn)
-            .await,
+            CreditsChange::Set(value) => {
+                sqlx::query_as(
+                    "update credits set remaining = $2, \
+                     refill_amount = case when $2 is null then null else refill_amount end, \
+                     refill_day = case when $2 is null then null else refill_day end \
+                     where id = (select credits_id from keys where id = $1) \
+                     returning remaining, refill_amount, refill_day",
+                )
+                .bind(id)
+                .bind(value)
+                .fetch_optional(conn)
+                .await
+            }
+            CreditsChange::Increment { amount, max } => {
+                sqlx::query_as(
+                    "update credits \
+                     set remaining = case when remaining > $3 - $2 then $3 else remaining + $2 end \
+                     where id = (select credits_id from keys where id = $1) and remaining is not null \
+                     returning remaining, refill_amount, refill_day",
+                )
+                .bind(id)
+                .bind(amount)
+                .bind(max)
+                .fetch_optional(conn)
+                .await
+            }
+            CreditsChange::Decrement(amount) => {
+                sqlx::query_as(
+                    "update credits \
+                     set remaining = case when remaining > $2 then remaining - $2 else 0 end \
+                     where id = (select credits_id from keys where id = $1) and remaining is not null \
+                     returning remaining, refill_amount, refill_day",
+                )
+                .bind(id)
+                .bind(amount)
+                .fetch_optional(conn)
+                .await
+            }
         }
-    })?)
+    })?;
+    if changed.is_some() {
+        on_conn!(c, |conn| {
+            sqlx::query("update keys set updated_at = $2 where id = $1")
+                .bind(id)
+                .bind(now)
+                .execute(conn)
+                .await
+                .map(rows_affected)
+        })?;
+    }
+    Ok(changed)
 }

@@ -105,6 +105,11 @@ pub struct DeleteApiRequest {
         pattern = "^[a-zA-Z0-9_]+$"
     )]
     pub api_id: String,
+    /// keyward extension: erase the API and every key it holds (deleted ones too), their hashes
+    /// and metadata, for good, instead of keeping the records (default false). Also erases an
+    /// API deleted before. Audit events stay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permanent: Option<bool>,
 }
 
 impl Validate for DeleteApiRequest {

@@ -320,7 +320,11 @@ fn complete(doc: &mut Value) {
         set(
             schemas,
             &[request, "properties", "permissions", "items"],
-            json!({"type": "string", "pattern": crate::permissions::pattern()}),
+            json!({
+                "type": "string",
+                "maxLength": crate::permissions::MAX_PERMISSION_LEN,
+                "pattern": crate::permissions::pattern(),
+            }),
         );
     }
     let slug = json!({

@@ -168,7 +168,7 @@ operations! {
         errors: [404, 412],
         extension: false,
         summary: "Delete an API",
-        description: "Deletes an API namespace: every key in it fails verification with `NOT_FOUND` from the moment this returns. Refused with 412 while delete protection is on. Needs `api.*.delete_api` or `api.<apiId>.delete_api`.",
+        description: "Deletes an API namespace: every key in it fails verification with `NOT_FOUND` from the moment this returns. Soft by default (the records stay for audit); `permanent: true` (keyward extension) erases the API and every key it holds, their hashes and metadata, also when it was deleted before. Refused with 412 while delete protection is on. Needs `api.*.delete_api` or `api.<apiId>.delete_api`.",
     }
     ListKeys = "apis.listKeys" in "apis" {
         request: apis::ListKeysRequest,
@@ -235,10 +235,10 @@ operations! {
         data: keys::RerollKeyResponseData,
         shape: Object,
         needs: [CreateKey],
-        errors: [404],
+        errors: [404, 412],
         extension: false,
         summary: "Reroll a key",
-        description: "Issues a new key with the old key's settings; the old key keeps working for `expiration` ms. Needs `create_key` on its API.",
+        description: "Issues a new key with the old key's settings; the old key keeps working for `expiration` ms. Both spend from one balance: the new key takes the old key's credits over rather than a copy, so C credits allow at most C valid verifications across every generation. An expired key cannot be rerolled (412). Needs `create_key` on its API.",
     }
     DeleteKey = "keys.deleteKey" in "keys" {
         request: keys::DeleteKeyRequest,
@@ -248,7 +248,7 @@ operations! {
         errors: [404],
         extension: false,
         summary: "Delete a key",
-        description: "Deletes a key: verifications answer `NOT_FOUND` from the moment this returns. Soft by default (the record stays for audit); `permanent: true` erases it and its hash. Needs `delete_key` on its API.",
+        description: "Deletes a key: verifications answer `NOT_FOUND` from the moment this returns. Soft by default (the record stays for audit); `permanent: true` erases it and its hash, also when the key, or its API, was deleted before. Needs `delete_key` on its API.",
     }
     VerifyKey = "keys.verifyKey" in "keys" {
         request: keys::VerifyKeyRequest,

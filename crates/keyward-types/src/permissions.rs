@@ -773,8 +773,10 @@ pub fn pattern() -> String {
         .collect();
     let segment = "(?:[a-zA-Z0-9_.-]+|\\*)";
     let action = "[a-zA-Z0-9](?:[a-zA-Z0-9_]*[a-zA-Z0-9])?";
+    // At most MAX_URN_SEGMENTS segments, a final `**` counting as one.
+    let (most, before_deep) = (MAX_URN_SEGMENTS - 1, MAX_URN_SEGMENTS - 2);
     let urn = format!(
-        "unkey:v1:[a-zA-Z0-9_]+:(?:\\*\\*#(?:\\*|{action})|{segment}(?:/{segment})*(?:/\\*\\*)?#{action})"
+        "unkey:v1:[a-zA-Z0-9_]+:(?:\\*\\*#(?:\\*|{action})|{segment}(?:/{segment}){{0,{most}}}#{action}|{segment}(?:/{segment}){{0,{before_deep}}}/\\*\\*#{action})"
     );
     format!("^(?:{}|{urn})$", tuples.join("|"))
 }

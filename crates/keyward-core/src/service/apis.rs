@@ -112,7 +112,15 @@ pub async fn delete_api(
     req: DeleteApiRequest,
 ) -> ApiResult<Empty> {
     let mut work = Work::begin(keyward, Actor::root_key(caller, origin)).await?;
-    let api = find_api(work.tx(), caller, &req.api_id).await?;
+    let permanent = req.permanent == Some(true);
+    // A permanent delete also erases an API deleted before, which a soft delete finds no more.
+    let api = if permanent {
+        apis::find_stored_for_update(work.tx(), caller.workspace_id(), &req.api_id)
+            .await?
+            .ok_or_else(|| ApiError::api_not_found(&req.api_id))?
+    } else {
+        find_api(work.tx(), caller, &req.api_id).await?
+    };
     caller.require(Action::DeleteApi, &Target::Api(&api.id))?;
     if api.delete_protection {
         return Err(ApiError::new(
@@ -121,11 +129,22 @@ pub async fn delete_api(
              Switch it off with apis.updateApi and deleteProtection: false.",
         ));
     }
-    apis::soft_delete(work.tx(), &api.id, now_ms()).await?;
+    let description = if permanent {
+        let erased =
+            keys::hard_delete_all_of_api(work.tx(), caller.workspace_id(), &api.id).await?;
+        apis::hard_delete(work.tx(), &api.id).await?;
+        format!(
+            "Permanently deleted {} and erased the {erased} key(s) it held",
+            api.id
+        )
+    } else {
+        apis::soft_delete(work.tx(), &api.id, now_ms()).await?;
+        format!("Deleted {} and with it every key it holds", api.id)
+    };
     work.audit(
         caller.workspace_id(),
         Event::ApiDelete,
-        format!("Deleted {} and with it every key it holds", api.id),
+        description,
         vec![api_target(&api)],
     );
     // After the commit, so no load can re-read the API as live; see `cache`.

@@ -1,6 +1,8 @@
 //! `keys.*` except verification (see [`crate::verify`]).
 
-use keyward_store::keys::{self, CreditsChange, KeyPatch, KeyRecord, NewKey};
+use keyward_store::keys::{
+    self, CreditsChange, CreditsPatch, KeyPatch, KeyRecord, NewCredits, NewKey,
+};
 use keyward_store::rbac::{self, Link};
 use keyward_store::{AsConn, apis, identities};
 use keyward_types::keys::{
@@ -212,6 +214,17 @@ fn invalidate(work: &mut Work, key: &KeyRecord) {
     }
 }
 
+/// Forgets, once the change commits, the cached records of every key spending from the balance
+/// `credits_id` (the generations of one key): whether a key is metered is cached.
+async fn invalidate_sharing(work: &mut Work, credits_id: &str) -> ApiResult<()> {
+    for hash in keys::hashes_sharing_credits(work.tx(), credits_id).await? {
+        if let Some(hash) = KeyHash::from_slice(&hash) {
+            work.invalidate(Invalidation::Key(hash));
+        }
+    }
+    Ok(())
+}
+
 pub async fn create_key(
     keyward: &Keyward,
     caller: &Caller,
@@ -243,6 +256,14 @@ pub async fn create_key(
     };
     let (refill_amount, refill_day) =
         refill_columns(req.credits.as_ref().and_then(|c| c.refill.as_ref()));
+    let credits = NewCredits {
+        id: new_id("cred"),
+        workspace_id: caller.workspace_id().to_owned(),
+        remaining: req.credits.as_ref().and_then(|c| c.remaining),
+        refill_amount,
+        refill_day,
+    };
+    keys::insert_credits(work.tx(), &credits).await?;
     let key = NewKey {
         id: new_id("key"),
         workspace_id: caller.workspace_id().to_owned(),
@@ -255,9 +276,7 @@ pub async fn create_key(
         meta: req.meta.as_ref().map(meta_text),
         enabled: req.enabled.unwrap_or(true),
         expires_at: req.expires,
-        remaining: req.credits.as_ref().and_then(|c| c.remaining),
-        refill_amount,
-        refill_day,
+        credits_id: credits.id,
         created_at: now,
     };
     keys::insert(work.tx(), &key).await?;
@@ -347,6 +366,7 @@ pub async fn update_key(
     }
 
     let mut patch = KeyPatch::default();
+    let mut credits_patch = CreditsPatch::default();
     let mut changed = Vec::new();
     if let Some(name) = req.name.into_change() {
         patch.name = Some(name);
@@ -379,14 +399,14 @@ pub async fn update_key(
             refill: Nullable::Null,
         });
         if let Some(remaining) = credits.remaining.into_change() {
-            patch.remaining = Some(remaining);
+            credits_patch.remaining = Some(remaining);
             if remaining.is_none() {
-                patch.refill = Some(None);
+                credits_patch.refill = Some(None);
             }
         }
         if let Some(refill) = credits.refill.into_change() {
-            // The key is locked: its balance cannot become unlimited behind this check.
-            let metered = patch.remaining.unwrap_or(key.remaining).is_some();
+            // The key and its balance are locked: it cannot become unlimited behind this check.
+            let metered = credits_patch.remaining.unwrap_or(key.remaining).is_some();
             if refill.is_some() && !metered {
                 return Err(ApiError::invalid_field(
                     "credits.refill",
@@ -395,12 +415,17 @@ pub async fn update_key(
                 ));
             }
             let (amount, day) = refill_columns(refill.as_ref());
-            patch.refill = Some(amount.map(|amount| (amount, day)));
+            credits_patch.refill = Some(amount.map(|amount| (amount, day)));
         }
         changed.push("credits");
     }
 
     keys::update(work.tx(), &key.id, &patch, now_ms()).await?;
+    if credits_patch != CreditsPatch::default() {
+        // The balance is every generation's of the key: all of them see the change.
+        keys::update_credits(work.tx(), &key.credits_id, &credits_patch).await?;
+        invalidate_sharing(&mut work, &key.credits_id).await?;
+    }
     let description = if changed.is_empty() {
         format!("Updated {} (no fields changed)", key.id)
     } else {
@@ -466,7 +491,7 @@ pub async fn update_credits(
         ),
         vec![key_target(&key)],
     );
-    invalidate(&mut work, &key);
+    invalidate_sharing(&mut work, &key.credits_id).await?;
     work.commit().await?;
     Ok(KeyCredits {
         remaining: after.remaining,
@@ -484,11 +509,22 @@ pub async fn reroll_key(
     let old = lock_key(&mut work, caller, &req.key_id).await?;
     caller.require(Action::CreateKey, &on(&old))?;
     let now = now_ms();
+    if let Some(expired_at) = old.expires_at.filter(|&at| at <= now) {
+        return Err(ApiError::new(
+            ErrorCode::PreconditionFailed,
+            format!(
+                "The key '{}' expired at {expired_at} (unix ms), and an expired key cannot be rerolled. \
+                 Reroll the key that replaced it, if any, or create a new key with keys.createKey.",
+                old.id
+            ),
+        ));
+    }
     let new_key = key_material::generate(
         key_material::prefix_of(&old.start),
         old.byte_length as usize,
     );
-    // The new key inherits everything but its secret, id and timestamps.
+    // The new key inherits everything but its secret, id and timestamps. Its balance is the old
+    // key's own (`credits_id`), not a copy: both spend from it while the old key still works.
     let new_row = NewKey {
         id: new_id("key"),
         workspace_id: old.workspace_id.clone(),
@@ -501,9 +537,7 @@ pub async fn reroll_key(
         meta: old.meta.clone(),
         enabled: old.enabled,
         expires_at: old.expires_at,
-        remaining: old.remaining,
-        refill_amount: old.refill_amount,
-        refill_day: old.refill_day,
+        credits_id: old.credits_id.clone(),
         created_at: now,
     };
     keys::insert(work.tx(), &new_row).await?;
@@ -566,9 +600,17 @@ pub async fn delete_key(
     req: DeleteKeyRequest,
 ) -> ApiResult<Empty> {
     let mut work = Work::begin(keyward, Actor::root_key(caller, origin)).await?;
-    let key = lock_key(&mut work, caller, &req.key_id).await?;
-    caller.require(Action::DeleteKey, &on(&key))?;
     let permanent = req.permanent == Some(true);
+    // A permanent delete also erases what a soft delete left: a key deleted before, or one whose
+    // API was deleted. A soft delete of either finds nothing more to do (404, as in Unkey).
+    let key = if permanent {
+        keys::find_stored_by_id_for_update(work.tx(), caller.workspace_id(), &req.key_id)
+            .await?
+            .ok_or_else(|| ApiError::key_not_found(&req.key_id))?
+    } else {
+        lock_key(&mut work, caller, &req.key_id).await?
+    };
+    caller.require(Action::DeleteKey, &on(&key))?;
     if permanent {
         keys::hard_delete(work.tx(), &key.id).await?;
     } else {

@@ -61,10 +61,17 @@ async fn soft_delete_keeps_the_record_and_revokes_at_once() {
     assert_eq!(events[0]["description"], format!("Deleted {key_id}"));
     assert_eq!(events[0]["targets"][0]["id"], json!(key_id));
 
-    // A second delete, soft or permanent, finds nothing (as in Unkey).
+    // A second soft delete finds nothing (as in Unkey); a permanent one erases what the first
+    // kept (Unkey answers 404, which leaves the record for good: see tests/api/erasure.rs).
     app.post("keys.deleteKey", json!({"keyId": key_id}))
         .await
         .error(404, "/key_not_found");
+    app.call(
+        "keys.deleteKey",
+        json!({"keyId": key_id, "permanent": true}),
+    )
+    .await;
+    assert_eq!(stored(&app, &key_id).await, (0, 0), "erased");
     app.post(
         "keys.deleteKey",
         json!({"keyId": key_id, "permanent": true}),

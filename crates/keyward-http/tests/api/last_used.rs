@@ -169,3 +169,113 @@ async fn an_older_use_written_later_never_moves_last_used_at_back() {
     .await;
     assert_eq!(last_used(&node_c, &key_id).await, later);
 }
+
+/// The mark lives with the key, not with its cache entry: a change that invalidates the entry
+/// (and the reload that replaces it) must not lose a use that is not written yet.
+#[tokio::test]
+async fn last_used_at_survives_every_change_that_replaces_the_cache_entry() {
+    let app = TestApp::start().await;
+    let api_id = app.create_api().await;
+    let (key_id, key) = app.create_key(&api_id, json!({})).await;
+    app.verify(&key).await;
+    let at = last_used(&app, &key_id).await;
+    assert!(at.is_i64());
+
+    let changes = [
+        (
+            "keys.updateKey",
+            json!({"keyId": key_id, "name": "renamed"}),
+        ),
+        (
+            "keys.updateCredits",
+            json!({"keyId": key_id, "operation": "set", "value": 100}),
+        ),
+        ("keys.updateKey", json!({"keyId": key_id, "enabled": true})),
+    ];
+    for (operation, change) in changes {
+        app.call(operation, change.clone()).await;
+        assert_eq!(
+            last_used(&app, &key_id).await,
+            at,
+            "after {operation} {change}"
+        );
+        // Verified again within the same second: reloaded, and still the same time.
+        app.verify(&key).await;
+        assert_eq!(
+            last_used(&app, &key_id).await,
+            at,
+            "reloaded after {operation}"
+        );
+    }
+    // The old key of a reroll keeps its last use; the new one has none yet.
+    let new_id = app
+        .call(
+            "keys.rerollKey",
+            json!({"keyId": key_id, "expiration": 60_000}),
+        )
+        .await["keyId"]
+        .clone();
+    assert_eq!(last_used(&app, &key_id).await, at);
+    assert_eq!(last_used(&app, new_id.as_str().unwrap()).await, Value::Null);
+
+    // And it is still written: a graceful stop flushes it.
+    let TestApp { server, dir, .. } = app;
+    server.shutdown().await.expect("clean shutdown");
+    let app = TestApp::start_in(dir).await;
+    assert_eq!(last_used(&app, &key_id).await, at);
+}
+
+/// Far more keys than the cache holds: every evicted key still shows, and writes, its use.
+#[tokio::test]
+async fn last_used_at_survives_eviction() {
+    // A capacity of 1 still holds one key per shard: about 64.
+    let app = TestApp::start_with(tempfile::tempdir().unwrap(), |c| c.cache_capacity = 1).await;
+    let api_id = app.create_api().await;
+    let mut keys = Vec::new();
+    let before = now_ms();
+    for _ in 0..150 {
+        let (key_id, key) = app.create_key(&api_id, json!({})).await;
+        assert_eq!(app.verify_code(&key).await, "VALID");
+        keys.push(key_id);
+    }
+    let after = now_ms();
+    assert!(app.metric("keyward_cache_entries{cache=\"keys\"}").await < 150);
+    for key_id in &keys {
+        let at = last_used(&app, key_id).await;
+        let at = at
+            .as_i64()
+            .unwrap_or_else(|| panic!("{key_id}: lastUsedAt {at}"));
+        assert!((before..=after).contains(&at), "{key_id}: {at}");
+    }
+    let TestApp { server, dir, .. } = app;
+    server.shutdown().await.expect("clean shutdown");
+    let app = TestApp::start_in(dir).await;
+    for key_id in &keys {
+        assert!(last_used(&app, key_id).await.is_i64(), "{key_id} written");
+    }
+}
+
+/// A background refresh (stale-while-revalidate) replaces the entry too.
+#[tokio::test]
+async fn last_used_at_survives_a_background_refresh() {
+    let ttl = Duration::from_millis(300);
+    let app = TestApp::start_with(tempfile::tempdir().unwrap(), |c| c.cache_ttl = ttl).await;
+    let api_id = app.create_api().await;
+    let (key_id, key) = app.create_key(&api_id, json!({})).await;
+    let refreshes = app
+        .metric("keyward_cache_refreshes_total{cache=\"keys\"}")
+        .await;
+    app.verify(&key).await;
+    let at = last_used(&app, &key_id).await;
+    // Stale but within twice the TTL: answered from the entry, refreshed behind it. The use is
+    // within the second of the first, so it marks nothing new.
+    tokio::time::sleep(ttl + Duration::from_millis(100)).await;
+    app.verify(&key).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        app.metric("keyward_cache_refreshes_total{cache=\"keys\"}")
+            .await,
+        refreshes + 1
+    );
+    assert_eq!(last_used(&app, &key_id).await, at);
+}

@@ -8,8 +8,10 @@ use crate::helpers::{ROOT_KEY, TestApp};
 
 /// Distinct unknown tokens sent by a flood: far more than the caches below hold.
 const FLOOD: usize = 2_000;
-/// Cache capacity of the servers here: one value per shard (64 shards).
-const CAPACITY: usize = 64;
+/// Cache capacity of the servers here: two values per shard (64 shards), so the two root keys
+/// cached below fit whichever shards their hashes fall in (one per shard evicted one of them
+/// whenever both fell in the same shard, one run in 64).
+const CAPACITY: usize = 128;
 /// What the absent sets may hold at that capacity: two generations of one hash per shard.
 const ABSENT_BOUND: u64 = 2 * 64;
 

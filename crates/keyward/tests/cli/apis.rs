@@ -122,6 +122,24 @@ fn apis_lifecycle_in_every_output_mode() {
         .run();
     gone.exit(1);
     assert!(gone.stderr.starts_with("Not found: "), "{}", gone.stderr);
+
+    // Deleted, it can still be erased for good, once.
+    let erase = [
+        "api",
+        "apis",
+        "delete-api",
+        "--api-id",
+        &api_id,
+        "--permanent",
+    ];
+    t.keyward(&erase).run().ok();
+    let erased = t.keyward(&erase).run();
+    erased.exit(1);
+    assert!(
+        erased.stderr.starts_with("Not found: "),
+        "{}",
+        erased.stderr
+    );
 }
 
 #[test]

@@ -23,9 +23,11 @@ pub enum ApisCommand {
     UpdateApi(UpdateApiArgs),
 
     /// Delete an API: every key in it stops verifying at once (NOT_FOUND). Cannot be undone.
-    /// Refused (412) while delete protection is on. Needs `delete_api`.
+    /// --permanent also erases the API and all its keys (those deleted before too), even once
+    /// the API is deleted. Refused (412) while delete protection is on. Needs `delete_api`.
     #[command(after_help = "Examples:
   keyward api apis delete-api --api-id=api_1234abcd
+  keyward api apis delete-api --api-id=api_1234abcd --permanent
   keyward api apis delete-api --api-id=api_1234abcd --output=json")]
     DeleteApi(DeleteApiArgs),
 
@@ -74,6 +76,10 @@ pub struct DeleteApiArgs {
     /// Example: --api-id=api_1234abcd
     #[arg(long)]
     pub api_id: String,
+    /// Erase the API and every key it holds, with their hashes and metadata, for good, instead
+    /// of keeping the records; audit events stay. Cannot be undone. Example: --permanent
+    #[arg(long)]
+    pub permanent: bool,
 }
 
 #[derive(Debug, clap::Args)]

@@ -41,8 +41,11 @@ pub async fn run(ctx: &Ctx, command: ApisCommand) -> CliResult {
             ctx.call::<op::UpdateApi>(&request, &[]).await
         }
         ApisCommand::DeleteApi(a) => {
-            ctx.call::<op::DeleteApi>(&DeleteApiRequest { api_id: a.api_id }, &[])
-                .await
+            let request = DeleteApiRequest {
+                api_id: a.api_id,
+                permanent: flag(a.permanent),
+            };
+            ctx.call::<op::DeleteApi>(&request, &[]).await
         }
         ApisCommand::ListKeys(a) => {
             let request = ListKeysRequest {
