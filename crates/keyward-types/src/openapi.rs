@@ -443,10 +443,19 @@ fn cross_field_rules() -> Vec<(&'static str, Map<String, Value>)> {
         ),
         (
             "SetRolePermissionsRequest",
+            // Exactly one of the two names a role (`null` names none).
             object(json!({
                 "oneOf": [
-                    {"required": ["role"], "not": {"required": ["roleId"]}},
-                    {"required": ["roleId"], "not": {"required": ["role"]}},
+                    {
+                        "required": ["role"],
+                        "properties": {"role": {"type": "string"}},
+                        "not": {"required": ["roleId"], "properties": {"roleId": {"type": "string"}}},
+                    },
+                    {
+                        "required": ["roleId"],
+                        "properties": {"roleId": {"type": "string"}},
+                        "not": {"required": ["role"], "properties": {"role": {"type": "string"}}},
+                    },
                 ],
             })),
         ),
