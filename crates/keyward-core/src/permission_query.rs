@@ -52,38 +52,42 @@ fn ident_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '*' | ':' | '/')
 }
 
+/// The tokens of `input`, each with its 0-based character position. One pass over the text:
+/// identifiers are ASCII, so each is a slice of it, copied once into its token.
 fn tokenize(input: &str) -> Result<Vec<(usize, Token)>, SyntaxError> {
-    let chars: Vec<char> = input.chars().collect();
     let mut tokens = Vec::new();
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        if c.is_whitespace() {
-            i += 1;
-        } else if c == '(' {
-            tokens.push((i, Token::Open));
-            i += 1;
-        } else if c == ')' {
-            tokens.push((i, Token::Close));
-            i += 1;
-        } else if ident_char(c) {
-            let start = i;
-            while i < chars.len() && ident_char(chars[i]) {
-                i += 1;
+    let mut chars = input.char_indices().enumerate().peekable();
+    while let Some((position, (byte, c))) = chars.next() {
+        let token = match c {
+            c if c.is_whitespace() => continue,
+            '(' => Token::Open,
+            ')' => Token::Close,
+            c if ident_char(c) => {
+                let mut end = byte + c.len_utf8();
+                while let Some(&(_, (at, next))) = chars.peek() {
+                    if !ident_char(next) {
+                        break;
+                    }
+                    end = at + next.len_utf8();
+                    chars.next();
+                }
+                let word = &input[byte..end];
+                if word.eq_ignore_ascii_case("AND") {
+                    Token::And
+                } else if word.eq_ignore_ascii_case("OR") {
+                    Token::Or
+                } else {
+                    Token::Ident(word.to_owned())
+                }
             }
-            let word: String = chars[start..i].iter().collect();
-            let token = match word.to_ascii_uppercase().as_str() {
-                "AND" => Token::And,
-                "OR" => Token::Or,
-                _ => Token::Ident(word),
-            };
-            tokens.push((start, token));
-        } else {
-            return Err(SyntaxError {
-                position: i,
-                message: format!("unexpected character {c:?}"),
-            });
-        }
+            c => {
+                return Err(SyntaxError {
+                    position,
+                    message: format!("unexpected character {c:?}"),
+                });
+            }
+        };
+        tokens.push((position, token));
     }
     Ok(tokens)
 }
@@ -139,8 +143,13 @@ impl Parser {
     }
 
     fn factor(&mut self) -> Result<Query, SyntaxError> {
-        match self.peek().cloned() {
-            Some(Token::Ident(name)) => {
+        match self.peek() {
+            Some(Token::Ident(_)) => {
+                // Each token is read once: the name moves into the query.
+                let (_, token) = &mut self.tokens[self.next];
+                let Token::Ident(name) = std::mem::replace(token, Token::Close) else {
+                    unreachable!("matched an identifier");
+                };
                 self.next += 1;
                 Ok(Query::Permission(name))
             }
