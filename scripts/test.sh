@@ -17,6 +17,8 @@ if ! has_node; then
 fi
 has_npm ||
   missing+=("npm, for the SDK conformance test: it comes with Node.js (Debian and Ubuntu: package npm)")
+has_python_venv ||
+  missing+=("python3 with its venv module, for Unkey's Python SDK conformance test (Debian and Ubuntu: packages python3 and python3-venv)")
 
 if ((${#missing[@]} > 0)); then
   echo "The test suite cannot run; missing:" >&2

@@ -10,5 +10,6 @@ mod config;
 mod errors;
 mod keys;
 mod misc;
+mod rbac;
 mod support;
 mod tty;
