@@ -5,6 +5,10 @@
 # verification (verifications = half the calls of KeyHash::of: the root key's and the key's).
 #
 #   scripts/callgrind-verify.sh [path/to/keyward]      # default: target/release/keyward
+#   CALLGRIND_PHASE=rbac scripts/callgrind-verify.sh   # keys with 3 roles, a 3-term query
+#
+# CALLGRIND_PHASE=rbac counts the phase that follows keyward's plain closed loop in round 1: the
+# keys holding 3 roles (10 permissions), each verification asking a 3-term permission query.
 #
 # Needs valgrind and a release build of keyward-bench (cargo build --release -p keyward-bench).
 set -euo pipefail
@@ -18,7 +22,12 @@ target/release/keyward-bench --no-build --keyward-bin "$binary" --keys 500 --rou
   --duration 6 --warmup 1 --connections 8 \
   --keyward-wrapper "valgrind --tool=callgrind --callgrind-out-file=$out" >"$log" 2>&1 &
 bench=$!
-until grep -q "baseline closed loop:" "$log"; do
+case "${CALLGRIND_PHASE:-plain}" in
+  plain) before="baseline closed loop:" ;;
+  rbac) before="keyward closed loop:" ;;
+  *) echo "CALLGRIND_PHASE is plain or rbac" >&2; exit 2 ;;
+esac
+until grep -q "$before" "$log"; do
   kill -0 "$bench" 2>/dev/null || { cat "$log" >&2; exit 1; }
   sleep 0.2
 done

@@ -21,8 +21,9 @@ packages=()
 has_script || packages+=(bsdutils)
 has_node || packages+=(nodejs)
 has_npm || packages+=(npm)
+has_python_venv || packages+=(python3 python3-venv)
 if ((${#packages[@]} == 0)); then
-  echo "test tools: script, Node.js $(node --version) and npm $(npm --version) are installed"
+  echo "test tools: script, Node.js $(node --version), npm $(npm --version) and python3 with venv are installed"
   exit 0
 fi
 
@@ -57,10 +58,10 @@ if ! has_node; then
   hash -r
 fi
 
-for check in has_script has_node has_npm; do
+for check in has_script has_node has_npm has_python_venv; do
   if ! "$check"; then
     echo "install-test-tools: still missing after installing (${check#has_}); see scripts/test-tools.sh" >&2
     exit 1
   fi
 done
-echo "test tools: script, Node.js $(node --version) and npm $(npm --version) are ready"
+echo "test tools: script, Node.js $(node --version), npm $(npm --version) and python3 with venv are ready"

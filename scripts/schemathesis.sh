@@ -71,7 +71,8 @@ def call(operation, body):
 
 dictionaries = {name: [] for name in
                 ["api_ids", "key_ids", "keys", "doomed_api_ids", "doomed_key_ids", "rerolled_key_ids",
-                 "doomed_root_key_ids"]}
+                 "doomed_root_key_ids", "permissions", "doomed_permissions", "roles",
+                 "doomed_roles", "identities", "doomed_identities"]}
 for permissions in [["api.*.verify_key"], ["api.*.read_key", "api.*.read_api"], ["auditlog.*.read_audit_log"]]:
     created = call("rootKeys.createRootKey", {"name": "schemathesis", "permissions": permissions})
     dictionaries["doomed_root_key_ids"].append(created["keyId"])
@@ -87,6 +88,17 @@ for name, api_list, key_list in [("schemathesis-a", "api_ids", "key_ids"),
         created = call("keys.createKey", {"apiId": api_id, **extra})
         dictionaries[key_list].append(created["keyId"])
         dictionaries["keys"].append(created["key"])
+for i in range(3):
+    for kind in ["", "doomed_"]:
+        slug = f"schemathesis.{kind}permission.{i}"
+        created = call("permissions.createPermission", {"name": slug, "slug": slug})
+        dictionaries[f"{kind}permissions"] += [slug, created["permissionId"]]
+        role = f"schemathesis-{kind}role-{i}"
+        created = call("permissions.createRole", {"name": role, "permissions": [slug]})
+        dictionaries[f"{kind}roles"] += [role, created["roleId"]]
+        external_id = f"schemathesis_{kind}identity_{i}"
+        created = call("identities.createIdentity", {"externalId": external_id})
+        dictionaries[f"{kind}identities"] += [external_id, created["identityId"]]
 # keys.rerollKey with expiration 0 revokes the key it is given: it gets many of its own.
 rerolled_api_id = call("apis.createApi", {"name": "schemathesis-rerolled"})["apiId"]
 for _ in range(40):

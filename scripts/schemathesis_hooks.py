@@ -4,8 +4,9 @@ The rules of keyward's requests that JSON Schema cannot state, and that every re
 schemathesis sends is kept within; the rest of the document is taken as it is:
 
 - `auditLogs.listLogs` refuses `since` after `until` (400): the two are swapped;
-- `keys.createKey` refuses an `expires` that is not in the future (400): "later than now" is no
-  static bound, so a past time is moved into the next day, staying within the schema's maximum.
+- `keys.createKey` and the root keys' `createKey` / `createRootKey` refuse an `expires` that is
+  not in the future (400): "later than now" is no static bound, so a past time is moved into the
+  next day, staying within the schema's maximum.
 """
 
 import time
@@ -31,7 +32,8 @@ def before_call(context, case, kwargs):
     ):
         body["since"], body["until"] = body["until"], body["since"]
     if (
-        case.operation.path == "/v2/keys.createKey"
+        case.operation.path
+        in ("/v2/keys.createKey", "/v2/rootKeys.createKey", "/v2/rootKeys.createRootKey")
         and isinstance(body, dict)
         and _is_number(body.get("expires"))
     ):

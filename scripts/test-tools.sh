@@ -6,6 +6,9 @@
 # - Node.js 20 or newer with npm: runs Unkey's TypeScript SDK against keyward
 #   (crates/keyward-http/tests/sdk_conformance.rs; the SDK itself comes from the npm registry,
 #   installed by the test from sdk-tests/package-lock.json).
+# - python3 with its venv module: runs Unkey's Python SDK against keyward
+#   (crates/keyward-http/tests/sdk_conformance_python.rs; the SDK comes from PyPI, installed by
+#   the test into a virtualenv from sdk-tests/python/requirements.txt).
 
 MIN_NODE_MAJOR=20
 
@@ -26,6 +29,10 @@ has_node() {
 
 has_npm() {
   command -v npm >/dev/null 2>&1 && npm --version >/dev/null 2>&1
+}
+
+has_python_venv() {
+  command -v python3 >/dev/null 2>&1 && python3 -c 'import ensurepip, venv' >/dev/null 2>&1
 }
 
 # - PostgreSQL: every suite runs a second time on it (KEYWARD_TEST_DATABASE=postgres), each test

@@ -20,6 +20,8 @@ if ! has_node; then
 fi
 has_npm ||
   missing+=("npm, for the SDK conformance test: it comes with Node.js (Debian and Ubuntu: package npm)")
+has_python_venv ||
+  missing+=("python3 with its venv module, for Unkey's Python SDK conformance test (Debian and Ubuntu: packages python3 and python3-venv)")
 # Tests of `db copy` and of PostgreSQL outages need PostgreSQL whichever backend runs.
 has_pg_server ||
   missing+=("PostgreSQL's server programs initdb and pg_ctl, for the tests that stop and start a server of their own: Debian and Ubuntu: package postgresql (or set KEYWARD_TEST_PG_BIN to their directory)")

@@ -185,6 +185,9 @@ const ALLOWED_EXTRA_FIELDS = new Map([
   // getApi also reports delete protection, which keyward lets callers switch (apis.updateApi,
   // a keyward extension); the SDK ignores the field.
   ["$.data.deleteProtection", "keyward extension: getApi reports delete protection"],
+  // verifyKey answers the key's keyspace, as Unkey's newest API does (unkey-py 3.x models it;
+  // this SDK predates it and ignores the field).
+  ["$.data.keyspaceId", "Unkey's newest API: verifyKey reports the key's keyspace"],
 ]);
 
 function unwrapSchema(schema) {

@@ -92,6 +92,12 @@ struct BenchArgs {
     /// answer returns. The baseline answers a body of the same (larger) size.
     #[arg(long)]
     with_meta: bool,
+    /// Keys with permissions to verify in each round too, beside the plain ones (0: none; the
+    /// default is as many as `--keys`): each holds 3 roles of 10 permissions in all, and every
+    /// verification asks a 3-term permission query of it. Reported as a ratio to plain
+    /// verifyKey in the same round.
+    #[arg(long)]
+    rbac_keys: Option<usize>,
     /// keyward's cache TTL (`keyward serve --cache-ttl-secs`); the default is keyward's own.
     /// Past it, entries are refreshed in the background while hits keep being answered.
     #[arg(long, default_value_t = 600)]
@@ -240,6 +246,8 @@ struct Round {
     kw_open: Measured,
     /// keyward closed-loop on keys with credits: every verification is a database write.
     kw_metered: Measured,
+    /// keyward closed-loop against keys with permissions, asked a permission query.
+    kw_rbac: Option<Measured>,
 }
 
 impl Round {
@@ -250,6 +258,13 @@ impl Round {
     /// Metered verifications per plain (cached, unmetered) one in this round.
     fn metered_ratio(&self) -> f64 {
         self.kw_metered.result.rate() / self.kw_closed.result.rate()
+    }
+
+    /// Verifications with a permission query against plain ones, both keyward's, this round.
+    fn rbac_ratio(&self) -> f64 {
+        self.kw_rbac
+            .as_ref()
+            .map_or(f64::NAN, |r| r.result.rate() / self.kw_closed.result.rate())
     }
 
     /// The load generator's CPU time per request in the closed loops (their mean).
@@ -265,8 +280,21 @@ struct Servers<'a> {
     keyward_target: Arc<Target>,
     /// keyward's metered keys.
     metered_target: Arc<Target>,
+    /// keyward's keys with permissions, and their queries.
+    rbac_target: Option<Arc<Target>>,
     baseline_pid: u32,
     baseline_target: Arc<Target>,
+}
+
+/// What a phase runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Against {
+    Baseline,
+    Keyward,
+    /// keyward, verifying keys with permissions with a permission query.
+    KeywardRbac,
+    /// keyward, verifying keys with credits: every verification spends one.
+    KeywardMetered,
 }
 
 impl Servers<'_> {
@@ -278,54 +306,36 @@ impl Servers<'_> {
         keyward_first: bool,
         args: &BenchArgs,
     ) -> anyhow::Result<(Measured, Measured)> {
+        use Against::{Baseline, Keyward};
         Ok(if keyward_first {
-            let keyward = self.run_one(true, plan, label, args).await?;
-            (self.run_one(false, plan, label, args).await?, keyward)
+            let keyward = self.run_one(Keyward, plan, label, args).await?;
+            (self.run_one(Baseline, plan, label, args).await?, keyward)
         } else {
-            let baseline = self.run_one(false, plan, label, args).await?;
-            (baseline, self.run_one(true, plan, label, args).await?)
+            let baseline = self.run_one(Baseline, plan, label, args).await?;
+            (baseline, self.run_one(Keyward, plan, label, args).await?)
         })
     }
 
     /// Runs one phase against one server, checks it, and reports it.
     async fn run_one(
         &mut self,
-        keyward: bool,
+        against: Against,
         plan: Plan,
         label: &str,
         args: &BenchArgs,
     ) -> anyhow::Result<Measured> {
-        let target = if keyward {
-            self.keyward_target.clone()
-        } else {
-            self.baseline_target.clone()
-        };
-        self.run_on(keyward, target, plan, label, args).await
-    }
-
-    /// Runs one phase against keyward's metered keys.
-    async fn run_metered(
-        &mut self,
-        plan: Plan,
-        label: &str,
-        args: &BenchArgs,
-    ) -> anyhow::Result<Measured> {
-        let target = self.metered_target.clone();
-        self.run_on(true, target, plan, label, args).await
-    }
-
-    async fn run_on(
-        &mut self,
-        keyward: bool,
-        target: Arc<Target>,
-        plan: Plan,
-        label: &str,
-        args: &BenchArgs,
-    ) -> anyhow::Result<Measured> {
-        let (pid, name) = if keyward {
-            (self.keyward.pid(), "keyward")
-        } else {
-            (self.baseline_pid, "baseline")
+        let keyward = against != Against::Baseline;
+        let (target, pid, name) = match against {
+            Against::Keyward => (self.keyward_target.clone(), self.keyward.pid(), "keyward"),
+            Against::KeywardRbac => (
+                self.rbac_target
+                    .clone()
+                    .context("no keys with permissions were created")?,
+                self.keyward.pid(),
+                "keyward with a permission query",
+            ),
+            Against::KeywardMetered => (self.metered_target.clone(), self.keyward.pid(), "keyward"),
+            Against::Baseline => (self.baseline_target.clone(), self.baseline_pid, "baseline"),
         };
         let (result, server_cpu, generator_cpu) =
             measure(pid, || run_phase(target, plan, args)).await?;
@@ -551,15 +561,13 @@ async fn run_all(args: BenchArgs, keyward: PathBuf) -> anyhow::Result<()> {
             }
             DataDir::Fresh(_) => {
                 let started = Instant::now();
-                let bodies = create_keys(
-                    server.addr,
-                    &auth,
-                    keys,
-                    args.create_concurrency,
-                    args.with_meta,
-                    None,
-                )
-                .await?;
+                let shape = KeyShape {
+                    with_meta: args.with_meta,
+                    roles: None,
+                    credits: None,
+                };
+                let bodies =
+                    create_keys(server.addr, &auth, keys, args.create_concurrency, &shape).await?;
                 let took = started.elapsed();
                 eprintln!(
                     "created {keys} keys through keys.createKey in {:.1} s ({:.0} keys/s, {} connections)",
@@ -575,13 +583,17 @@ async fn run_all(args: BenchArgs, keyward: PathBuf) -> anyhow::Result<()> {
         };
 
         let started = Instant::now();
+        let metered_shape = KeyShape {
+            with_meta: args.with_meta,
+            roles: None,
+            credits: Some(MAX_CREDITS),
+        };
         let metered = create_keys(
             server.addr,
             &auth,
             args.metered_keys,
             args.create_concurrency,
-            args.with_meta,
-            Some(MAX_CREDITS),
+            &metered_shape,
         )
         .await?;
         let metered_seed_time = started.elapsed();
@@ -646,6 +658,42 @@ async fn run_all(args: BenchArgs, keyward: PathBuf) -> anyhow::Result<()> {
             warm.rate()
         );
 
+        let rbac_keys = args.rbac_keys.unwrap_or(keys);
+        let rbac_target = if rbac_keys == 0 {
+            None
+        } else {
+            let started = Instant::now();
+            let roles = create_roles(server.addr, &auth).await?;
+            let shape = KeyShape {
+                with_meta: args.with_meta,
+                roles: Some(roles),
+                credits: None,
+            };
+            let bodies = create_keys(
+                server.addr,
+                &auth,
+                rbac_keys,
+                args.create_concurrency,
+                &shape,
+            )
+            .await?;
+            eprintln!(
+                "created {rbac_keys} keys with 3 roles (10 permissions) in {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
+            let target = Arc::new(Target {
+                addr: server.addr,
+                path: VERIFY_PATH,
+                authorization: Some(bearer.clone()),
+                bodies: bodies.into(),
+                expect: VALID_MARKER,
+            });
+            let warm = run_phase(target.clone(), Plan::EachOnce, &args).await?;
+            check("warm-up pass of the keys with permissions", &warm)
+                .map_err(|e| e.context(server.status_report()))?;
+            Some(target)
+        };
+
         let resident = procs::resident_bytes(server.pid());
         let counters_before = ServerCounters::read(server.addr).await;
         let warmup = Duration::from_secs(args.warmup);
@@ -654,6 +702,7 @@ async fn run_all(args: BenchArgs, keyward: PathBuf) -> anyhow::Result<()> {
             keyward: &mut server,
             keyward_target: kw_target,
             metered_target,
+            rbac_target,
             baseline_pid: base.pid(),
             baseline_target: base_target,
         };
@@ -668,9 +717,31 @@ async fn run_all(args: BenchArgs, keyward: PathBuf) -> anyhow::Result<()> {
                 duration,
                 offset,
             };
+            // With permissions, right before or after the plain closed loops (alternating too).
+            let rbac_closed = Plan::Closed {
+                warmup,
+                duration,
+                offset: offset % rbac_keys.max(1),
+            };
+            let rbac_label = "closed loop, 3 roles, 3-term query";
+            let mut kw_rbac = None;
+            if servers.rbac_target.is_some() && keyward_first {
+                kw_rbac = Some(
+                    servers
+                        .run_one(Against::KeywardRbac, rbac_closed, rbac_label, &args)
+                        .await?,
+                );
+            }
             let (base_closed, kw_closed) = servers
                 .run_both(closed, "closed loop", keyward_first, &args)
                 .await?;
+            if servers.rbac_target.is_some() && !keyward_first {
+                kw_rbac = Some(
+                    servers
+                        .run_one(Against::KeywardRbac, rbac_closed, rbac_label, &args)
+                        .await?,
+                );
+            }
             let open_rate = base_closed.result.rate() * args.open_fraction;
             let open = Plan::Open {
                 rate: open_rate,
@@ -687,7 +758,12 @@ async fn run_all(args: BenchArgs, keyward: PathBuf) -> anyhow::Result<()> {
                 offset: round * args.metered_keys / (args.rounds + 1),
             };
             let kw_metered = servers
-                .run_metered(metered, "metered closed loop", &args)
+                .run_one(
+                    Against::KeywardMetered,
+                    metered,
+                    "metered closed loop",
+                    &args,
+                )
                 .await?;
             let round = Round {
                 base_closed,
@@ -696,12 +772,19 @@ async fn run_all(args: BenchArgs, keyward: PathBuf) -> anyhow::Result<()> {
                 base_open,
                 kw_open,
                 kw_metered,
+                kw_rbac,
             };
             eprintln!(
                 "round ratios keyward/baseline: {:.2}, metered/plain: {:.2}",
                 round.ratio(),
                 round.metered_ratio()
             );
+            if round.kw_rbac.is_some() {
+                eprintln!(
+                    "round ratio with permission query/plain: {:.2}",
+                    round.rbac_ratio()
+                );
+            }
             rounds.push(round);
         }
         let counters_after = ServerCounters::read(server.addr).await;
@@ -946,15 +1029,68 @@ impl ServerCounters {
     }
 }
 
-/// Creates an API and `count` keys through the HTTP API; returns one verifyKey body per key.
+/// What the benchmark's keys hold.
+struct KeyShape {
+    /// A name, an externalId and meta (`--with-meta`).
+    with_meta: bool,
+    /// Roles to give every key, each of whose verifications then asks [`RBAC_QUERY`].
+    roles: Option<Vec<String>>,
+    /// Credits to give every key, each of whose verifications then spends one.
+    credits: Option<i64>,
+}
+
+/// The permissions of the benchmark's 3 roles: 10 in all.
+const RBAC_ROLES: [(&str, &[&str]); 3] = [
+    (
+        "bench-reader",
+        &["docs.read", "docs.list", "comments.read", "users.read"],
+    ),
+    (
+        "bench-writer",
+        &["docs.write", "docs.delete", "comments.write"],
+    ),
+    (
+        "bench-admin",
+        &["users.write", "billing.read", "audit.read"],
+    ),
+];
+
+/// A 3-term query the keys of [`RBAC_ROLES`] satisfy.
+const RBAC_QUERY: &str = "docs.read AND (docs.write OR billing.read)";
+
+/// Creates [`RBAC_ROLES`] through the HTTP API; returns their names.
+async fn create_roles(addr: SocketAddr, auth: &HeaderValue) -> anyhow::Result<Vec<String>> {
+    let mut conn = Conn::open(addr).await?;
+    let mut names = Vec::new();
+    for (name, permissions) in RBAC_ROLES {
+        let body = serde_json::json!({"name": name, "permissions": permissions});
+        let (status, answer) = conn
+            .post(
+                "/v2/permissions.createRole",
+                Some(auth),
+                Bytes::from(body.to_string()),
+            )
+            .await?;
+        anyhow::ensure!(
+            status == 200,
+            "permissions.createRole failed: HTTP {status} {}",
+            String::from_utf8_lossy(&answer)
+        );
+        names.push(name.to_owned());
+    }
+    Ok(names)
+}
+
+/// Creates an API and `count` keys of `shape` through the HTTP API; returns one verifyKey body
+/// per key.
 async fn create_keys(
     addr: SocketAddr,
     auth: &HeaderValue,
     count: usize,
     concurrency: usize,
-    with_meta: bool,
-    credits: Option<i64>,
+    shape: &KeyShape,
 ) -> anyhow::Result<Vec<Bytes>> {
+    let (with_meta, roles, credits) = (shape.with_meta, shape.roles.clone(), shape.credits);
     let mut conn = Conn::open(addr).await?;
     let (status, body) = conn
         .post(
@@ -988,6 +1124,17 @@ async fn create_keys(
         if let Some(remaining) = credits {
             body["credits"] = serde_json::json!({ "remaining": remaining });
         }
+        if let Some(roles) = &roles {
+            body["roles"] = serde_json::json!(roles);
+        }
+        Bytes::from(body.to_string())
+    };
+    let query = shape.roles.as_ref().map(|_| RBAC_QUERY);
+    let verify = move |key: &str| {
+        let body = match query {
+            Some(query) => serde_json::json!({ "key": key, "permissions": query }),
+            None => serde_json::json!({ "key": key }),
+        };
         Bytes::from(body.to_string())
     };
 
@@ -1009,7 +1156,7 @@ async fn create_keys(
     let concurrency = concurrency.clamp(1, count);
     let mut tasks = Vec::new();
     for c in 0..concurrency {
-        let (auth, request, done) = (auth.clone(), request.clone(), done.clone());
+        let (auth, request, verify, done) = (auth.clone(), request.clone(), verify, done.clone());
         tasks.push(tokio::spawn(async move {
             let mut conn = Conn::open(addr).await?;
             let mut keys = Vec::new();
@@ -1021,10 +1168,7 @@ async fn create_keys(
                 let Some(key) = value["data"]["key"].as_str().filter(|_| status == 200) else {
                     bail!("keys.createKey failed: HTTP {status} {value}");
                 };
-                keys.push((
-                    i,
-                    Bytes::from(serde_json::json!({ "key": key }).to_string()),
-                ));
+                keys.push((i, verify(key)));
                 done.fetch_add(1, Relaxed);
             }
             anyhow::Ok(keys)
@@ -1157,6 +1301,42 @@ fn print_report(args: &BenchArgs, sections: &[Section], elapsed: Duration) {
                 .map_or_else(|| "?".into(), |m| m.to_string()),
             s.median_cpu(Round::generator_cpu),
         );
+    }
+    if sections
+        .iter()
+        .any(|s| s.rounds.iter().any(|r| r.kw_rbac.is_some()))
+    {
+        println!();
+        println!(
+            "Keys with 3 roles (10 permissions), each verification asking `{RBAC_QUERY}`, against plain keys, keyward closed loop:"
+        );
+        println!();
+        println!(
+            "| keys | plain req/s | with query req/s | ratio (rounds) | ≥ 0.9 | with query p50 / p99 |"
+        );
+        println!("|---:|---:|---:|---:|---|---:|");
+        for s in sections
+            .iter()
+            .filter(|s| s.rounds.iter().all(|r| r.kw_rbac.is_some()))
+        {
+            let rbac = |r: &Round| r.kw_rbac.as_ref().expect("filtered").result.rate();
+            let ratio = s.median(Round::rbac_ratio);
+            let rounds: Vec<String> = s
+                .rounds
+                .iter()
+                .map(|r| format!("{:.2}", r.rbac_ratio()))
+                .collect();
+            println!(
+                "| {} | {:.0} | {:.0} | {ratio:.2} ({}) | {} | {} / {} |",
+                s.label(),
+                s.median(|r| r.kw_closed.result.rate()),
+                s.median(rbac),
+                rounds.join(", "),
+                verdict(ratio >= 0.9),
+                s.median_micros(|r| r.kw_rbac.as_ref().expect("filtered").result.quantile(0.5)),
+                s.median_micros(|r| r.kw_rbac.as_ref().expect("filtered").result.quantile(0.99)),
+            );
+        }
     }
     println!();
     println!(

@@ -50,6 +50,23 @@ names! {
         KeyDelete => "key.delete",
         RootKeyCreate => "rootKey.create",
         RootKeyDelete => "rootKey.delete",
+        PermissionCreate => "permission.create",
+        PermissionUpdate => "permission.update",
+        PermissionDelete => "permission.delete",
+        RoleCreate => "role.create",
+        RoleUpdate => "role.update",
+        RoleDelete => "role.delete",
+        ConnectRoleAndPermission => "authorization.connect_role_and_permission",
+        DisconnectRoleAndPermissions => "authorization.disconnect_role_and_permissions",
+        ConnectRoleAndKey => "authorization.connect_role_and_key",
+        DisconnectRoleAndKey => "authorization.disconnect_role_and_key",
+        ConnectPermissionAndKey => "authorization.connect_permission_and_key",
+        DisconnectPermissionAndKey => "authorization.disconnect_permission_and_key",
+        IdentityCreate => "identity.create",
+        IdentityUpdate => "identity.update",
+        IdentityDelete => "identity.delete",
+        RootKeyUpdate => "rootKey.update",
+        RootKeyReroll => "rootKey.reroll",
     }
 }
 
@@ -60,6 +77,9 @@ names! {
         Api => "api",
         Key => "key",
         RootKey => "rootKey",
+        Permission => "permission",
+        Role => "role",
+        Identity => "identity",
     }
 }
 

@@ -7,15 +7,17 @@
 //! found.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
 
 use keyward_store::{Db, root_keys};
 use keyward_types::ErrorCode;
-use keyward_types::permissions::{Action, Grant, Grants, Resource, Scope, Target};
+use keyward_types::permissions::{self, Action, Grant, Grants, Scope, Target};
 
 use crate::Keyward;
 use crate::cache::LoadError;
 use crate::error::{ApiError, ApiResult};
 use crate::key_material::KeyHash;
+use crate::time::now_ms;
 
 /// A live root key, as cached for authentication.
 #[derive(Debug)]
@@ -27,6 +29,23 @@ pub struct RootKey {
     pub permissions: Vec<String>,
     /// The same, parsed.
     pub grants: Grants,
+    /// A disabled root key is refused (403) until enabled again.
+    pub enabled: bool,
+    /// When it stops working, unix ms.
+    pub expires_at: Option<i64>,
+    /// When this node last recorded it authenticating a request, unix ms (0: not since loaded).
+    last_used: AtomicI64,
+}
+
+/// A root key's last use is written at most once per this many milliseconds (off the request
+/// path): `rootKeys.listKeys` shows it to the minute.
+pub const ROOT_KEY_LAST_USED_PRECISION_MS: i64 = 60_000;
+
+impl RootKey {
+    /// When this node last saw it authenticate a request, unix ms (0: not since it was cached).
+    pub fn last_used(&self) -> i64 {
+        self.last_used.load(Relaxed)
+    }
 }
 
 /// The authenticated caller of an operation.
@@ -52,7 +71,11 @@ impl Caller {
         if self.may(action, target) {
             Ok(())
         } else {
-            Err(ApiError::missing_permission(&accepted(action, target)))
+            Err(ApiError::missing_permission(&accepted(
+                self.workspace_id(),
+                action,
+                target,
+            )))
         }
     }
 
@@ -65,26 +88,24 @@ impl Caller {
 
     /// Whether the root key holds everything `grant` gives (so it may hand it out).
     pub fn covers(&self, grant: &Grant) -> bool {
-        self.root_key.grants.covers(grant)
+        self.root_key
+            .grants
+            .covers(&self.root_key.workspace_id, grant)
     }
 }
 
-/// The tuples that grant `action` on `target`, as an error message lists them: the wildcard,
-/// and the one naming the target's API or namespace where there is one.
-fn accepted(action: Action, target: &Target<'_>) -> Vec<String> {
-    let scoped = match (action.resource(), target) {
-        (Resource::Api, Target::Api(id) | Target::Key { api_id: id, .. }) => Some(*id),
-        (Resource::Ratelimit, Target::Namespace(id)) => Some(*id),
-        _ => None,
-    };
+/// The permissions that grant `action` on `target`, as an error message lists them: the wildcard
+/// tuple, the tuple naming the target where there is one, and the URN where there is one.
+fn accepted(workspace_id: &str, action: Action, target: &Target<'_>) -> Vec<String> {
     let mut list = vec![action.wildcard()];
-    if let Some(id) = scoped {
+    if let Some(id) = target.tuple_id(action.resource()) {
         let grant = Grant::Tuple {
             action,
             scope: Scope::One(id.into()),
         };
         list.push(grant.to_string());
     }
+    list.extend(permissions::urn_granting(workspace_id, action, target));
     list
 }
 
@@ -101,12 +122,59 @@ pub async fn authenticate(keyward: &Keyward, token: &str) -> ApiResult<Arc<RootK
         })
         .await
         .map_err(LoadError::into_api_error)?;
-    record.ok_or_else(|| {
+    let root_key = record.ok_or_else(|| {
         ApiError::new(
             ErrorCode::AuthenticationKeyNotFound,
             "The root key is unknown or has been deleted. Check the key you send, or create a new one.",
         )
-    })
+    })?;
+    if !root_key.enabled {
+        return Err(ApiError::new(
+            ErrorCode::KeyDisabled,
+            format!(
+                "The root key '{}' is disabled. Enable it with rootKeys.updateKey, or use another.",
+                root_key.id
+            ),
+        ));
+    }
+    let now = now_ms();
+    if root_key.expires_at.is_some_and(|expires| expires <= now) {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            format!(
+                "The root key '{}' has expired. Use another, or reroll it with a key that may.",
+                root_key.id
+            ),
+        ));
+    }
+    record_use(keyward, &root_key, now);
+    Ok(root_key)
+}
+
+/// Records that `root_key` authenticated a request, in the background and at most once per
+/// [`ROOT_KEY_LAST_USED_PRECISION_MS`] per key on this node.
+fn record_use(keyward: &Keyward, root_key: &Arc<RootKey>, now: i64) {
+    let last = root_key.last_used.load(Relaxed);
+    if now - last < ROOT_KEY_LAST_USED_PRECISION_MS
+        || root_key
+            .last_used
+            .compare_exchange(last, now, Relaxed, Relaxed)
+            .is_err()
+    {
+        return;
+    }
+    let (db, id) = (keyward.db.clone(), root_key.id.clone());
+    tokio::spawn(async move {
+        let written = async {
+            let mut conn = db.writer().await?;
+            root_keys::record_last_used(&mut conn, &id, now).await
+        }
+        .await;
+        if let Err(err) = written {
+            // Only the listing's `lastUsedAt` is behind; the next use tries again.
+            tracing::warn!(root_key_id = %id, %err, "cannot record a root key's last use");
+        }
+    });
 }
 
 async fn load_root_key(db: &Db, hash: KeyHash) -> Result<Option<Arc<RootKey>>, LoadError> {
@@ -143,5 +211,8 @@ async fn load_root_key(db: &Db, hash: KeyHash) -> Result<Option<Arc<RootKey>>, L
         name: row.name,
         permissions,
         grants,
+        enabled: row.enabled,
+        expires_at: row.expires_at,
+        last_used: AtomicI64::new(row.last_used_at.unwrap_or(0)),
     })))
 }

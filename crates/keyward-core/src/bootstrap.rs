@@ -10,12 +10,16 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, bail};
+use keyward_store::root_keys::{self, RootKeyPatch};
 use keyward_store::workspaces;
+use keyward_types::permissions;
 
 use crate::Keyward;
-use crate::audit::Actor;
+use crate::audit::{Actor, Event, Target, TargetKind};
+use crate::key_material::KeyHash;
 use crate::service::workspaces::insert_workspace;
-use crate::work::Work;
+use crate::time::now_ms;
+use crate::work::{Invalidation, Work};
 use keyward_store::private_files;
 
 /// Shortest accepted `KEYWARD_BOOTSTRAP_ROOT_KEY`.
@@ -37,7 +41,7 @@ pub async fn bootstrap(
                 "KEYWARD_BOOTSTRAP_ROOT_KEY is ignored: the database already has a workspace and root keys"
             );
         }
-        return Ok(());
+        return upgrade_all_powerful_keys(work).await;
     }
     if let Some(key) = configured_key {
         if key.chars().count() < MIN_BOOTSTRAP_KEY_LEN {
@@ -78,6 +82,59 @@ pub async fn bootstrap(
             "\nkeyward: created workspace {workspace_id} and its bootstrap root key (shown once, also saved to {}):\n\n    {}\n",
             path.display(),
             root_key.key
+        );
+    }
+    Ok(())
+}
+
+/// Gives the all-powerful root keys of a database created by an earlier version what today's
+/// hold (`keyward_types::permissions::upgrade`): the permissions added since, and the URN form
+/// of everything in their workspace, so that they can use and grant the new operations. Keys
+/// holding less are left as they are. Runs at every start and changes nothing once done; each
+/// key changed is recorded as a `rootKey.update` by keyward itself.
+async fn upgrade_all_powerful_keys(mut work: Work) -> anyhow::Result<()> {
+    let mut upgraded = 0;
+    for key in root_keys::list_all_live(work.tx()).await? {
+        let Ok(mut held) = serde_json::from_str::<Vec<String>>(&key.permissions) else {
+            tracing::warn!(root_key_id = %key.id, "a root key's permissions are unreadable; not upgraded");
+            continue;
+        };
+        let Some(missing) = permissions::upgrade(&key.workspace_id, &held) else {
+            continue;
+        };
+        held.extend(missing.iter().cloned());
+        held.sort();
+        held.dedup();
+        let patch = RootKeyPatch {
+            permissions: Some(serde_json::to_string(&held)?),
+            ..RootKeyPatch::default()
+        };
+        root_keys::update(work.tx(), &key.id, &patch, now_ms()).await?;
+        work.audit(
+            &key.workspace_id,
+            Event::RootKeyUpdate,
+            format!(
+                "Upgraded all-powerful root key {} with the permissions added since it was created: {}",
+                key.id,
+                missing.join(", ")
+            ),
+            vec![Target::new(TargetKind::RootKey, &key.id, key.name.as_deref())],
+        );
+        if let Some(hash) = KeyHash::from_slice(&key.hash) {
+            work.invalidate(Invalidation::RootKey(hash));
+        }
+        upgraded += 1;
+    }
+    if upgraded > 0 {
+        work.commit().await.map_err(|e| {
+            anyhow::anyhow!(
+                "upgrading root keys failed: {}",
+                e.cause.unwrap_or(e.detail)
+            )
+        })?;
+        tracing::info!(
+            upgraded,
+            "gave all-powerful root keys the permissions added since they were created"
         );
     }
     Ok(())

@@ -16,6 +16,7 @@ pub mod auth;
 pub mod bootstrap;
 pub mod cache;
 pub mod error;
+pub mod grants;
 pub mod key_material;
 pub mod last_used;
 pub mod permission_query;

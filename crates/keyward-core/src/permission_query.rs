@@ -4,8 +4,19 @@
 //! `OR`, case-insensitive and whole words; parentheses. AND binds tighter than OR. A leaf matches
 //! a permission of the key by exact string equality — `api.*` only matches a permission literally
 //! named `api.*`.
+//!
+//! Bounded: at most [`MAX_QUERY_CHARS`] characters and [`MAX_NESTING`] levels of parentheses,
+//! so parsing, evaluating and dropping a query recurse at most that deep, whatever the input
+//! (a syntax error otherwise). `Display` prints a query back in this grammar, parenthesized only
+//! where the grammar needs it: parsing the text gives the same query.
 
 use std::collections::HashSet;
+use std::fmt;
+
+/// Longest query, in characters (the request's own limit for `permissions`).
+pub const MAX_QUERY_CHARS: usize = 1000;
+/// Deepest nesting of parentheses.
+pub const MAX_NESTING: usize = 32;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Query {
@@ -41,38 +52,42 @@ fn ident_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '*' | ':' | '/')
 }
 
+/// The tokens of `input`, each with its 0-based character position. One pass over the text:
+/// identifiers are ASCII, so each is a slice of it, copied once into its token.
 fn tokenize(input: &str) -> Result<Vec<(usize, Token)>, SyntaxError> {
-    let chars: Vec<char> = input.chars().collect();
     let mut tokens = Vec::new();
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        if c.is_whitespace() {
-            i += 1;
-        } else if c == '(' {
-            tokens.push((i, Token::Open));
-            i += 1;
-        } else if c == ')' {
-            tokens.push((i, Token::Close));
-            i += 1;
-        } else if ident_char(c) {
-            let start = i;
-            while i < chars.len() && ident_char(chars[i]) {
-                i += 1;
+    let mut chars = input.char_indices().enumerate().peekable();
+    while let Some((position, (byte, c))) = chars.next() {
+        let token = match c {
+            c if c.is_whitespace() => continue,
+            '(' => Token::Open,
+            ')' => Token::Close,
+            c if ident_char(c) => {
+                let mut end = byte + c.len_utf8();
+                while let Some(&(_, (at, next))) = chars.peek() {
+                    if !ident_char(next) {
+                        break;
+                    }
+                    end = at + next.len_utf8();
+                    chars.next();
+                }
+                let word = &input[byte..end];
+                if word.eq_ignore_ascii_case("AND") {
+                    Token::And
+                } else if word.eq_ignore_ascii_case("OR") {
+                    Token::Or
+                } else {
+                    Token::Ident(word.to_owned())
+                }
             }
-            let word: String = chars[start..i].iter().collect();
-            let token = match word.to_ascii_uppercase().as_str() {
-                "AND" => Token::And,
-                "OR" => Token::Or,
-                _ => Token::Ident(word),
-            };
-            tokens.push((start, token));
-        } else {
-            return Err(SyntaxError {
-                position: i,
-                message: format!("unexpected character {c:?}"),
-            });
-        }
+            c => {
+                return Err(SyntaxError {
+                    position,
+                    message: format!("unexpected character {c:?}"),
+                });
+            }
+        };
+        tokens.push((position, token));
     }
     Ok(tokens)
 }
@@ -81,6 +96,8 @@ struct Parser {
     tokens: Vec<(usize, Token)>,
     next: usize,
     end: usize,
+    /// Parentheses open around the token being read.
+    depth: usize,
 }
 
 impl Parser {
@@ -126,17 +143,29 @@ impl Parser {
     }
 
     fn factor(&mut self) -> Result<Query, SyntaxError> {
-        match self.peek().cloned() {
-            Some(Token::Ident(name)) => {
+        match self.peek() {
+            Some(Token::Ident(_)) => {
+                // Each token is read once: the name moves into the query.
+                let (_, token) = &mut self.tokens[self.next];
+                let Token::Ident(name) = std::mem::replace(token, Token::Close) else {
+                    unreachable!("matched an identifier");
+                };
                 self.next += 1;
                 Ok(Query::Permission(name))
             }
             Some(Token::Open) => {
+                if self.depth == MAX_NESTING {
+                    return self
+                        .error(format!("parentheses nest deeper than {MAX_NESTING} levels"));
+                }
                 self.next += 1;
                 if self.peek() == Some(&Token::Close) {
                     return self.error("empty parentheses");
                 }
-                let inner = self.or()?;
+                self.depth += 1;
+                let inner = self.or();
+                self.depth -= 1;
+                let inner = inner?;
                 if self.peek() != Some(&Token::Close) {
                     return self.error("missing closing parenthesis");
                 }
@@ -152,11 +181,19 @@ impl Parser {
 
 impl Query {
     pub fn parse(input: &str) -> Result<Query, SyntaxError> {
+        let end = input.chars().count();
+        if end > MAX_QUERY_CHARS {
+            return Err(SyntaxError {
+                position: MAX_QUERY_CHARS,
+                message: format!("the query is longer than {MAX_QUERY_CHARS} characters"),
+            });
+        }
         let tokens = tokenize(input)?;
         let mut parser = Parser {
             tokens,
             next: 0,
-            end: input.chars().count(),
+            end,
+            depth: 0,
         };
         let query = parser.or()?;
         if parser.next < parser.tokens.len() {
@@ -175,9 +212,38 @@ impl Query {
     }
 }
 
+impl fmt::Display for Query {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // A child is parenthesized where printing it bare would parse differently: an OR
+        // inside anything, an AND inside an AND (both would merge into the parent's list).
+        let child = |f: &mut fmt::Formatter<'_>, q: &Query, inside_and: bool| match q {
+            Query::Permission(_) => write!(f, "{q}"),
+            Query::And(_) if !inside_and => write!(f, "{q}"),
+            _ => write!(f, "({q})"),
+        };
+        match self {
+            Query::Permission(name) => f.write_str(name),
+            Query::And(all) | Query::Or(all) => {
+                let (separator, inside_and) = match self {
+                    Query::And(_) => (" AND ", true),
+                    _ => (" OR ", false),
+                };
+                for (i, q) in all.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(separator)?;
+                    }
+                    child(f, q, inside_and)?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn perms(list: &[&str]) -> HashSet<String> {
         list.iter().map(|s| s.to_string()).collect()
@@ -241,5 +307,106 @@ mod tests {
             .join(" OR ");
         let q = Query::parse(&input).unwrap();
         assert!(q.is_satisfied_by(&perms(&["p24"])));
+    }
+
+    #[test]
+    fn nesting_and_length_are_bounded() {
+        let at_limit = format!("{}a{}", "(".repeat(MAX_NESTING), ")".repeat(MAX_NESTING));
+        assert_eq!(Query::parse(&at_limit), Ok(Query::Permission("a".into())));
+        let deeper = format!("({at_limit})");
+        let err = Query::parse(&deeper).unwrap_err();
+        assert!(err.message.contains("nest"), "{err}");
+        assert_eq!(err.position, MAX_NESTING);
+        // Far deeper than any stack would take, refused just as fast.
+        let huge = "(".repeat(100_000);
+        assert!(Query::parse(&huge).is_err());
+        let long = "a".repeat(MAX_QUERY_CHARS + 1);
+        assert_eq!(Query::parse(&long).unwrap_err().position, MAX_QUERY_CHARS);
+    }
+
+    #[test]
+    fn printing_parenthesizes_only_where_needed() {
+        for text in [
+            "a",
+            "a AND b OR c",
+            "a AND (b OR c)",
+            "(a AND b) AND c",
+            "a OR (b OR c)",
+        ] {
+            assert_eq!(Query::parse(text).unwrap().to_string(), text);
+        }
+    }
+
+    /// Permission names: identifier characters, never an operator.
+    fn name() -> impl Strategy<Value = String> {
+        "[a-zA-Z0-9._*:/-]{1,12}".prop_filter("not an operator", |s| {
+            !s.eq_ignore_ascii_case("and") && !s.eq_ignore_ascii_case("or")
+        })
+    }
+
+    /// Queries as the parser builds them: AND and OR with two or more children.
+    fn query() -> impl Strategy<Value = Query> {
+        name()
+            .prop_map(Query::Permission)
+            .prop_recursive(6, 48, 4, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 2..4).prop_map(Query::And),
+                    prop::collection::vec(inner, 2..4).prop_map(Query::Or),
+                ]
+            })
+    }
+
+    fn depth(q: &Query) -> usize {
+        match q {
+            Query::Permission(_) => 0,
+            Query::And(all) | Query::Or(all) => 1 + all.iter().map(depth).max().unwrap_or(0),
+        }
+    }
+
+    /// The permissions of the leaves at even positions, for an evaluation to compare.
+    fn some_leaves(q: &Query, out: &mut HashSet<String>, i: &mut usize) {
+        match q {
+            Query::Permission(p) => {
+                if i.is_multiple_of(2) {
+                    out.insert(p.clone());
+                }
+                *i += 1;
+            }
+            Query::And(all) | Query::Or(all) => {
+                all.iter().for_each(|q| some_leaves(q, out, i));
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn printed_queries_parse_back_to_themselves(q in query()) {
+            let text = q.to_string();
+            prop_assume!(text.chars().count() <= MAX_QUERY_CHARS && depth(&q) <= MAX_NESTING);
+            prop_assert_eq!(Query::parse(&text), Ok(q.clone()), "{}", text);
+            // Spacing and operator case do not matter.
+            let loose = text.replace(" AND ", "  and\t").replace(" OR ", "\nOr ");
+            let reparsed = Query::parse(&loose);
+            prop_assert_eq!(reparsed.as_ref().ok(), Some(&q));
+            let mut held = HashSet::new();
+            some_leaves(&q, &mut held, &mut 0);
+            prop_assert_eq!(
+                Query::parse(&text).unwrap().is_satisfied_by(&held),
+                q.is_satisfied_by(&held)
+            );
+        }
+
+        #[test]
+        fn any_input_parses_or_fails_without_panicking(input in "[()a-c ANDOR$]{0,200}") {
+            if let Err(err) = Query::parse(&input) {
+                prop_assert!(err.position <= input.chars().count());
+            }
+        }
+
+        #[test]
+        fn nested_input_is_refused_beyond_the_bound(levels in 0usize..200) {
+            let text = format!("{}x{}", "(".repeat(levels), ")".repeat(levels));
+            prop_assert_eq!(Query::parse(&text).is_ok(), levels <= MAX_NESTING);
+        }
     }
 }

@@ -36,6 +36,13 @@ pub enum Invalidation {
     KeysOfApi(Arc<str>),
     /// The root key with this hash.
     RootKey(KeyHash),
+    /// Every key holding this permission, directly or through a role (the permission was
+    /// deleted, renamed, or a role's set of permissions changed).
+    KeysWithPermission(Arc<str>),
+    /// Every key holding this role (the role was deleted, renamed, or its permissions changed).
+    KeysWithRole(Arc<str>),
+    /// Every key of this identity (its meta changed, or it was deleted).
+    KeysOfIdentity(Arc<str>),
 }
 
 impl Caches {
@@ -47,6 +54,13 @@ impl Caches {
                 self.keys.invalidate_where(|k| *k.api_id == **api_id)
             }
             Invalidation::RootKey(hash) => self.root_keys.invalidate(hash),
+            Invalidation::KeysWithPermission(id) => {
+                self.keys.invalidate_where(|k| k.holds_permission(id))
+            }
+            Invalidation::KeysWithRole(id) => self.keys.invalidate_where(|k| k.holds_role(id)),
+            Invalidation::KeysOfIdentity(id) => self
+                .keys
+                .invalidate_where(|k| k.identity_id.as_deref() == Some(&**id)),
         }
     }
 }

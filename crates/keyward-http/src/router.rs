@@ -17,7 +17,9 @@ use keyward_types::operations::{self as op, Endpoint, Method, Operation};
 use crate::app::AppState;
 use crate::error::ErrorResponse;
 use crate::request_id;
-use crate::routes::{apis, audit_logs, keys, root_keys, system, workspaces};
+use crate::routes::{
+    apis, audit_logs, identities, keys, permissions, root_keys, system, workspaces,
+};
 
 /// Largest accepted request body.
 pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
@@ -77,7 +79,34 @@ pub fn api_routes() -> Router<AppState> {
     .add::<op::ListRootKeys, _, _>(root_keys::list_root_keys::list_root_keys)
     .add::<op::DeleteRootKey, _, _>(root_keys::delete_root_key::delete_root_key)
     .add::<op::CreateWorkspace, _, _>(workspaces::create_workspace::create_workspace)
-    .add::<op::ListLogs, _, _>(audit_logs::list_logs::list_logs);
+    .add::<op::ListLogs, _, _>(audit_logs::list_logs::list_logs)
+    .add::<op::CreatePermission, _, _>(permissions::create_permission::create_permission)
+    .add::<op::GetPermission, _, _>(permissions::get_permission::get_permission)
+    .add::<op::ListPermissions, _, _>(permissions::list_permissions::list_permissions)
+    .add::<op::UpdatePermission, _, _>(permissions::update_permission::update_permission)
+    .add::<op::DeletePermission, _, _>(permissions::delete_permission::delete_permission)
+    .add::<op::CreateRole, _, _>(permissions::create_role::create_role)
+    .add::<op::GetRole, _, _>(permissions::get_role::get_role)
+    .add::<op::ListRoles, _, _>(permissions::list_roles::list_roles)
+    .add::<op::UpdateRole, _, _>(permissions::update_role::update_role)
+    .add::<op::DeleteRole, _, _>(permissions::delete_role::delete_role)
+    .add::<op::SetRolePermissions, _, _>(permissions::set_role_permissions::set_role_permissions)
+    .add::<op::AddPermissions, _, _>(keys::add_permissions::add_permissions)
+    .add::<op::RemovePermissions, _, _>(keys::remove_permissions::remove_permissions)
+    .add::<op::SetPermissions, _, _>(keys::set_permissions::set_permissions)
+    .add::<op::AddRoles, _, _>(keys::add_roles::add_roles)
+    .add::<op::RemoveRoles, _, _>(keys::remove_roles::remove_roles)
+    .add::<op::SetRoles, _, _>(keys::set_roles::set_roles)
+    .add::<op::CreateIdentity, _, _>(identities::create_identity::create_identity)
+    .add::<op::GetIdentity, _, _>(identities::get_identity::get_identity)
+    .add::<op::ListIdentities, _, _>(identities::list_identities::list_identities)
+    .add::<op::UpdateIdentity, _, _>(identities::update_identity::update_identity)
+    .add::<op::DeleteIdentity, _, _>(identities::delete_identity::delete_identity)
+    .add::<op::CreateRootKeyUnkey, _, _>(root_keys::create_key::create_key)
+    .add::<op::ListRootKeysUnkey, _, _>(root_keys::list_keys::list_keys)
+    .add::<op::UpdateRootKey, _, _>(root_keys::update_key::update_key)
+    .add::<op::RerollRootKey, _, _>(root_keys::reroll_key::reroll_key)
+    .add::<op::DeleteRootKeyUnkey, _, _>(root_keys::delete_key::delete_key);
     let missing: Vec<&str> = op::ALL
         .iter()
         .filter(|registered| !routes.served.iter().any(|s| s.name == registered.name))

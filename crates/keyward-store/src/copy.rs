@@ -38,6 +38,11 @@ pub const TABLES: &[Table] = &[
     Table::new("keys", &["id"]),
     Table::new("audit_logs", &["id"]),
     Table::new("audit_log_targets", &["log_id", "target_id"]),
+    Table::new("permissions", &["id"]),
+    Table::new("roles", &["id"]),
+    Table::new("roles_permissions", &["role_id", "permission_id"]),
+    Table::new("keys_permissions", &["key_id", "permission_id"]),
+    Table::new("keys_roles", &["key_id", "role_id"]),
 ];
 
 /// Tables that are not data: each database keeps its own record of its migrations.

@@ -44,7 +44,7 @@ macro_rules! select_keys {
              c.refill_day, k.created_at, k.updated_at, k.last_used_at \
              from keys k join apis a on a.id = k.api_id \
              join credits c on c.id = k.credits_id \
-             left join identities i on i.id = k.identity_id \
+             left join identities i on i.id = k.identity_id and i.deleted_at is null \
              where true ",
             $($condition, " ",)*
         )

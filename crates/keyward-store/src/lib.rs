@@ -28,6 +28,7 @@ pub mod identities;
 pub mod keys;
 pub mod patch;
 pub mod private_files;
+pub mod rbac;
 pub mod root_keys;
 pub mod workspaces;
 

@@ -128,6 +128,18 @@ error_codes! {
     Internal => (500, "Internal Server Error", "unkey", "application", "unexpected_error"),
     /// keyward is shutting down or its storage is unavailable.
     ServiceUnavailable => (503, "Service Unavailable", "unkey", "application", "service_unavailable"),
+    /// No such permission in the caller's workspace.
+    PermissionNotFound => (404, "Not Found", "unkey", "data", "permission_not_found"),
+    /// No such role in the caller's workspace.
+    RoleNotFound => (404, "Not Found", "unkey", "data", "role_not_found"),
+    /// A live identity of the workspace already has this externalId.
+    IdentityAlreadyExists => (409, "Conflicting Resource", "unkey", "data", "identity_already_exists"),
+    /// A permission of the workspace already has this slug.
+    PermissionAlreadyExists => (409, "Conflicting Resource", "unkey", "data", "permission_already_exists"),
+    /// A role of the workspace already has this name.
+    RoleAlreadyExists => (409, "Conflicting Resource", "unkey", "data", "role_already_exists"),
+    /// The root key has been disabled.
+    KeyDisabled => (403, "Key is disabled", "unkey", "authorization", "key_disabled"),
 }
 
 impl ErrorCode {

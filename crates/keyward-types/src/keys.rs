@@ -237,13 +237,13 @@ pub struct CreateKeyRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub meta: Option<Map<String, Value>>,
-    // Roles, permissions and rate limits on keys arrive with RBAC; until then the server refuses
-    // them (400), so the document does not offer them.
+    /// Names of roles the key holds (at most 100); each must exist (404 otherwise).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(ignore)]
+    #[schema(example = json!(["support.readonly"]), max_items = 100)]
     pub roles: Option<Vec<String>>,
+    /// Slugs of permissions the key holds directly (at most 1000); missing ones are created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(ignore)]
+    #[schema(example = json!(["documents.read"]), max_items = 1000)]
     pub permissions: Option<Vec<String>>,
     /// When the key stops working, unix milliseconds (at most 2100-01-01); must be later than
     /// the server's time (400 otherwise).
@@ -286,6 +286,17 @@ impl Validate for CreateKeyRequest {
         if let Some(c) = &self.credits {
             credits(v, c);
         }
+        grants(v, self.roles.as_deref(), self.permissions.as_deref());
+    }
+}
+
+/// The roles and permissions a key is given.
+fn grants(v: &mut Violations, roles: Option<&[String]>, permissions: Option<&[String]>) {
+    if let Some(roles) = roles {
+        crate::rbac::role_names(v, "roles", roles, 0);
+    }
+    if let Some(permissions) = permissions {
+        crate::rbac::slugs(v, "permissions", permissions, 0);
     }
 }
 
@@ -407,17 +418,21 @@ pub struct UpdateKeyRequest {
     /// `false` disables the key (verifications answer DISABLED) until set back to `true`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
+    /// Replaces the key's roles (names, at most 100; `[]` removes them all); each must exist.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(ignore)]
+    #[schema(example = json!(["support.readonly"]), max_items = 100)]
     pub roles: Option<Vec<String>>,
+    /// Replaces the key's direct permissions (slugs, at most 1000; `[]` removes them all);
+    /// missing ones are created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(ignore)]
+    #[schema(example = json!(["documents.read"]), max_items = 1000)]
     pub permissions: Option<Vec<String>>,
 }
 
 impl Validate for UpdateKeyRequest {
     fn validate(&self, v: &mut Violations) {
         key_id(v, &self.key_id);
+        grants(v, self.roles.as_deref(), self.permissions.as_deref());
         if let Nullable::Value(name) = &self.name {
             v.length("name", name, 1, 255);
         }
@@ -508,15 +523,33 @@ pub struct RerollKeyRequest {
         pattern = "^[a-zA-Z0-9_]+$"
     )]
     pub key_id: String,
-    /// Milliseconds the old key keeps working; 0 revokes it at once.
-    #[schema(minimum = 0, maximum = 4102444800000_i64)]
-    pub expiration: i64,
+    /// Milliseconds the old key keeps working; 0 revokes it at once, `null` leaves it as it is
+    /// (working until its own expiry, if any). Required.
+    #[serde(default)]
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 4102444800000_i64)]
+    pub expiration: Nullable<i64>,
 }
 
 impl Validate for RerollKeyRequest {
     fn validate(&self, v: &mut Violations) {
         key_id(v, &self.key_id);
-        v.range("expiration", self.expiration, 0, MAX_TIMESTAMP_MS);
+        expiration(v, &self.expiration);
+    }
+}
+
+/// The required, nullable `expiration` of a reroll.
+pub(crate) fn expiration(v: &mut Violations, value: &Nullable<i64>) {
+    match value {
+        Nullable::Value(ms) => v.range("expiration", *ms, 0, MAX_TIMESTAMP_MS),
+        Nullable::Null => {}
+        Nullable::Absent => v.push(
+            "expiration",
+            "is required",
+            Some(
+                "send the milliseconds the old key keeps working (0: revoke it now), or null to leave it as it is"
+                    .to_string(),
+            ),
+        ),
     }
 }
 
@@ -582,6 +615,11 @@ pub struct VerifyKeyRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(min_length = 1, max_length = 256)]
     pub migration_id: Option<String>,
+    /// Only keys of these keyspaces (API ids) verify; a key of another answers `NOT_FOUND` and
+    /// spends nothing. 1 to 100 ids.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = json!(["api_1234abcd"]), min_items = 1, max_items = 100)]
+    pub keyspaces: Option<Vec<String>>,
 }
 
 impl Validate for VerifyKeyRequest {
@@ -612,6 +650,19 @@ impl Validate for VerifyKeyRequest {
             }
         }
         v.opt_length("migrationId", self.migration_id.as_deref(), 1, 256);
+        if let Some(keyspaces) = &self.keyspaces {
+            v.items("keyspaces", keyspaces.len(), 1, 100);
+            for (i, id) in keyspaces.iter().enumerate() {
+                v.pattern(
+                    &format!("keyspaces[{i}]"),
+                    id,
+                    1,
+                    255,
+                    charset::id,
+                    ID_CHARS,
+                );
+            }
+        }
     }
 }
 
@@ -679,6 +730,10 @@ pub struct VerifyKeyResponseData {
     pub code: VerifyCode,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_id: Option<String>,
+    /// The key's keyspace: its API's id. Absent with `NOT_FOUND`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub keyspace_id: Option<Arc<str>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     // JSON text serialized once per cache entry and shared by every answer: serializing a meta
@@ -693,8 +748,10 @@ pub struct VerifyKeyResponseData {
     pub credits: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
+    /// Every permission of the key, direct and through its roles (slugs, sorted).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<Vec<String>>,
+    /// The key's roles (names, sorted).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub roles: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -712,6 +769,7 @@ impl VerifyKeyResponseData {
             valid: false,
             code: VerifyCode::NotFound,
             key_id: None,
+            keyspace_id: None,
             name: None,
             meta: None,
             expires: None,

@@ -128,6 +128,10 @@ impl Visit for Builder {
                 format!("Envelope_Vec_{}", E::Data::name()),
                 page_schema(&E::Data::name()),
             ),
+            Shape::List => (
+                format!("Envelope_List_{}", E::Data::name()),
+                list_schema(&E::Data::name()),
+            ),
         };
         self.schemas
             .push((E::Data::name().into(), E::Data::schema()));
@@ -190,6 +194,20 @@ fn page_schema(item: &str) -> RefOr<Schema> {
         .required("meta")
         .required("data")
         .required("pagination")
+        .into()
+}
+
+/// `{meta, data: [item]}`: a whole list.
+fn list_schema(item: &str) -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .description(Some("A whole list: `{ meta, data: [...] }`."))
+        .property("meta", Ref::from_schema_name(Meta::name()))
+        .property(
+            "data",
+            ArrayBuilder::new().items(Ref::from_schema_name(item)),
+        )
+        .required("meta")
+        .required("data")
         .into()
 }
 
@@ -298,15 +316,72 @@ fn complete(doc: &mut Value) {
         &["VerifyKeyRequest", "properties", "permissions", "pattern"],
         Value::String(permission_query_pattern()),
     );
+    for request in ["CreateRootKeyRequest", "UpdateRootKeyRequest"] {
+        set(
+            schemas,
+            &[request, "properties", "permissions", "items"],
+            json!({
+                "type": "string",
+                "maxLength": crate::permissions::MAX_PERMISSION_LEN,
+                "pattern": crate::permissions::pattern(),
+            }),
+        );
+    }
+    let slug = json!({
+        "type": "string",
+        "minLength": 1,
+        "maxLength": crate::rbac::MAX_SLUG_LEN,
+        "pattern": crate::rbac::SLUG_PATTERN,
+    });
+    for request in [
+        "CreateKeyRequest",
+        "UpdateKeyRequest",
+        "CreateRoleRequest",
+        "SetRolePermissionsRequest",
+        "AddPermissionsRequest",
+        "RemovePermissionsRequest",
+        "SetPermissionsRequest",
+    ] {
+        set(
+            schemas,
+            &[request, "properties", "permissions", "items"],
+            slug.clone(),
+        );
+    }
+    for request in [
+        "CreateKeyRequest",
+        "UpdateKeyRequest",
+        "AddRolesRequest",
+        "RemoveRolesRequest",
+        "SetRolesRequest",
+    ] {
+        set(
+            schemas,
+            &[request, "properties", "roles", "items"],
+            json!({"type": "string", "minLength": 1, "maxLength": 128}),
+        );
+    }
     set(
         schemas,
-        &["CreateRootKeyRequest", "properties", "permissions", "items"],
-        json!({
-            "type": "string",
-            "maxLength": crate::permissions::MAX_PERMISSION_LEN,
-            "pattern": crate::permissions::pattern(),
-        }),
+        &["VerifyKeyRequest", "properties", "keyspaces", "items"],
+        json!({"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[a-zA-Z0-9_]+$"}),
     );
+    for request in ["CreateIdentityRequest", "UpdateIdentityRequest"] {
+        set(
+            schemas,
+            &[request, "properties", "meta", "maxProperties"],
+            json!(crate::keys::MAX_META_PROPERTIES),
+        );
+    }
+    // Required but nullable: serde reads an absent field as "absent", which the validation
+    // refuses; the schema says it must be sent.
+    for request in ["RerollKeyRequest", "RerollRootKeyRequest"] {
+        set(
+            schemas,
+            &[request, "required"],
+            json!(["keyId", "expiration"]),
+        );
+    }
 }
 
 /// Sets `value` at `path`, which must exist up to its last step.
@@ -364,6 +439,24 @@ fn cross_field_rules() -> Vec<(&'static str, Map<String, Value>)> {
             object(json!({
                 "if": {"properties": {"operation": {"enum": ["increment", "decrement"]}}},
                 "then": {"required": ["value"], "properties": {"value": {"type": "integer"}}},
+            })),
+        ),
+        (
+            "SetRolePermissionsRequest",
+            // Exactly one of the two names a role (`null` names none).
+            object(json!({
+                "oneOf": [
+                    {
+                        "required": ["role"],
+                        "properties": {"role": {"type": "string"}},
+                        "not": {"required": ["roleId"], "properties": {"roleId": {"type": "string"}}},
+                    },
+                    {
+                        "required": ["roleId"],
+                        "properties": {"roleId": {"type": "string"}},
+                        "not": {"required": ["role"], "properties": {"role": {"type": "string"}}},
+                    },
+                ],
             })),
         ),
         (

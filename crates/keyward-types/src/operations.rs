@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 
 use crate::permissions::Action;
 use crate::validate::Validate;
-use crate::{Empty, apis, audit_logs, keys, liveness, root_keys, workspaces};
+use crate::{Empty, apis, audit_logs, identities, keys, liveness, rbac, root_keys, workspaces};
 
 /// How an operation is called.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +31,8 @@ pub enum Shape {
     Object,
     /// A list with `pagination` beside it.
     Page,
+    /// A whole list, without pagination (what a key's permissions or roles are after a change).
+    List,
 }
 
 /// One operation, as the router, the OpenAPI document, the CLI and the tests see it.
@@ -265,8 +267,8 @@ operations! {
         needs: [CreateRootKey],
         errors: [],
         extension: true,
-        summary: "Create a root key (keyward extension)",
-        description: "Creates a root key of the caller's workspace. It may only hold permissions the caller holds. Needs `rootkey.*.create_root_key`.",
+        summary: "Create a root key (keyward's earlier name of rootKeys.createKey)",
+        description: "The same operation as `rootKeys.createKey`, under the name keyward first gave it. Needs `rootkey.*.create_root_key` or `unkey:v1:<workspaceId>:rootKeys/*#write`.",
     }
     ListRootKeys = "rootKeys.listRootKeys" in "rootKeys" {
         request: root_keys::ListRootKeysRequest,
@@ -275,8 +277,8 @@ operations! {
         needs: [ReadRootKey],
         errors: [],
         extension: true,
-        summary: "List root keys (keyward extension)",
-        description: "Lists the workspace's root keys (never their secrets). Needs `rootkey.*.read_root_key`.",
+        summary: "List root keys (keyward's earlier name of rootKeys.listKeys)",
+        description: "`rootKeys.listKeys` under the name keyward first gave it, with its first rule: it answers 403 unless the caller may read every root key (`rootkey.*.read_root_key` or `unkey:v1:<workspaceId>:rootKeys/*#read`), where `rootKeys.listKeys` leaves out the keys it may not read.",
     }
     DeleteRootKey = "rootKeys.deleteRootKey" in "rootKeys" {
         request: root_keys::DeleteRootKeyRequest,
@@ -285,8 +287,8 @@ operations! {
         needs: [DeleteRootKey],
         errors: [404],
         extension: true,
-        summary: "Delete a root key (keyward extension)",
-        description: "Deletes a root key; it is refused from the moment this returns. Needs `rootkey.*.delete_root_key`.",
+        summary: "Delete a root key (keyward's earlier name of rootKeys.deleteKey)",
+        description: "The same operation as `rootKeys.deleteKey`, under the name keyward first gave it. Needs `rootkey.*.delete_root_key` or `rootKeys/<keyId>#delete`, and every permission of the key.",
     }
     CreateWorkspace = "workspaces.createWorkspace" in "workspaces" {
         request: workspaces::CreateWorkspaceRequest,
@@ -307,6 +309,277 @@ operations! {
         extension: true,
         summary: "List audit logs (keyward extension)",
         description: "Lists the workspace's audit events, newest first. Needs `auditlog.*.read_audit_log`.",
+    }
+
+    CreatePermission = "permissions.createPermission" in "permissions" {
+        request: rbac::CreatePermissionRequest,
+        data: rbac::CreatePermissionResponseData,
+        shape: Object,
+        needs: [CreatePermission],
+        errors: [409],
+        extension: false,
+        summary: "Create a permission",
+        description: "Creates a permission keys and roles can hold, named by a slug unique in the workspace whatever its case (409 if taken). Needs `rbac.*.create_permission`.",
+    }
+    GetPermission = "permissions.getPermission" in "permissions" {
+        request: rbac::PermissionRequest,
+        data: rbac::Permission,
+        shape: Object,
+        needs: [ReadPermission],
+        errors: [404],
+        extension: false,
+        summary: "Get a permission",
+        description: "Reads a permission by id or slug. Needs `rbac.*.read_permission`.",
+    }
+    ListPermissions = "permissions.listPermissions" in "permissions" {
+        request: rbac::ListRequest,
+        data: rbac::Permission,
+        shape: Page,
+        needs: [ReadPermission],
+        errors: [],
+        extension: false,
+        summary: "List permissions",
+        description: "Lists the workspace's permissions in id order, optionally those whose name or slug contains `search`. Needs `rbac.*.read_permission`.",
+    }
+    UpdatePermission = "permissions.updatePermission" in "permissions" {
+        request: rbac::UpdatePermissionRequest,
+        data: rbac::Permission,
+        shape: Object,
+        needs: [UpdatePermission],
+        errors: [404, 409],
+        extension: false,
+        summary: "Update a permission",
+        description: "Renames a permission or changes its slug or description; keys and roles keep it, and verifications see the new slug at once. Needs `rbac.*.update_permission` or `unkey:v1:<workspaceId>:projects/*/rbac/permissions/<permissionId>#write`.",
+    }
+    DeletePermission = "permissions.deletePermission" in "permissions" {
+        request: rbac::PermissionRequest,
+        data: Empty,
+        shape: Object,
+        needs: [DeletePermission],
+        errors: [404],
+        extension: false,
+        summary: "Delete a permission",
+        description: "Deletes a permission and takes it from every key and role at once. Needs `rbac.*.delete_permission`.",
+    }
+    CreateRole = "permissions.createRole" in "permissions" {
+        request: rbac::CreateRoleRequest,
+        data: rbac::CreateRoleResponseData,
+        shape: Object,
+        needs: [CreateRole],
+        errors: [409],
+        extension: false,
+        summary: "Create a role",
+        description: "Creates a role, optionally with permissions (slugs; missing ones are created). Needs `rbac.*.create_role`, and `rbac.*.add_permission_to_role` with permissions, and `rbac.*.create_permission` to create any.",
+    }
+    GetRole = "permissions.getRole" in "permissions" {
+        request: rbac::RoleRequest,
+        data: rbac::Role,
+        shape: Object,
+        needs: [ReadRole],
+        errors: [404],
+        extension: false,
+        summary: "Get a role",
+        description: "Reads a role and its permissions by id or name. Needs `rbac.*.read_role`.",
+    }
+    ListRoles = "permissions.listRoles" in "permissions" {
+        request: rbac::ListRequest,
+        data: rbac::Role,
+        shape: Page,
+        needs: [ReadRole],
+        errors: [],
+        extension: false,
+        summary: "List roles",
+        description: "Lists the workspace's roles with their permissions in id order, optionally those whose name contains `search`. Needs `rbac.*.read_role`.",
+    }
+    UpdateRole = "permissions.updateRole" in "permissions" {
+        request: rbac::UpdateRoleRequest,
+        data: rbac::UpdateRoleResponseData,
+        shape: Object,
+        needs: [UpdateRole],
+        errors: [404, 409],
+        extension: false,
+        summary: "Update a role",
+        description: "Renames a role or changes its description; keys keep it. Needs `rbac.*.update_role` or `unkey:v1:<workspaceId>:projects/*/rbac/roles/<roleId>#write`.",
+    }
+    DeleteRole = "permissions.deleteRole" in "permissions" {
+        request: rbac::RoleRequest,
+        data: Empty,
+        shape: Object,
+        needs: [DeleteRole],
+        errors: [404],
+        extension: false,
+        summary: "Delete a role",
+        description: "Deletes a role and takes it from every key at once. Needs `rbac.*.delete_role`.",
+    }
+    SetRolePermissions = "permissions.setRolePermissions" in "permissions" {
+        request: rbac::SetRolePermissionsRequest,
+        data: rbac::Permission,
+        shape: List,
+        needs: [AddPermissionToRole, RemovePermissionFromRole],
+        errors: [404],
+        extension: false,
+        summary: "Set a role's permissions",
+        description: "Replaces every permission of a role (missing slugs are created, which needs `rbac.*.create_permission`); its keys see the change at once. Needs `rbac.*.add_permission_to_role` and `rbac.*.remove_permission_from_role`.",
+    }
+    AddPermissions = "keys.addPermissions" in "keys" {
+        request: rbac::AddPermissionsRequest,
+        data: rbac::Permission,
+        shape: List,
+        needs: [UpdateKey, AddPermissionToKey],
+        errors: [404],
+        extension: false,
+        summary: "Add permissions to a key",
+        description: "Grants permissions to a key (missing slugs are created, which needs `rbac.*.create_permission`); answers every direct permission of the key. Needs `update_key` on the key's API and `rbac.*.add_permission_to_key`, or the key's `#update_key` URN alone.",
+    }
+    RemovePermissions = "keys.removePermissions" in "keys" {
+        request: rbac::RemovePermissionsRequest,
+        data: rbac::Permission,
+        shape: List,
+        needs: [UpdateKey, RemovePermissionFromKey],
+        errors: [404],
+        extension: false,
+        summary: "Remove permissions from a key",
+        description: "Takes permissions (slugs or ids) from a key, effective on the next verification; answers the key's remaining direct permissions. Needs `update_key` and `rbac.*.remove_permission_from_key`, or the key's `#update_key` URN alone.",
+    }
+    SetPermissions = "keys.setPermissions" in "keys" {
+        request: rbac::SetPermissionsRequest,
+        data: rbac::Permission,
+        shape: List,
+        needs: [UpdateKey, AddPermissionToKey, RemovePermissionFromKey],
+        errors: [404],
+        extension: false,
+        summary: "Set a key's permissions",
+        description: "Replaces every direct permission of a key (missing slugs are created, which needs `rbac.*.create_permission`). Needs `update_key`, `rbac.*.add_permission_to_key` and `rbac.*.remove_permission_from_key`, or the key's `#update_key` URN alone.",
+    }
+    AddRoles = "keys.addRoles" in "keys" {
+        request: rbac::AddRolesRequest,
+        data: rbac::Role,
+        shape: List,
+        needs: [UpdateKey, AddRoleToKey],
+        errors: [404],
+        extension: false,
+        summary: "Add roles to a key",
+        description: "Gives roles (names, which must exist) to a key; answers every role of the key. Needs `update_key` and `rbac.*.add_role_to_key`, or the key's `#update_key` URN alone.",
+    }
+    RemoveRoles = "keys.removeRoles" in "keys" {
+        request: rbac::RemoveRolesRequest,
+        data: rbac::Role,
+        shape: List,
+        needs: [UpdateKey],
+        errors: [404],
+        extension: false,
+        summary: "Remove roles from a key",
+        description: "Takes roles from a key, effective on the next verification; answers the key's remaining roles. Needs `update_key` on the key's API.",
+    }
+    SetRoles = "keys.setRoles" in "keys" {
+        request: rbac::SetRolesRequest,
+        data: rbac::Role,
+        shape: List,
+        needs: [UpdateKey],
+        errors: [404],
+        extension: false,
+        summary: "Set a key's roles",
+        description: "Replaces every role of a key (names, which must exist). Needs `update_key` on the key's API.",
+    }
+    CreateIdentity = "identities.createIdentity" in "identities" {
+        request: identities::CreateIdentityRequest,
+        data: identities::CreateIdentityResponseData,
+        shape: Object,
+        needs: [CreateIdentity],
+        errors: [409],
+        extension: false,
+        summary: "Create an identity",
+        description: "Creates an identity: your user or customer, named by your `externalId` (409 if a live identity has it). Keys linked to it carry its `meta` in every verification. Needs `identity.*.create_identity`.",
+    }
+    GetIdentity = "identities.getIdentity" in "identities" {
+        request: identities::IdentityRequest,
+        data: keys::Identity,
+        shape: Object,
+        needs: [ReadIdentity],
+        errors: [404],
+        extension: false,
+        summary: "Get an identity",
+        description: "Reads an identity by id or externalId. Needs `identity.*.read_identity` or `identity.<identityId>.read_identity`.",
+    }
+    ListIdentities = "identities.listIdentities" in "identities" {
+        request: rbac::ListRequest,
+        data: keys::Identity,
+        shape: Page,
+        needs: [ReadIdentity],
+        errors: [],
+        extension: false,
+        summary: "List identities",
+        description: "Lists the workspace's identities in id order, optionally those whose externalId contains `search`. Needs `read_identity` on every identity of the page (403 otherwise, as Unkey).",
+    }
+    UpdateIdentity = "identities.updateIdentity" in "identities" {
+        request: identities::UpdateIdentityRequest,
+        data: keys::Identity,
+        shape: Object,
+        needs: [UpdateIdentity],
+        errors: [404],
+        extension: false,
+        summary: "Update an identity",
+        description: "Replaces an identity's `meta` (`{}` removes it); verifications of its keys carry the new one at once. Needs `identity.*.update_identity`.",
+    }
+    DeleteIdentity = "identities.deleteIdentity" in "identities" {
+        request: identities::IdentityRequest,
+        data: Empty,
+        shape: Object,
+        needs: [DeleteIdentity],
+        errors: [404],
+        extension: false,
+        summary: "Delete an identity",
+        description: "Deletes an identity: its keys keep working without it (no identity, no meta) from the moment this returns, and its externalId can be given to a new identity. Needs `identity.*.delete_identity`.",
+    }
+    CreateRootKeyUnkey = "rootKeys.createKey" in "rootKeys" {
+        request: root_keys::CreateRootKeyRequest,
+        data: root_keys::CreateRootKeyResponseData,
+        shape: Object,
+        needs: [CreateRootKey],
+        errors: [],
+        extension: false,
+        summary: "Create a root key",
+        description: "Creates a root key of the caller's workspace holding only permissions the caller holds, optionally expiring. Needs `unkey:v1:<workspaceId>:rootKeys/*#write` or `rootkey.*.create_root_key`. `rootKeys.createRootKey` is keyward's earlier name for it.",
+    }
+    ListRootKeysUnkey = "rootKeys.listKeys" in "rootKeys" {
+        request: root_keys::ListRootKeysRequest,
+        data: root_keys::RootKey,
+        shape: Page,
+        needs: [ReadRootKey],
+        errors: [],
+        extension: false,
+        summary: "List root keys",
+        description: "Lists the workspace's root keys the caller may read (never their secrets), in id order; others are left out, so this never answers 403. Needs `rootKeys/<keyId>#read` (`rootKeys/*#read` for all) or `rootkey.*.read_root_key`.",
+    }
+    UpdateRootKey = "rootKeys.updateKey" in "rootKeys" {
+        request: root_keys::UpdateRootKeyRequest,
+        data: Empty,
+        shape: Object,
+        needs: [UpdateRootKey],
+        errors: [404],
+        extension: false,
+        summary: "Update a root key",
+        description: "Renames, disables or enables a root key, or replaces its permissions, effective on its next request. The caller must hold every permission of the key, and of what it grants. Needs `rootKeys/<keyId>#write` or `rootkey.*.update_root_key`.",
+    }
+    RerollRootKey = "rootKeys.rerollKey" in "rootKeys" {
+        request: root_keys::RerollRootKeyRequest,
+        data: root_keys::CreateRootKeyResponseData,
+        shape: Object,
+        needs: [UpdateRootKey],
+        errors: [404],
+        extension: false,
+        summary: "Reroll a root key",
+        description: "Issues a new root key with the name, state, expiry and permissions of an existing one; the old one keeps working for `expiration` ms (`null`: as before). The caller must hold every permission of the key. Needs `rootKeys/<keyId>#write` (`rootkey.*.update_root_key`), and `#delete` (`rootkey.*.delete_root_key`) unless `expiration` is null.",
+    }
+    DeleteRootKeyUnkey = "rootKeys.deleteKey" in "rootKeys" {
+        request: root_keys::DeleteRootKeyRequest,
+        data: Empty,
+        shape: Object,
+        needs: [DeleteRootKey],
+        errors: [404],
+        extension: false,
+        summary: "Delete a root key",
+        description: "Deletes a root key; it is refused from the moment this returns. The caller must hold every permission of the key. Needs `rootKeys/<keyId>#delete` or `rootkey.*.delete_root_key`. `rootKeys.deleteRootKey` is keyward's earlier name for it.",
     }
 }
 

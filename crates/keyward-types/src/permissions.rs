@@ -191,11 +191,15 @@ pub enum Target<'a> {
     Namespace(&'a str),
     /// An identity, by id.
     Identity(&'a str),
+    /// A permission of keys and roles, by id.
+    Permission(&'a str),
+    /// A role, by id.
+    Role(&'a str),
 }
 
 impl<'a> Target<'a> {
     /// The id a tuple's `<id>` names for actions of `resource` on this target, if any.
-    fn tuple_id(&self, resource: Resource) -> Option<&'a str> {
+    pub fn tuple_id(&self, resource: Resource) -> Option<&'a str> {
         match (resource, *self) {
             (Resource::Api, Target::Api(id) | Target::Key { api_id: id, .. }) => Some(id),
             (Resource::Ratelimit, Target::Namespace(id)) => Some(id),
@@ -238,6 +242,23 @@ fn urn_needed<'a>(action: Action, target: &Target<'a>) -> Option<(UrnPath<'a>, &
         }
         (A::CreatePermission, _) => (path(&["rbac", "permissions", "*"]), "create_permission"),
         (A::CreateRole, _) => (path(&["rbac", "roles", "*"]), "create_role"),
+        // Changing a key's permissions or roles is changing the key: Unkey's handlers accept the
+        // key's `update_key` URN alone for it, where the tuple form also needs the `rbac` action.
+        (
+            A::AddPermissionToKey
+            | A::RemovePermissionFromKey
+            | A::AddRoleToKey
+            | A::RemoveRoleFromKey,
+            Target::Key { api_id, key_id },
+        ) => (path(&["keyspaces", api_id, "keys", key_id]), "update_key"),
+        // Unkey's newest operations name RBAC resources under a project; keyward has none, so
+        // a grant matches with `projects/*` (as Unkey's identity checks do).
+        (A::UpdatePermission, Target::Permission(id)) => {
+            (path(&["projects", "*", "rbac", "permissions", id]), "write")
+        }
+        (A::UpdateRole, Target::Role(id)) => {
+            (path(&["projects", "*", "rbac", "roles", id]), "write")
+        }
         (A::ReadOverride, Target::Namespace(ns)) => (
             path(&["ratelimits", "namespaces", ns, "overrides", "*"]),
             "read_override",
@@ -248,6 +269,17 @@ fn urn_needed<'a>(action: Action, target: &Target<'a>) -> Option<(UrnPath<'a>, &
         (A::ReadRootKey, _) => (path(&["rootKeys", "*"]), "read"),
         (A::DeleteRootKey, Target::RootKey(id)) => (path(&["rootKeys", id]), "delete"),
         _ => return None,
+    })
+}
+
+/// The URN granting `action` on `target` to a root key of `workspace_id`, as an error message
+/// names it; `None` for actions checked by tuple only.
+pub fn urn_granting(workspace_id: &str, action: Action, target: &Target<'_>) -> Option<String> {
+    urn_needed(action, target).map(|(path, name)| {
+        format!(
+            "unkey:v1:{workspace_id}:{}#{name}",
+            path.segments().join("/")
+        )
     })
 }
 
@@ -587,23 +619,132 @@ impl Grants {
             })
     }
 
-    /// Whether these grants include everything `grant` gives (so handing it out escalates
-    /// nothing). Tuples and URNs are compared within their own form.
-    pub fn covers(&self, grant: &Grant) -> bool {
+    /// Whether these grants, of a root key of `workspace_id`, include everything `grant` gives
+    /// (so handing it out escalates nothing). Each form covers its own (a wildcard tuple its
+    /// scoped ones; a URN pattern those it contains), and the forms cover each other where a
+    /// tuple means a URN's resources exactly: `api.*.read_key` and
+    /// `unkey:v1:<ws>:keyspaces/*/keys/*#read_key` cover each other. A tuple whose meaning no
+    /// URN states exactly (`identity.<id>.…`, whose URN checks are for every identity) is
+    /// covered by a URN covering more, never the other way round.
+    pub fn covers(&self, workspace_id: &str, grant: &Grant) -> bool {
         match grant {
             Grant::Tuple { action, scope } => {
-                self.wildcards & action.bit() != 0
+                let as_tuple = self.wildcards & action.bit() != 0
                     || match scope {
                         Scope::All => false,
                         Scope::One(id) => self
                             .scoped
                             .iter()
                             .any(|(granted, scoped)| granted == action && scoped == id),
-                    }
+                    };
+                as_tuple
+                    || tuple_as_urn(workspace_id, *action, scope)
+                        .is_some_and(|(urn, _)| self.urns.iter().any(|held| held.covers(&urn)))
             }
-            Grant::Urn(urn) => self.urns.iter().any(|held| held.covers(urn)),
+            Grant::Urn(urn) => {
+                self.urns.iter().any(|held| held.covers(urn))
+                    || self.tuples().any(|(action, scope)| {
+                        tuple_as_urn(workspace_id, action, &scope)
+                            .is_some_and(|(held, exact)| exact && held.covers(urn))
+                    })
+            }
         }
     }
+
+    /// The tuples held, wildcards included.
+    fn tuples(&self) -> impl Iterator<Item = (Action, Scope)> + '_ {
+        Action::ALL
+            .iter()
+            .filter(|action| self.wildcards & action.bit() != 0)
+            .map(|action| (*action, Scope::All))
+            .chain(
+                self.scoped
+                    .iter()
+                    .map(|(action, id)| (*action, Scope::One(id.clone()))),
+            )
+    }
+}
+
+/// The URN pattern granting what the tuple `(action, scope)` grants in `workspace_id`, and
+/// whether it grants exactly that (`false`: more). `None` for tuples no URN grants.
+fn tuple_as_urn(workspace_id: &str, action: Action, scope: &Scope) -> Option<(Urn, bool)> {
+    let id = match scope {
+        Scope::All => "*",
+        Scope::One(id) => id,
+    };
+    let target = match action.resource() {
+        Resource::Api => match action {
+            // Creating an API names no API: a scoped tuple of it grants nothing.
+            Action::CreateApi if *scope != Scope::All => return None,
+            _ => Target::Api(id),
+        },
+        Resource::Identity => Target::Identity(id),
+        Resource::RootKey => match action {
+            Action::CreateRootKey if *scope != Scope::All => return None,
+            _ => Target::RootKey(id),
+        },
+        Resource::Ratelimit => Target::Namespace(id),
+        // `rbac`, `auditlog` and `workspace` tuples are workspace-wide only.
+        Resource::Rbac | Resource::AuditLog | Resource::Workspace => match scope {
+            Scope::All => Target::Workspace,
+            Scope::One(_) => return None,
+        },
+    };
+    let (path, name) = urn_needed(action, &target)?;
+    // Identity URNs are checked for every identity, and `rootKeys/*#write` also lets its holder
+    // update every root key: a narrower tuple maps onto a wider URN. Otherwise the pattern, with
+    // the tuple's `*` as the path's `*`, states the tuple exactly.
+    let exact = match action.resource() {
+        Resource::Identity => *scope == Scope::All,
+        Resource::RootKey => action != Action::CreateRootKey,
+        _ => true,
+    };
+    let segments = path
+        .segments()
+        .iter()
+        .map(|segment| match *segment {
+            "*" => Segment::One,
+            name => Segment::Name(name.into()),
+        })
+        .collect();
+    Some((
+        Urn {
+            workspace: workspace_id.into(),
+            path: segments,
+            action: Some(name.into()),
+        },
+        exact,
+    ))
+}
+
+/// Actions added to the catalog after keyward's first release. A root key of an earlier
+/// version that held every wildcard tuple of its catalog was all-powerful; [`upgrade`] gives it
+/// these, and the URN form of everything, so it stays so.
+pub const ADDED_SINCE_FIRST_RELEASE: &[Action] = &[Action::UpdateRootKey];
+
+/// What an all-powerful root key of `workspace_id`, created by an earlier version, lacks of
+/// today's all-powerful set ([`all_powerful`]); `None` if `held` is not such a key (it lacks a
+/// wildcard tuple of the first release's workspace catalog) or lacks nothing.
+pub fn upgrade(workspace_id: &str, held: &[String]) -> Option<Vec<String>> {
+    let holds = |text: &str| held.iter().any(|h| h == text);
+    let first_release = |action: &&Action| !ADDED_SINCE_FIRST_RELEASE.contains(action);
+    let workspace_level = Action::ALL
+        .iter()
+        .filter(first_release)
+        .filter(|a| !INSTANCE_LEVEL.contains(&a.resource()));
+    if !workspace_level.clone().all(|a| holds(&a.wildcard())) {
+        return None;
+    }
+    let instance_level = Action::ALL
+        .iter()
+        .filter(first_release)
+        .filter(|a| INSTANCE_LEVEL.contains(&a.resource()))
+        .all(|a| holds(&a.wildcard()));
+    let missing: Vec<String> = all_powerful(workspace_id, instance_level)
+        .into_iter()
+        .filter(|p| !holds(p))
+        .collect();
+    (!missing.is_empty()).then_some(missing)
 }
 
 /// Checks that `permission` parses (request validation of permission lists).
@@ -773,7 +914,7 @@ mod tests {
             "api.*.read_key",
             "unkey:v1:ws_1:keyspaces/*/keys/*#verify_key",
         ]);
-        let covers = |text: &str| holder.covers(&Grant::parse(text).unwrap());
+        let covers = |text: &str| holder.covers("ws_1", &Grant::parse(text).unwrap());
         assert!(covers("api.*.read_key"));
         assert!(covers("api.api_1.read_key"));
         assert!(!covers("api.*.delete_key"));
@@ -784,6 +925,140 @@ mod tests {
         assert!(!covers("unkey:v1:ws_1:keyspaces/**#verify_key"));
         assert!(!covers("unkey:v1:ws_2:keyspaces/api_1/keys/*#verify_key"));
         assert!(!covers("unkey:v1:ws_1:keyspaces/*/keys/*#delete_key"));
+    }
+
+    #[test]
+    fn the_forms_cover_each_other_where_they_mean_the_same() {
+        let urns = grants(&[
+            "unkey:v1:ws_1:keyspaces/*/keys/*#read_key",
+            "unkey:v1:ws_1:projects/*/identities/*#read_identity",
+            "unkey:v1:ws_1:rootKeys/*#write",
+        ]);
+        let covers = |g: &Grants, text: &str| g.covers("ws_1", &Grant::parse(text).unwrap());
+        assert!(covers(&urns, "api.*.read_key"));
+        assert!(covers(&urns, "api.api_1.read_key"));
+        assert!(!covers(&urns, "api.*.read_api"));
+        assert!(covers(&urns, "identity.*.read_identity"));
+        assert!(covers(&urns, "identity.id_1.read_identity"));
+        assert!(covers(&urns, "rootkey.*.create_root_key"));
+        assert!(covers(&urns, "rootkey.*.update_root_key"));
+        assert!(!covers(&urns, "rootkey.*.delete_root_key"));
+        // Another workspace's URNs say nothing of this one's tuples.
+        assert!(!urns.covers("ws_2", &Grant::parse("api.*.read_key").unwrap()));
+
+        let tuples = grants(&[
+            "api.*.read_key",
+            "api.api_1.verify_key",
+            "identity.id_1.read_identity",
+            "rootkey.*.create_root_key",
+        ]);
+        assert!(covers(
+            &tuples,
+            "unkey:v1:ws_1:keyspaces/api_9/keys/*#read_key"
+        ));
+        assert!(covers(
+            &tuples,
+            "unkey:v1:ws_1:keyspaces/*/keys/key_1#read_key"
+        ));
+        assert!(!covers(&tuples, "unkey:v1:ws_1:keyspaces/**#read_key"));
+        assert!(!covers(
+            &tuples,
+            "unkey:v1:ws_2:keyspaces/api_9/keys/*#read_key"
+        ));
+        assert!(covers(
+            &tuples,
+            "unkey:v1:ws_1:keyspaces/api_1/keys/*#verify_key"
+        ));
+        assert!(!covers(
+            &tuples,
+            "unkey:v1:ws_1:keyspaces/api_2/keys/*#verify_key"
+        ));
+        // One identity's tuple is less than every identity's URN; creating root keys is less
+        // than writing every root key.
+        assert!(!covers(
+            &tuples,
+            "unkey:v1:ws_1:projects/*/identities/*#read_identity"
+        ));
+        assert!(!covers(&tuples, "unkey:v1:ws_1:rootKeys/*#write"));
+        // `**#*` covers every tuple a URN states.
+        let all = grants(&["unkey:v1:ws_1:**#*"]);
+        assert!(covers(&all, "api.*.delete_key"));
+        assert!(covers(&all, "rootkey.*.update_root_key"));
+        assert!(!covers(&all, "workspace.*.create_workspace"));
+    }
+
+    #[test]
+    fn errors_can_name_the_urn_that_grants() {
+        assert_eq!(
+            urn_granting("ws_1", Action::ReadIdentity, &Target::Identity("id_1")).as_deref(),
+            Some("unkey:v1:ws_1:projects/*/identities/*#read_identity")
+        );
+        assert_eq!(
+            urn_granting("ws_1", Action::ReadAuditLog, &Target::Workspace),
+            None
+        );
+    }
+
+    #[test]
+    fn rbac_changes_of_a_key_take_its_update_key_urn() {
+        let urn = grants(&["unkey:v1:ws_1:keyspaces/api_1/keys/*#update_key"]);
+        for action in [
+            Action::UpdateKey,
+            Action::AddPermissionToKey,
+            Action::RemovePermissionFromKey,
+            Action::AddRoleToKey,
+            Action::RemoveRoleFromKey,
+        ] {
+            assert!(urn.allows("ws_1", action, &KEY), "{action}");
+        }
+        let tuple = grants(&["api.*.update_key"]);
+        assert!(tuple.allows("ws_1", Action::UpdateKey, &KEY));
+        assert!(!tuple.allows("ws_1", Action::AddPermissionToKey, &KEY));
+        assert!(grants(&["rbac.*.add_permission_to_key"]).allows(
+            "ws_1",
+            Action::AddPermissionToKey,
+            &KEY
+        ));
+        let write = grants(&["unkey:v1:ws_1:projects/*/rbac/permissions/*#write"]);
+        assert!(write.allows(
+            "ws_1",
+            Action::UpdatePermission,
+            &Target::Permission("perm_1")
+        ));
+        assert!(!write.allows("ws_1", Action::UpdateRole, &Target::Role("role_1")));
+    }
+
+    #[test]
+    fn all_powerful_keys_of_the_first_release_are_upgraded() {
+        let first: Vec<String> = Action::ALL
+            .iter()
+            .filter(|a| !ADDED_SINCE_FIRST_RELEASE.contains(a))
+            .map(|a| a.wildcard())
+            .collect();
+        let mut added = upgrade("ws_1", &first).unwrap();
+        added.sort();
+        assert_eq!(
+            added,
+            vec![
+                "rootkey.*.update_root_key".to_string(),
+                "unkey:v1:ws_1:**#*".to_string()
+            ]
+        );
+        // A workspace's key (without the instance-level tuples) gets no instance-level ones.
+        let workspace: Vec<String> = first
+            .iter()
+            .filter(|p| !p.starts_with("workspace."))
+            .cloned()
+            .collect();
+        let added = upgrade("ws_1", &workspace).unwrap();
+        assert!(
+            added.iter().all(|p| !p.starts_with("workspace.")),
+            "{added:?}"
+        );
+        // Lacking one tuple of the first release: not all-powerful, left alone.
+        assert_eq!(upgrade("ws_1", &workspace[1..]), None);
+        // Already current: nothing to add.
+        assert_eq!(upgrade("ws_1", &all_powerful("ws_1", true)), None);
     }
 
     #[test]

@@ -15,7 +15,7 @@ use crate::audit::{Actor, Event, Origin, Target as AuditTarget, TargetKind};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::key_material::new_id;
-use crate::service::keys::key_view;
+use crate::service::keys::key_views;
 use crate::service::paginate;
 use crate::time::now_ms;
 use crate::work::{Invalidation, Work};
@@ -195,8 +195,5 @@ pub async fn list_keys(
     )
     .await?;
     let (rows, pagination) = paginate(rows, limit, |row| row.id.clone());
-    Ok((
-        rows.into_iter().map(|row| key_view(keyward, row)).collect(),
-        pagination,
-    ))
+    Ok((key_views(keyward, &mut conn, rows).await?, pagination))
 }

@@ -3,6 +3,7 @@
 use keyward_store::keys::{
     self, CreditsChange, CreditsPatch, KeyPatch, KeyRecord, NewCredits, NewKey,
 };
+use keyward_store::rbac::{self, Link};
 use keyward_store::{AsConn, apis, identities};
 use keyward_types::keys::{
     CreateKeyRequest, CreateKeyResponseData, CreditsOperation, CreditsRefill, DeleteKeyRequest,
@@ -16,8 +17,10 @@ use crate::Keyward;
 use crate::audit::{Actor, Event, Origin, Target as AuditTarget, TargetKind};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
+use crate::grants::{self, KeyGrants};
 use crate::key_material::{self, KeyHash, new_id};
 use crate::last_used::LastUsed;
+use crate::service::rbac::{self as rbac_service, Creating};
 use crate::time::now_ms;
 use crate::verify::{identity_view, parse_meta};
 use crate::work::{Invalidation, Work};
@@ -25,9 +28,37 @@ use crate::work::{Invalidation, Work};
 /// Default number of random bytes in a key.
 const DEFAULT_BYTE_LENGTH: i64 = 16;
 
-/// The wire form of a stored key (never the secret). `lastUsedAt` is the later of the stored
+/// The wire form of stored keys (never the secret), with their permissions and roles (read in
+/// one query for all of them).
+pub async fn key_views(
+    keyward: &Keyward,
+    c: &mut impl AsConn,
+    rows: Vec<KeyRecord>,
+) -> ApiResult<Vec<KeyResponseData>> {
+    let ids: Vec<String> = rows.iter().map(|row| row.id.clone()).collect();
+    let mut grants = grants::by_key(rbac::grants_of_keys(c, &ids).await?);
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let held = grants.remove(&row.id).unwrap_or_default();
+            key_view(keyward, row, &held)
+        })
+        .collect())
+}
+
+/// The wire form of one stored key; see [`key_views`].
+async fn one_view(
+    keyward: &Keyward,
+    c: &mut impl AsConn,
+    row: KeyRecord,
+) -> ApiResult<KeyResponseData> {
+    let mut views = key_views(keyward, c, vec![row]).await?;
+    Ok(views.pop().expect("one key in, one out"))
+}
+
+/// The wire form of a stored key holding `grants`. `lastUsedAt` is the later of the stored
 /// time and this node's unflushed mark.
-pub fn key_view(keyward: &Keyward, row: KeyRecord) -> KeyResponseData {
+fn key_view(keyward: &Keyward, row: KeyRecord, grants: &KeyGrants) -> KeyResponseData {
     let last_used_at = LastUsed::merged(keyward, &row.hash, row.last_used_at);
     let credits = row.remaining.map(|remaining| KeyCredits {
         remaining: Some(remaining),
@@ -44,8 +75,8 @@ pub fn key_view(keyward: &Keyward, row: KeyRecord) -> KeyResponseData {
         updated_at: row.updated_at,
         last_used_at,
         expires: row.expires_at,
-        permissions: None,
-        roles: None,
+        permissions: grants.listed_permissions(),
+        roles: grants.listed_roles(),
         credits,
         identity,
         plaintext: None,
@@ -78,32 +109,40 @@ fn refill_columns(refill: Option<&CreditsRefill>) -> (Option<i64>, Option<i64>) 
 }
 
 /// Refuses what this version cannot store yet rather than silently dropping it.
-fn refuse_unsupported(
-    roles: &Option<Vec<String>>,
-    permissions: &Option<Vec<String>>,
-    ratelimits_sent: bool,
-) -> ApiResult<()> {
-    let fix = "remove the field; roles, permissions and rate limits on keys arrive in a later keyward version";
-    if roles.is_some() {
-        return Err(ApiError::invalid_field(
-            "roles",
-            "is not supported yet",
-            fix,
-        ));
-    }
-    if permissions.is_some() {
-        return Err(ApiError::invalid_field(
-            "permissions",
-            "is not supported yet",
-            fix,
-        ));
-    }
+fn refuse_unsupported(ratelimits_sent: bool) -> ApiResult<()> {
     if ratelimits_sent {
         return Err(ApiError::invalid_field(
             "ratelimits",
             "is not supported yet",
-            fix,
+            "remove the field; rate limits on keys arrive in a later keyward version",
         ));
+    }
+    Ok(())
+}
+
+/// Gives `key` the direct permissions (created where missing, as Unkey does, needing no `rbac`
+/// permission) and roles (which must exist) of a createKey or updateKey request; `replace` drops
+/// what it held before.
+async fn give_grants(
+    work: &mut Work,
+    caller: &Caller,
+    key: &KeyRecord,
+    roles: Option<Vec<String>>,
+    permissions: Option<Vec<String>>,
+    replace: bool,
+) -> ApiResult<()> {
+    if let Some(roles) = roles {
+        let roles = rbac_service::existing_roles(work.tx(), caller, &roles).await?;
+        if replace || !roles.is_empty() {
+            rbac_service::grant_roles(work, caller, key, &roles, replace).await?;
+        }
+    }
+    if let Some(slugs) = permissions {
+        let permissions =
+            rbac_service::ensure_permissions(work, caller, &slugs, Creating::Freely).await?;
+        if replace || !permissions.is_empty() {
+            rbac_service::grant_permissions(work, caller, key, &permissions, replace).await?;
+        }
     }
     Ok(())
 }
@@ -135,7 +174,11 @@ async fn find_key(c: &mut impl AsConn, caller: &Caller, key_id: &str) -> ApiResu
 }
 
 /// Like [`find_key`], locking the key until `work` ends.
-async fn lock_key(work: &mut Work, caller: &Caller, key_id: &str) -> ApiResult<KeyRecord> {
+pub(crate) async fn lock_key(
+    work: &mut Work,
+    caller: &Caller,
+    key_id: &str,
+) -> ApiResult<KeyRecord> {
     keys::find_live_by_id_for_update(work.tx(), caller.workspace_id(), key_id)
         .await?
         .ok_or_else(|| ApiError::key_not_found(key_id))
@@ -157,7 +200,7 @@ fn key_target(key: &KeyRecord) -> AuditTarget {
 }
 
 /// The target of permission checks on `key`.
-fn on(key: &KeyRecord) -> Target<'_> {
+pub(crate) fn on(key: &KeyRecord) -> Target<'_> {
     Target::Key {
         api_id: &key.api_id,
         key_id: &key.id,
@@ -188,7 +231,7 @@ pub async fn create_key(
     origin: Origin,
     req: CreateKeyRequest,
 ) -> ApiResult<CreateKeyResponseData> {
-    refuse_unsupported(&req.roles, &req.permissions, req.ratelimits.is_some())?;
+    refuse_unsupported(req.ratelimits.is_some())?;
     let now = now_ms();
     refuse_expired_at_birth(req.expires, now)?;
     let mut work = Work::begin(keyward, Actor::root_key(caller, origin)).await?;
@@ -246,6 +289,18 @@ pub async fn create_key(
             AuditTarget::new(TargetKind::Api, &api.id, Some(&api.name)),
         ],
     );
+    if req.roles.is_some() || req.permissions.is_some() {
+        let record = lock_key(&mut work, caller, &key.id).await?;
+        give_grants(
+            &mut work,
+            caller,
+            &record,
+            req.roles,
+            req.permissions,
+            false,
+        )
+        .await?;
+    }
     // Drop a cached "not found" for this hash, should anyone have tried it before it existed.
     work.invalidate(Invalidation::Key(new_key.hash));
     work.commit().await?;
@@ -260,7 +315,8 @@ pub async fn get_key(
     caller: &Caller,
     req: GetKeyRequest,
 ) -> ApiResult<KeyResponseData> {
-    let row = find_key(&mut keyward.db.reader().await?, caller, &req.key_id).await?;
+    let mut conn = keyward.db.reader().await?;
+    let row = find_key(&mut conn, caller, &req.key_id).await?;
     caller.require(Action::ReadKey, &on(&row))?;
     if req.decrypt == Some(true) {
         return Err(ApiError::new(
@@ -268,7 +324,7 @@ pub async fn get_key(
             "keyward never stores keys in recoverable form, so it cannot decrypt them. Omit decrypt.",
         ));
     }
-    Ok(key_view(keyward, row))
+    one_view(keyward, &mut conn, row).await
 }
 
 pub async fn whoami(
@@ -277,7 +333,8 @@ pub async fn whoami(
     req: WhoamiRequest,
 ) -> ApiResult<KeyResponseData> {
     let hash = KeyHash::of(&req.key);
-    let row = keys::find_live_by_hash(&mut keyward.db.reader().await?, hash.as_bytes()).await?;
+    let mut conn = keyward.db.reader().await?;
+    let row = keys::find_live_by_hash(&mut conn, hash.as_bytes()).await?;
     // Without read permission the answer is the same 404 as for an unknown key: the request
     // carries a secret, and a different status would tell whether it is a real key.
     match row {
@@ -285,7 +342,7 @@ pub async fn whoami(
             if row.workspace_id == caller.workspace_id()
                 && caller.may(Action::ReadKey, &on(&row)) =>
         {
-            Ok(key_view(keyward, row))
+            one_view(keyward, &mut conn, row).await
         }
         _ => Err(ApiError::new(
             ErrorCode::KeyNotFound,
@@ -300,10 +357,13 @@ pub async fn update_key(
     origin: Origin,
     req: UpdateKeyRequest,
 ) -> ApiResult<Empty> {
-    refuse_unsupported(&req.roles, &req.permissions, req.ratelimits.is_some())?;
+    refuse_unsupported(req.ratelimits.is_some())?;
     let mut work = Work::begin(keyward, Actor::root_key(caller, origin)).await?;
     let key = lock_key(&mut work, caller, &req.key_id).await?;
     caller.require(Action::UpdateKey, &on(&key))?;
+    if req.roles.is_some() || req.permissions.is_some() {
+        give_grants(&mut work, caller, &key, req.roles, req.permissions, true).await?;
+    }
 
     let mut patch = KeyPatch::default();
     let mut credits_patch = CreditsPatch::default();
@@ -481,20 +541,43 @@ pub async fn reroll_key(
         created_at: now,
     };
     keys::insert(work.tx(), &new_row).await?;
-    // The old key keeps working for `expiration` ms (never longer than it already would).
-    let old_expires = now.saturating_add(req.expiration);
-    let old_expires = old.expires_at.map_or(old_expires, |e| e.min(old_expires));
-    let patch = KeyPatch {
-        expires_at: Some(Some(old_expires)),
-        ..KeyPatch::default()
+    // The new key holds what the old one holds: its direct permissions and its roles.
+    let held = rbac::grants_of_keys(work.tx(), std::slice::from_ref(&old.id)).await?;
+    let direct: Vec<String> = held
+        .iter()
+        .filter(|g| g.role_id.is_none())
+        .filter_map(|g| g.permission_id.clone())
+        .collect();
+    let roles: Vec<String> = held
+        .into_iter()
+        .filter(|g| g.permission_id.is_none())
+        .filter_map(|g| g.role_id)
+        .collect();
+    rbac::link(work.tx(), Link::KeyPermissions, &new_row.id, &direct, now).await?;
+    rbac::link(work.tx(), Link::KeyRoles, &new_row.id, &roles, now).await?;
+    // The old key keeps working for `expiration` ms (never longer than it already would);
+    // `null` leaves its expiry as it is.
+    let old_expires = match req.expiration.value() {
+        Some(ms) => {
+            let expires = now.saturating_add(*ms);
+            let expires = old.expires_at.map_or(expires, |e| e.min(expires));
+            let patch = KeyPatch {
+                expires_at: Some(Some(expires)),
+                ..KeyPatch::default()
+            };
+            keys::update(work.tx(), &old.id, &patch, now).await?;
+            Some(expires)
+        }
+        None => old.expires_at,
     };
-    keys::update(work.tx(), &old.id, &patch, now).await?;
     work.audit(
         caller.workspace_id(),
         Event::KeyReroll,
         format!(
-            "Rerolled {} as {}; the old key expires at {old_expires}",
-            old.id, new_row.id
+            "Rerolled {} as {}; the old key {}",
+            old.id,
+            new_row.id,
+            old_expires.map_or("keeps working".to_string(), |e| format!("expires at {e}"))
         ),
         vec![
             key_target(&old),

@@ -11,7 +11,9 @@
 
 pub mod apis;
 pub mod audit_logs;
+pub mod identities;
 pub mod keys;
+pub mod rbac;
 pub mod root_keys;
 pub mod workspaces;
 

@@ -4,7 +4,9 @@
 
 pub mod apis;
 pub mod audit_logs;
+pub mod identities;
 pub mod keys;
+pub mod permissions;
 pub mod root_keys;
 pub mod system;
 pub mod workspaces;

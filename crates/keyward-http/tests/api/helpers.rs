@@ -196,6 +196,26 @@ impl TestApp {
         data["key"].as_str().unwrap().to_owned()
     }
 
+    /// A new root key of the bootstrap workspace holding exactly `permissions`: (keyId, key).
+    pub async fn root_key_id_with(&self, permissions: &[&str]) -> (String, String) {
+        let data = self
+            .call(
+                "rootKeys.createKey",
+                json!({"name": "limited", "permissions": permissions}),
+            )
+            .await;
+        (
+            data["keyId"].as_str().unwrap().to_owned(),
+            data["key"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// The bootstrap workspace's id (what URN permissions name).
+    pub async fn workspace_id(&self) -> String {
+        let events = self.call("auditLogs.listLogs", json!({"limit": 1})).await;
+        events[0]["workspaceId"].as_str().unwrap().to_owned()
+    }
+
     /// The root key of a newly created, separate workspace.
     pub async fn other_workspace_root_key(&self) -> String {
         let data = self

@@ -136,6 +136,12 @@ async fn update_key_errors_change_nothing() {
         json!({"keyId": key_id, "name": "x", "roles": ["admin"]}),
     )
     .await
+    .error(404, "/role_not_found");
+    app.post(
+        "keys.updateKey",
+        json!({"keyId": key_id, "name": "x", "ratelimits": [{"name": "requests", "limit": 1, "duration": 1000}]}),
+    )
+    .await
     .error(400, "/invalid_input");
     let scoped = app
         .root_key_with(&[&format!("api.{other_api}.update_key")])

@@ -197,14 +197,39 @@ async fn openapi_document_states_what_the_server_enforces() {
     assert_eq!(create_key["expires"]["maximum"], 4_102_444_800_000_i64);
     assert_eq!(create_key["meta"]["maxProperties"], 100);
     assert_eq!(create_key["recoverable"]["enum"], json!([false, null]));
-    for refused in ["roles", "permissions", "ratelimits"] {
-        assert!(create_key.get(refused).is_none(), "{refused} is offered");
+    assert!(
+        create_key.get("ratelimits").is_none(),
+        "ratelimits is offered"
+    );
+    assert!(
+        schemas["UpdateKeyRequest"]["properties"]
+            .get("ratelimits")
+            .is_none()
+    );
+    for request in ["CreateKeyRequest", "UpdateKeyRequest"] {
+        let properties = &schemas[request]["properties"];
+        assert_eq!(properties["permissions"]["maxItems"], 1000, "{request}");
+        assert_eq!(
+            properties["permissions"]["items"]["pattern"], "^[a-zA-Z0-9_:\\-\\.\\*]+$",
+            "{request}"
+        );
+        assert_eq!(properties["roles"]["items"]["maxLength"], 128, "{request}");
+    }
+    for refused in ["CreateIdentityRequest", "UpdateIdentityRequest"] {
         assert!(
-            schemas["UpdateKeyRequest"]["properties"]
-                .get(refused)
-                .is_none()
+            schemas[refused]["properties"].get("ratelimits").is_none(),
+            "{refused} offers ratelimits"
         );
     }
+    assert_eq!(
+        schemas["RerollKeyRequest"]["required"],
+        json!(["keyId", "expiration"])
+    );
+    assert_eq!(
+        schemas["RerollRootKeyRequest"]["required"],
+        json!(["keyId", "expiration"])
+    );
+    assert!(schemas["SetRolePermissionsRequest"]["oneOf"].is_array());
     assert_eq!(
         schemas["KeyCredits"]["properties"]["remaining"]["maximum"],
         9_007_199_254_740_991_i64

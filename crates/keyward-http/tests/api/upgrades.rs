@@ -103,3 +103,120 @@ async fn keys_and_their_credits_survive_the_move_to_shared_balances() {
         .error(404, "/key_not_found");
     assert_eq!(app.verify_code("sk_deleted").await, "NOT_FOUND");
 }
+
+/// Identities and keys as keyward stored them before identities could be deleted (migration
+/// 0005 rebuilds the SQLite table), and a first release's all-powerful root key.
+#[tokio::test]
+async fn identities_survive_their_rebuild_and_old_root_keys_are_upgraded() {
+    let storage = TestStorage::new();
+    let mut conn = storage.inspect().await;
+    Migrator::new(migrations(&storage))
+        .await
+        .unwrap()
+        .run_to(4, &mut conn)
+        .await
+        .unwrap();
+    // Every wildcard tuple of the first release's catalog: what its bootstrap key held.
+    let first_release: Vec<String> = keyward_types::permissions::Action::ALL
+        .iter()
+        .filter(|a| !keyward_types::permissions::ADDED_SINCE_FIRST_RELEASE.contains(a))
+        .map(|a| a.wildcard())
+        .collect();
+    let statements: [(&str, &[&str]); 6] = [
+        (
+            "insert into workspaces (id, name, created_at) values ('ws_1', 'old', 1)",
+            &[],
+        ),
+        (
+            "insert into apis (id, workspace_id, name, created_at) \
+             values ('api_1', 'ws_1', 'old-api', 1)",
+            &[],
+        ),
+        (
+            "insert into identities (id, workspace_id, external_id, meta, created_at) values \
+             ('id_1', 'ws_1', 'customer_1', '{\"plan\":\"pro\"}', 1), \
+             ('id_2', 'ws_1', 'customer_2', null, 1)",
+            &[],
+        ),
+        (
+            "insert into credits (id, workspace_id) values ('cred_1', 'ws_1')",
+            &[],
+        ),
+        (
+            "insert into keys (id, workspace_id, api_id, hash, start, byte_length, identity_id, \
+             enabled, credits_id, created_at) \
+             values ('key_1', 'ws_1', 'api_1', $1, 'sk_a', 16, 'id_1', true, 'cred_1', 1)",
+            &["sk_of_customer_1"],
+        ),
+        (
+            "insert into root_keys (id, workspace_id, hash, start, name, permissions, created_at) \
+             values ('key_root', 'ws_1', $1, 'test', 'default root key', $2, 1)",
+            &[ROOT_KEY],
+        ),
+    ];
+    let permissions = serde_json::to_string(&first_release).unwrap();
+    for (sql, keys) in statements {
+        let mut query = sqlx::query(sql);
+        for key in keys {
+            query = query.bind(hash(key));
+        }
+        if sql.contains("root_keys") {
+            query = query.bind(&permissions);
+        }
+        query.execute(&mut conn).await.unwrap();
+    }
+    conn.close().await.unwrap();
+
+    let app = TestApp::start_in(storage).await;
+    let answer = app.verify("sk_of_customer_1").await;
+    assert_eq!(
+        answer["identity"],
+        json!({"id": "id_1", "externalId": "customer_1", "meta": {"plan": "pro"}})
+    );
+    let key = app.call("keys.getKey", json!({"keyId": "key_1"})).await;
+    assert_eq!(key["identity"]["id"], "id_1");
+    assert_eq!(
+        app.call("identities.getIdentity", json!({"identity": "customer_2"}))
+            .await["id"],
+        "id_2"
+    );
+    // The rebuilt table keeps its rules: an externalId is unique among live identities, free
+    // again once deleted, and keys still reference identities that exist.
+    app.post(
+        "identities.createIdentity",
+        json!({"externalId": "customer_2"}),
+    )
+    .await
+    .error(409, "/identity_already_exists");
+    app.call(
+        "identities.deleteIdentity",
+        json!({"identity": "customer_1"}),
+    )
+    .await;
+    assert!(
+        app.verify("sk_of_customer_1")
+            .await
+            .get("identity")
+            .is_none()
+    );
+    app.call(
+        "identities.createIdentity",
+        json!({"externalId": "customer_1"}),
+    )
+    .await;
+    // The first release's all-powerful key can use and grant the newest operations.
+    let listed = app.call("rootKeys.listKeys", json!({})).await;
+    let held = listed[0]["permissions"].as_array().unwrap();
+    assert!(held.contains(&json!("unkey:v1:ws_1:**#*")), "{held:?}");
+    assert!(held.contains(&json!("rootkey.*.update_root_key")));
+    app.call(
+        "rootKeys.createKey",
+        json!({"permissions": ["unkey:v1:ws_1:rootKeys/*#write"]}),
+    )
+    .await;
+    app.call(
+        "rootKeys.updateKey",
+        json!({"keyId": "key_root", "name": "renamed"}),
+    )
+    .await;
+}

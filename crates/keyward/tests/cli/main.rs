@@ -11,5 +11,6 @@ mod db;
 mod errors;
 mod keys;
 mod misc;
+mod rbac;
 mod support;
 mod tty;

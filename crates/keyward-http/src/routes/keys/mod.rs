@@ -1,7 +1,13 @@
+pub mod add_permissions;
+pub mod add_roles;
 pub mod create_key;
 pub mod delete_key;
 pub mod get_key;
+pub mod remove_permissions;
+pub mod remove_roles;
 pub mod reroll_key;
+pub mod set_permissions;
+pub mod set_roles;
 pub mod update_credits;
 pub mod update_key;
 pub mod verify_key;

@@ -2,6 +2,7 @@
 
 use axum::extract::State;
 use keyward_core::service;
+use keyward_core::service::root_keys::Listing;
 use keyward_types::operations::{self as op, Endpoint};
 
 use crate::app::AppState;
@@ -16,6 +17,8 @@ pub async fn list_root_keys(
     Authenticated(caller): Authenticated,
     Body(request): Body<<Op as Endpoint>::Request>,
 ) -> Result<Page<<Op as Endpoint>::Data>, ErrorResponse> {
-    let answer = service::root_keys::list_root_keys(&app.keyward, &caller, request).await?;
+    let answer =
+        service::root_keys::list_root_keys(&app.keyward, &caller, request, Listing::AllOrRefused)
+            .await?;
     Ok(Page::from(answer))
 }

@@ -99,6 +99,63 @@ pub enum KeysCommand {
     #[command(after_help = "Examples:
   keyward api keys enable-keys --api-id=api_1234abcd --external-id=user_123 --yes")]
     EnableKeys(BulkArgs),
+
+    /// Grant permissions (slugs) to a key; missing ones are created, which needs
+    /// `rbac.*.create_permission`. Prints the key's direct permissions. Needs `update_key` and
+    /// `rbac.*.add_permission_to_key`.
+    #[command(after_help = "Examples:
+  keyward api keys add-permissions --key-id=key_1234abcd --permissions=documents.read,documents.write")]
+    AddPermissions(KeyPermissionsArgs),
+
+    /// Take permissions (slugs or ids) from a key, effective on its next verification. Needs
+    /// `update_key` and `rbac.*.remove_permission_from_key`.
+    #[command(after_help = "Examples:
+  keyward api keys remove-permissions --key-id=key_1234abcd --permissions=documents.write")]
+    RemovePermissions(KeyPermissionsArgs),
+
+    /// Replace every direct permission of a key; `--permissions=` removes them all. Needs
+    /// `update_key`, `rbac.*.add_permission_to_key` and `rbac.*.remove_permission_from_key`.
+    #[command(after_help = "Examples:
+  keyward api keys set-permissions --key-id=key_1234abcd --permissions=documents.read
+  keyward api keys set-permissions --key-id=key_1234abcd --permissions=")]
+    SetPermissions(KeyPermissionsArgs),
+
+    /// Give roles (names, which must exist) to a key. Needs `update_key` and
+    /// `rbac.*.add_role_to_key`.
+    #[command(after_help = "Examples:
+  keyward api keys add-roles --key-id=key_1234abcd --roles=support")]
+    AddRoles(KeyRolesArgs),
+
+    /// Take roles from a key, effective on its next verification. Needs `update_key`.
+    #[command(after_help = "Examples:
+  keyward api keys remove-roles --key-id=key_1234abcd --roles=support")]
+    RemoveRoles(KeyRolesArgs),
+
+    /// Replace every role of a key; `--roles=` removes them all. Needs `update_key`.
+    #[command(after_help = "Examples:
+  keyward api keys set-roles --key-id=key_1234abcd --roles=support,billing
+  keyward api keys set-roles --key-id=key_1234abcd --roles=")]
+    SetRoles(KeyRolesArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct KeyPermissionsArgs {
+    /// The key. Example: --key-id=key_1234abcd
+    #[arg(long)]
+    pub key_id: String,
+    /// Permission slugs, comma-separated or repeated. Example: --permissions=documents.read
+    #[arg(long, required = true, value_delimiter = ',', value_name = "SLUG,…")]
+    pub permissions: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct KeyRolesArgs {
+    /// The key. Example: --key-id=key_1234abcd
+    #[arg(long)]
+    pub key_id: String,
+    /// Role names, comma-separated or repeated. Example: --roles=support
+    #[arg(long, required = true, value_delimiter = ',', value_name = "ROLE,…")]
+    pub roles: Vec<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -240,13 +297,14 @@ pub struct UpdateCreditsArgs {
     pub value: Option<Nullable<i64>>,
 }
 
-fn nullable_count(text: &str) -> Result<Nullable<i64>, String> {
+/// A whole number, or `null`.
+pub fn nullable_count(text: &str) -> Result<Nullable<i64>, String> {
     match text {
         "null" => Ok(Nullable::Null),
         _ => text
             .parse::<i64>()
             .map(Nullable::Value)
-            .map_err(|_| "expected a whole number, or null for unlimited".to_owned()),
+            .map_err(|_| "expected a whole number, or null".to_owned()),
     }
 }
 
@@ -255,9 +313,10 @@ pub struct RerollKeyArgs {
     /// The key to replace. Example: --key-id=key_1234abcd
     #[arg(long)]
     pub key_id: String,
-    /// Milliseconds the old key keeps working (0 revokes it at once). Example: --expiration=3600000
-    #[arg(long, value_name = "MS")]
-    pub expiration: i64,
+    /// Milliseconds the old key keeps working (0 revokes it at once); `null` leaves it working
+    /// until its own expiry, if any. Example: --expiration=3600000
+    #[arg(long, value_name = "MS|null", value_parser = nullable_count)]
+    pub expiration: Nullable<i64>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -295,6 +354,10 @@ pub struct VerifyKeyArgs {
     /// Verify a key imported with keys.migrateKeys under this migration. Example: --migration-id=mig_123
     #[arg(long)]
     pub migration_id: Option<String>,
+    /// Only a key of these keyspaces (API ids) verifies; a key of another answers NOT_FOUND.
+    /// Comma-separated or repeated. Example: --keyspaces=api_1234abcd
+    #[arg(long, value_delimiter = ',', value_name = "API_ID,…")]
+    pub keyspaces: Option<Vec<String>>,
 }
 
 /// The selection and safety flags shared by delete-keys, disable-keys and enable-keys.

@@ -1,10 +1,12 @@
 //! `keyward api <group> <command>`: one module per group, one struct per operation.
 //!
-//! Groups still to come with their endpoints: `identities`, `permissions`, `ratelimit`.
+//! Groups still to come with their endpoints: `ratelimit`.
 
 pub mod apis;
 pub mod audit_logs;
+pub mod identities;
 pub mod keys;
+pub mod permissions;
 pub mod root_keys;
 pub mod workspaces;
 
@@ -29,7 +31,7 @@ pub enum ApiGroup {
     // Boxed: its `--meta-json` maps (serde_json's IndexMap-backed `Map`) make it the largest.
     #[command(subcommand)]
     Keys(Box<keys::KeysCommand>),
-    /// Root keys: the keys that authorize calls to this API (keyward extension).
+    /// Root keys: the keys that authorize calls to this API.
     #[command(subcommand)]
     RootKeys(root_keys::RootKeysCommand),
     /// Workspaces: isolated tenants of one keyward instance (keyward extension).
@@ -38,6 +40,12 @@ pub enum ApiGroup {
     /// The audit log: who changed what (keyward extension).
     #[command(subcommand)]
     AuditLogs(audit_logs::AuditLogsCommand),
+    /// Permissions your keys hold, and the roles that group them.
+    #[command(subcommand)]
+    Permissions(permissions::PermissionsCommand),
+    /// Identities: your users or customers, whose meta their keys carry.
+    #[command(subcommand)]
+    Identities(identities::IdentitiesCommand),
     /// Check that the server answers (GET /v2/liveness). Needs no root key.
     #[command(after_help = "Examples:
   keyward api liveness

@@ -8,11 +8,16 @@ use keyward_types::keys::{
     UpdateCreditsRequest, UpdateKeyRequest, VerifyKeyRequest, WhoamiRequest,
 };
 use keyward_types::operations as op;
+use keyward_types::rbac::{
+    AddPermissionsRequest, AddRolesRequest, RemovePermissionsRequest, RemoveRolesRequest,
+    SetPermissionsRequest, SetRolesRequest,
+};
 
 use super::{Ctx, flag, list, secret_arg};
 use crate::args::Json;
 use crate::args::api::keys::{CreditsOperationArg, KeysCommand, UpdateKeyArgs};
 use crate::error::CliResult;
+use crate::output::{Column, col};
 
 pub async fn run(ctx: &Ctx, command: KeysCommand) -> CliResult {
     match command {
@@ -92,6 +97,7 @@ pub async fn run(ctx: &Ctx, command: KeysCommand) -> CliResult {
                 credits: a.credits_json.map(|Json(c)| c),
                 ratelimits: a.ratelimits_json.map(|Json(r)| r),
                 migration_id: a.migration_id,
+                keyspaces: list(a.keyspaces),
             };
             ctx.call::<op::VerifyKey>(&request, &[]).await
         }
@@ -107,8 +113,61 @@ pub async fn run(ctx: &Ctx, command: KeysCommand) -> CliResult {
         }
         KeysCommand::DisableKeys(a) => bulk::run(ctx, &a, bulk::Action::Disable).await,
         KeysCommand::EnableKeys(a) => bulk::run(ctx, &a, bulk::Action::Enable).await,
+        KeysCommand::AddPermissions(a) => {
+            let request = AddPermissionsRequest {
+                key_id: a.key_id,
+                permissions: list(Some(a.permissions)).unwrap_or_default(),
+            };
+            ctx.call::<op::AddPermissions>(&request, PERMISSION_COLUMNS)
+                .await
+        }
+        KeysCommand::RemovePermissions(a) => {
+            let request = RemovePermissionsRequest {
+                key_id: a.key_id,
+                permissions: list(Some(a.permissions)).unwrap_or_default(),
+            };
+            ctx.call::<op::RemovePermissions>(&request, PERMISSION_COLUMNS)
+                .await
+        }
+        KeysCommand::SetPermissions(a) => {
+            let request = SetPermissionsRequest {
+                key_id: a.key_id,
+                permissions: list(Some(a.permissions)).unwrap_or_default(),
+            };
+            ctx.call::<op::SetPermissions>(&request, PERMISSION_COLUMNS)
+                .await
+        }
+        KeysCommand::AddRoles(a) => {
+            let request = AddRolesRequest {
+                key_id: a.key_id,
+                roles: list(Some(a.roles)).unwrap_or_default(),
+            };
+            ctx.call::<op::AddRoles>(&request, ROLE_COLUMNS).await
+        }
+        KeysCommand::RemoveRoles(a) => {
+            let request = RemoveRolesRequest {
+                key_id: a.key_id,
+                roles: list(Some(a.roles)).unwrap_or_default(),
+            };
+            ctx.call::<op::RemoveRoles>(&request, ROLE_COLUMNS).await
+        }
+        KeysCommand::SetRoles(a) => {
+            let request = SetRolesRequest {
+                key_id: a.key_id,
+                roles: list(Some(a.roles)).unwrap_or_default(),
+            };
+            ctx.call::<op::SetRoles>(&request, ROLE_COLUMNS).await
+        }
     }
 }
+
+const PERMISSION_COLUMNS: &[Column] =
+    &[col("ID", "/id"), col("SLUG", "/slug"), col("NAME", "/name")];
+const ROLE_COLUMNS: &[Column] = &[
+    col("ID", "/id"),
+    col("NAME", "/name"),
+    col("PERMISSIONS", "/permissions"),
+];
 
 /// A set flag, a `--clear-…` flag, or neither.
 fn nullable<T>(value: Option<T>, clear: bool) -> Nullable<T> {

@@ -5,7 +5,9 @@
 
 mod apis;
 mod audit_logs;
+mod identities;
 mod keys;
+mod permissions;
 mod root_keys;
 mod workspaces;
 
@@ -67,6 +69,8 @@ pub async fn run(args: ApiArgs) -> ExitStatus {
             ApiGroup::RootKeys(command) => root_keys::run(&ctx, command).await,
             ApiGroup::Workspaces(command) => workspaces::run(&ctx, command).await,
             ApiGroup::AuditLogs(command) => audit_logs::run(&ctx, command).await,
+            ApiGroup::Permissions(command) => permissions::run(&ctx, command).await,
+            ApiGroup::Identities(command) => identities::run(&ctx, command).await,
             ApiGroup::Liveness => {
                 let success = Client::new(&ctx.settings.api_url.value, None)?
                     .liveness()

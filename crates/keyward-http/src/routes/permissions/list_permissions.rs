@@ -1,0 +1,21 @@
+//! `POST /v2/permissions.listPermissions`: [`op::ListPermissions`].
+
+use axum::extract::State;
+use keyward_core::service;
+use keyward_types::operations::{self as op, Endpoint};
+
+use crate::app::AppState;
+use crate::error::ErrorResponse;
+use crate::extract::{Authenticated, Body};
+use crate::respond::Page;
+
+type Op = op::ListPermissions;
+
+pub async fn list_permissions(
+    State(app): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Body(request): Body<<Op as Endpoint>::Request>,
+) -> Result<Page<<Op as Endpoint>::Data>, ErrorResponse> {
+    let answer = service::rbac::list_permissions(&app.keyward, &caller, request).await?;
+    Ok(Page::from(answer))
+}

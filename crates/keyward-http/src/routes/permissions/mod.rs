@@ -1,0 +1,11 @@
+pub mod create_permission;
+pub mod create_role;
+pub mod delete_permission;
+pub mod delete_role;
+pub mod get_permission;
+pub mod get_role;
+pub mod list_permissions;
+pub mod list_roles;
+pub mod set_role_permissions;
+pub mod update_permission;
+pub mod update_role;

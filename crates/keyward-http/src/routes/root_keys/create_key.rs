@@ -1,0 +1,23 @@
+//! `POST /v2/rootKeys.createKey`: [`op::CreateRootKeyUnkey`].
+
+use axum::extract::State;
+use keyward_core::service;
+use keyward_types::operations::{self as op, Endpoint};
+
+use crate::app::AppState;
+use crate::error::ErrorResponse;
+use crate::extract::{Authenticated, Body, RequestOrigin};
+use crate::respond::Data;
+
+type Op = op::CreateRootKeyUnkey;
+
+pub async fn create_key(
+    State(app): State<AppState>,
+    Authenticated(caller): Authenticated,
+    RequestOrigin(origin): RequestOrigin,
+    Body(request): Body<<Op as Endpoint>::Request>,
+) -> Result<Data<<Op as Endpoint>::Data>, ErrorResponse> {
+    let answer =
+        service::root_keys::create_root_key(&app.keyward, &caller, origin, request).await?;
+    Ok(Data(answer))
+}
