@@ -30,6 +30,8 @@ use procs::ChildGuard;
 const ROOT_KEY: &str = "keyward_bench_root_key_do_not_use";
 const VERIFY_PATH: &str = "/v2/keys.verifyKey";
 const VALID_MARKER: &[u8] = br#""valid":true"#;
+/// The most credits a key may hold (keyward-types' `MAX_CREDITS`): no run spends them all.
+const MAX_CREDITS: i64 = 9_007_199_254_740_991;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -122,6 +124,16 @@ struct BenchArgs {
     /// Run the baseline server under this command, like `--keyward-wrapper`.
     #[arg(long)]
     baseline_wrapper: Option<String>,
+    /// Also run every key count on PostgreSQL, after SQLite, in the same run: keyward serves with
+    /// `--database-url` naming this server's database, in a schema of its own (created, and
+    /// dropped at the end; the URL's user must be allowed to create schemas there). Example:
+    /// postgres://postgres@127.0.0.1:5432/postgres
+    #[arg(long, value_name = "URL")]
+    database_url: Option<String>,
+    /// Keys with credits (a balance no run can spend) that the metered phase verifies, each
+    /// verification spending one: the write path of every verification.
+    #[arg(long, default_value_t = 1_000)]
+    metered_keys: usize,
 }
 
 /// `program args…`, or `wrapper words… program args…`.
@@ -232,6 +244,8 @@ struct Round {
     open_rate: f64,
     base_open: Measured,
     kw_open: Measured,
+    /// keyward closed-loop on keys with credits: every verification is a database write.
+    kw_metered: Measured,
     /// keyward closed-loop against keys with permissions, asked a permission query.
     kw_rbac: Option<Measured>,
 }
@@ -239,6 +253,11 @@ struct Round {
 impl Round {
     fn ratio(&self) -> f64 {
         self.kw_closed.result.rate() / self.base_closed.result.rate()
+    }
+
+    /// Metered verifications per plain (cached, unmetered) one in this round.
+    fn metered_ratio(&self) -> f64 {
+        self.kw_metered.result.rate() / self.kw_closed.result.rate()
     }
 
     /// Verifications with a permission query against plain ones, both keyward's, this round.
@@ -259,6 +278,8 @@ impl Round {
 struct Servers<'a> {
     keyward: &'a mut ChildGuard,
     keyward_target: Arc<Target>,
+    /// keyward's metered keys.
+    metered_target: Arc<Target>,
     /// keyward's keys with permissions, and their queries.
     rbac_target: Option<Arc<Target>>,
     baseline_pid: u32,
@@ -272,6 +293,8 @@ enum Against {
     Keyward,
     /// keyward, verifying keys with permissions with a permission query.
     KeywardRbac,
+    /// keyward, verifying keys with credits: every verification spends one.
+    KeywardMetered,
 }
 
 impl Servers<'_> {
@@ -311,6 +334,7 @@ impl Servers<'_> {
                 self.keyward.pid(),
                 "keyward with a permission query",
             ),
+            Against::KeywardMetered => (self.metered_target.clone(), self.keyward.pid(), "keyward"),
             Against::Baseline => (self.baseline_target.clone(), self.baseline_pid, "baseline"),
         };
         let (result, server_cpu, generator_cpu) =
@@ -332,9 +356,12 @@ impl Servers<'_> {
     }
 }
 
-/// Figures of one key count.
+/// Figures of one key count on one backend.
 struct Section {
     keys: usize,
+    backend: Backend,
+    /// How long creating the metered keys took.
+    metered_seed_time: Duration,
     /// How long creating the keys took; `None` when they were reused (`--reuse-data`).
     seed_time: Option<Duration>,
     warm: PhaseResult,
@@ -347,6 +374,11 @@ struct Section {
 }
 
 impl Section {
+    /// `10000 on SQLite`: the row label of the report's tables.
+    fn label(&self) -> String {
+        format!("{} on {}", self.keys, self.backend.name())
+    }
+
     /// The median over the rounds of `figure` (the lower middle one for an even count).
     fn median(&self, figure: impl Fn(&Round) -> f64) -> f64 {
         let mut values: Vec<f64> = self.rounds.iter().map(figure).collect();
@@ -372,6 +404,73 @@ impl Section {
     }
 }
 
+/// The database a section runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "SQLite",
+            Backend::Postgres => "PostgreSQL",
+        }
+    }
+}
+
+/// A schema of its own in the `--database-url` database for one section, dropped on drop.
+struct PgSchema {
+    admin_url: String,
+    name: String,
+}
+
+impl PgSchema {
+    async fn create(admin_url: &str, keys: usize) -> anyhow::Result<PgSchema> {
+        use sqlx::Connection;
+        let name = format!("kwbench_{}_{keys}", std::process::id());
+        let mut conn = sqlx::PgConnection::connect(admin_url)
+            .await
+            .context("cannot connect to --database-url")?;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "drop schema if exists \"{name}\" cascade; create schema \"{name}\""
+        )))
+        .execute(&mut conn)
+        .await
+        .context("cannot create the bench's schema in --database-url")?;
+        Ok(PgSchema {
+            admin_url: admin_url.to_owned(),
+            name,
+        })
+    }
+
+    /// `--database-url` for keyward: the database, with this schema as its search path.
+    fn url(&self) -> String {
+        let separator = if self.admin_url.contains('?') {
+            '&'
+        } else {
+            '?'
+        };
+        format!(
+            "{}{separator}options[search_path]={}",
+            self.admin_url, self.name
+        )
+    }
+
+    async fn drop_schema(self) -> anyhow::Result<()> {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(&self.admin_url).await?;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "drop schema if exists \"{}\" cascade",
+            self.name
+        )))
+        .execute(&mut conn)
+        .await?;
+        Ok(())
+    }
+}
+
 async fn run_all(args: BenchArgs, keyward: PathBuf) -> anyhow::Result<()> {
     let exe = std::env::current_exe()?;
     let mut baseline: Option<ChildGuard> = None;
@@ -387,7 +486,25 @@ async fn run_all(args: BenchArgs, keyward: PathBuf) -> anyhow::Result<()> {
         args.reuse_data.is_none() || args.keys.len() == 1,
         "--reuse-data runs one key count: give --keys the count that directory holds"
     );
-    for &keys in &args.keys {
+    anyhow::ensure!(
+        args.reuse_data.is_none() || args.database_url.is_none(),
+        "--reuse-data reuses a SQLite database: it cannot be combined with --database-url"
+    );
+    anyhow::ensure!(args.metered_keys > 0, "--metered-keys must be positive");
+    let backends: &[Backend] = match args.database_url {
+        Some(_) => &[Backend::Sqlite, Backend::Postgres],
+        None => &[Backend::Sqlite],
+    };
+    let plan: Vec<(usize, Backend)> = args
+        .keys
+        .iter()
+        .flat_map(|&keys| backends.iter().map(move |&backend| (keys, backend)))
+        .collect();
+    for (keys, backend) in plan {
+        let schema = match (backend, &args.database_url) {
+            (Backend::Postgres, Some(url)) => Some(PgSchema::create(url, keys).await?),
+            _ => None,
+        };
         let dir = match &args.reuse_data {
             Some(dir) => DataDir::Reused(dir.clone()),
             None => DataDir::Fresh(
@@ -396,7 +513,11 @@ async fn run_all(args: BenchArgs, keyward: PathBuf) -> anyhow::Result<()> {
                     .tempdir()?,
             ),
         };
-        eprintln!("\n== {keys} keys (data in {}) ==", dir.path().display());
+        eprintln!(
+            "\n== {keys} keys on {} (data in {}) ==",
+            backend.name(),
+            dir.path().display()
+        );
 
         let mut command = wrapped(args.keyward_wrapper.as_deref(), &keyward)?;
         command
@@ -407,6 +528,9 @@ async fn run_all(args: BenchArgs, keyward: PathBuf) -> anyhow::Result<()> {
             .env("RUST_LOG", "info")
             .env_remove("KEYWARD_DATABASE_URL")
             .env_remove("KEYWARD_CACHE_CAPACITY");
+        if let Some(schema) = &schema {
+            command.arg("--database-url").arg(schema.url());
+        }
         let mut server = ChildGuard::spawn("keyward", command, &dir.path().join("keyward.log"))
             .with_context(|| {
                 format!(
@@ -440,6 +564,7 @@ async fn run_all(args: BenchArgs, keyward: PathBuf) -> anyhow::Result<()> {
                 let shape = KeyShape {
                     with_meta: args.with_meta,
                     roles: None,
+                    credits: None,
                 };
                 let bodies =
                     create_keys(server.addr, &auth, keys, args.create_concurrency, &shape).await?;
@@ -456,6 +581,27 @@ async fn run_all(args: BenchArgs, keyward: PathBuf) -> anyhow::Result<()> {
                 (bodies, Some(took))
             }
         };
+
+        let started = Instant::now();
+        let metered_shape = KeyShape {
+            with_meta: args.with_meta,
+            roles: None,
+            credits: Some(MAX_CREDITS),
+        };
+        let metered = create_keys(
+            server.addr,
+            &auth,
+            args.metered_keys,
+            args.create_concurrency,
+            &metered_shape,
+        )
+        .await?;
+        let metered_seed_time = started.elapsed();
+        eprintln!(
+            "created {} metered keys in {:.1} s",
+            args.metered_keys,
+            metered_seed_time.as_secs_f64()
+        );
 
         // One checked sample: its body is what the baseline answers, byte for byte in size.
         let mut conn = Conn::open(server.addr).await?;
@@ -491,7 +637,7 @@ async fn run_all(args: BenchArgs, keyward: PathBuf) -> anyhow::Result<()> {
         let base = baseline.as_ref().expect("started above");
 
         let bodies: Arc<[Bytes]> = bodies.into();
-        let target = |addr| {
+        let target = |addr, bodies: &Arc<[Bytes]>| {
             Arc::new(Target {
                 addr,
                 path: VERIFY_PATH,
@@ -500,7 +646,8 @@ async fn run_all(args: BenchArgs, keyward: PathBuf) -> anyhow::Result<()> {
                 expect: VALID_MARKER,
             })
         };
-        let (kw_target, base_target) = (target(server.addr), target(base.addr));
+        let (kw_target, base_target) = (target(server.addr, &bodies), target(base.addr, &bodies));
+        let metered_target = target(server.addr, &metered.into());
 
         // Warm the cache: every key once (each a cache miss and a database read).
         let warm = run_phase(kw_target.clone(), Plan::EachOnce, &args).await?;
@@ -520,6 +667,7 @@ async fn run_all(args: BenchArgs, keyward: PathBuf) -> anyhow::Result<()> {
             let shape = KeyShape {
                 with_meta: args.with_meta,
                 roles: Some(roles),
+                credits: None,
             };
             let bodies = create_keys(
                 server.addr,
@@ -553,6 +701,7 @@ async fn run_all(args: BenchArgs, keyward: PathBuf) -> anyhow::Result<()> {
         let mut servers = Servers {
             keyward: &mut server,
             keyward_target: kw_target,
+            metered_target,
             rbac_target,
             baseline_pid: base.pid(),
             baseline_target: base_target,
@@ -603,15 +752,33 @@ async fn run_all(args: BenchArgs, keyward: PathBuf) -> anyhow::Result<()> {
             };
             let label = format!("open loop @ {open_rate:.0}/s");
             let (base_open, kw_open) = servers.run_both(open, &label, keyward_first, &args).await?;
+            let metered = Plan::Closed {
+                warmup,
+                duration,
+                offset: round * args.metered_keys / (args.rounds + 1),
+            };
+            let kw_metered = servers
+                .run_one(
+                    Against::KeywardMetered,
+                    metered,
+                    "metered closed loop",
+                    &args,
+                )
+                .await?;
             let round = Round {
                 base_closed,
                 kw_closed,
                 open_rate,
                 base_open,
                 kw_open,
+                kw_metered,
                 kw_rbac,
             };
-            eprintln!("round ratio keyward/baseline: {:.2}", round.ratio());
+            eprintln!(
+                "round ratios keyward/baseline: {:.2}, metered/plain: {:.2}",
+                round.ratio(),
+                round.metered_ratio()
+            );
             if round.kw_rbac.is_some() {
                 eprintln!(
                     "round ratio with permission query/plain: {:.2}",
@@ -623,6 +790,8 @@ async fn run_all(args: BenchArgs, keyward: PathBuf) -> anyhow::Result<()> {
         let counters_after = ServerCounters::read(server.addr).await;
         sections.push(Section {
             keys,
+            backend,
+            metered_seed_time,
             seed_time,
             warm,
             rounds,
@@ -631,6 +800,9 @@ async fn run_all(args: BenchArgs, keyward: PathBuf) -> anyhow::Result<()> {
         });
 
         drop(server);
+        if let Some(schema) = schema {
+            schema.drop_schema().await?;
+        }
         if let (DataDir::Fresh(dir), true) = (dir, args.keep_data) {
             kept.push(dir.keep());
         }
@@ -863,6 +1035,8 @@ struct KeyShape {
     with_meta: bool,
     /// Roles to give every key, each of whose verifications then asks [`RBAC_QUERY`].
     roles: Option<Vec<String>>,
+    /// Credits to give every key, each of whose verifications then spends one.
+    credits: Option<i64>,
 }
 
 /// The permissions of the benchmark's 3 roles: 10 in all.
@@ -916,7 +1090,7 @@ async fn create_keys(
     concurrency: usize,
     shape: &KeyShape,
 ) -> anyhow::Result<Vec<Bytes>> {
-    let (with_meta, roles) = (shape.with_meta, shape.roles.clone());
+    let (with_meta, roles, credits) = (shape.with_meta, shape.roles.clone(), shape.credits);
     let mut conn = Conn::open(addr).await?;
     let (status, body) = conn
         .post(
@@ -931,7 +1105,7 @@ async fn create_keys(
         _ => bail!("apis.createApi failed: HTTP {status} {created}"),
     };
     let request = move |i: usize| {
-        let body = if with_meta {
+        let mut body = if with_meta {
             serde_json::json!({
                 "apiId": api_id,
                 "name": format!("production key {i}"),
@@ -947,7 +1121,9 @@ async fn create_keys(
         } else {
             serde_json::json!({ "apiId": api_id })
         };
-        let mut body = body;
+        if let Some(remaining) = credits {
+            body["credits"] = serde_json::json!({ "remaining": remaining });
+        }
         if let Some(roles) = &roles {
             body["roles"] = serde_json::json!(roles);
         }
@@ -1071,7 +1247,7 @@ fn print_report(args: &BenchArgs, sections: &[Section], elapsed: Duration) {
             });
             println!(
                 "| {} | {name} | {:.0} | {} | {} | {:.0} | {} | {} | {} | {} | {server_open} + {generator_open}, {:.0}% |",
-                s.keys,
+                s.label(),
                 s.median(|r| closed(r).result.rate()),
                 s.median_micros(|r| closed(r).result.quantile(0.5)),
                 s.median_micros(|r| closed(r).result.quantile(0.99)),
@@ -1101,7 +1277,7 @@ fn print_report(args: &BenchArgs, sections: &[Section], elapsed: Duration) {
         let all_sent = s.rounds.iter().all(|r| r.kw_open.result.ok());
         println!(
             "| {} | {ratio:.2} ({}) | {} | {} ({}) | {} | {} / {} | {} | {:.0} req/s | {} | {} | {} |",
-            s.keys,
+            s.label(),
             rounds.join(", "),
             verdict(ratio >= 0.8),
             verdict(p99 < Duration::from_millis(1) && all_sent),
@@ -1152,7 +1328,7 @@ fn print_report(args: &BenchArgs, sections: &[Section], elapsed: Duration) {
                 .collect();
             println!(
                 "| {} | {:.0} | {:.0} | {ratio:.2} ({}) | {} | {} / {} |",
-                s.keys,
+                s.label(),
                 s.median(|r| r.kw_closed.result.rate()),
                 s.median(rbac),
                 rounds.join(", "),
@@ -1171,7 +1347,7 @@ fn print_report(args: &BenchArgs, sections: &[Section], elapsed: Duration) {
         for (i, r) in s.rounds.iter().enumerate() {
             println!(
                 "| {} | {} | {:.0} | {:.0} | {:.2} | {:.0} | {} | {} | {} | {} |",
-                s.keys,
+                s.label(),
                 i + 1,
                 r.base_closed.result.rate(),
                 r.kw_closed.result.rate(),
@@ -1184,6 +1360,66 @@ fn print_report(args: &BenchArgs, sections: &[Section], elapsed: Duration) {
             );
         }
     }
+    println!();
+    println!(
+        "| keys | verifyKey (cached) req/s | metered verifyKey req/s | metered / plain (rounds) | createKey keys/s | cold pass (cache misses) req/s |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|");
+    for s in sections {
+        let rounds: Vec<String> = s
+            .rounds
+            .iter()
+            .map(|r| format!("{:.2}", r.metered_ratio()))
+            .collect();
+        println!(
+            "| {} | {:.0} | {:.0} | {:.2} ({}) | {} | {:.0} |",
+            s.label(),
+            s.median(|r| r.kw_closed.result.rate()),
+            s.median(|r| r.kw_metered.result.rate()),
+            s.median(Round::metered_ratio),
+            rounds.join(", "),
+            s.seed_time.map_or_else(
+                || format!(
+                    "{:.0} (metered keys only)",
+                    args.metered_keys as f64 / s.metered_seed_time.as_secs_f64()
+                ),
+                |t| format!("{:.0}", s.keys as f64 / t.as_secs_f64())
+            ),
+            s.warm.rate(),
+        );
+    }
+    for pair in sections.windows(2) {
+        let [sqlite, postgres] = pair else { continue };
+        if sqlite.backend != Backend::Sqlite
+            || postgres.backend != Backend::Postgres
+            || sqlite.keys != postgres.keys
+        {
+            continue;
+        }
+        let ratio = |figure: fn(&Round) -> f64| postgres.median(figure) / sqlite.median(figure);
+        let cached = ratio(|r| r.kw_closed.result.rate());
+        println!();
+        println!(
+            "PostgreSQL / SQLite at {} keys, same run: verifyKey (cache hit) {cached:.2} (≥ 0.95: {}); \
+             metered verifyKey {:.2}; createKey {}; cold pass {:.2}",
+            sqlite.keys,
+            verdict(cached >= 0.95),
+            ratio(|r| r.kw_metered.result.rate()),
+            match (sqlite.seed_time, postgres.seed_time) {
+                (Some(a), Some(b)) => format!("{:.2}", a.as_secs_f64() / b.as_secs_f64()),
+                _ => "?".into(),
+            },
+            postgres.warm.rate() / sqlite.warm.rate(),
+        );
+    }
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let of_backend: Vec<&Section> = sections.iter().filter(|s| s.backend == backend).collect();
+        compare_key_counts(&of_backend);
+    }
+}
+
+/// keyward/baseline at the smallest and the largest key count of one backend.
+fn compare_key_counts(sections: &[&Section]) {
     if let (Some(first), Some(last)) = (sections.first(), sections.last())
         && sections.len() > 1
     {
@@ -1191,9 +1427,9 @@ fn print_report(args: &BenchArgs, sections: &[Section], elapsed: Duration) {
         let change = r_last / r_first;
         println!();
         println!(
-            "keyward/baseline at {} keys vs {} keys: {r_last:.2} vs {r_first:.2} ({:+.0}%); keyward open p99 {} vs {}; \
+            "keyward/baseline at {} vs {} keys: {r_last:.2} vs {r_first:.2} ({:+.0}%); keyward open p99 {} vs {}; \
              throughput ratio similar (within ±10%): {}",
-            last.keys,
+            last.label(),
             first.keys,
             (change - 1.0) * 100.0,
             last.median_micros(|r| r.kw_open.result.quantile(0.99)),

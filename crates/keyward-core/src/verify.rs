@@ -20,7 +20,7 @@ use serde_json::{Map, Value};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use keyward_store::Db;
-use keyward_store::keys::{self, KeyRecord};
+use keyward_store::keys::{self, KeyRecord, LockedSpend};
 use keyward_store::rbac;
 use keyward_types::permissions::{Action, Target};
 
@@ -386,24 +386,38 @@ async fn settle_credits(db: &Db, key_id: &str, code: VerifyCode, cost: i64) -> A
     } else {
         db.reader().await?
     };
-    if spend && let Some(left) = keys::spend_credits(&mut conn, key_id, cost).await? {
-        return Ok(Settled::Balance {
-            code,
-            left: Some(left),
+    if spend {
+        if let Some(left) = keys::spend_credits(&mut conn, key_id, cost).await? {
+            return Ok(Settled::Balance {
+                code,
+                left: Some(left),
+            });
+        }
+        // Too few credits a moment ago. Decide again under the balance's lock, so that a refusal
+        // reports the balance it was refused on, not one a concurrent increment changed since
+        // (SQLite's one writer connection must be free for the transaction).
+        drop(conn);
+        let mut tx = db.begin().await?;
+        let outcome = keys::spend_credits_locked(&mut tx, key_id, cost).await?;
+        tx.commit().await?;
+        return Ok(match outcome {
+            LockedSpend::Spent(left) => Settled::Balance {
+                code,
+                left: Some(left),
+            },
+            LockedSpend::Refused(left) => Settled::Balance {
+                code: VerifyCode::UsageExceeded,
+                left: Some(left),
+            },
+            // Made unlimited meanwhile: nothing to spend.
+            LockedSpend::Unlimited => Settled::Balance { code, left: None },
+            LockedSpend::Gone => Settled::Gone,
         });
     }
+    // Nothing to spend (not VALID, or a cost of 0): the balance, as it is.
     Ok(match keys::remaining(&mut conn, key_id).await? {
         None => Settled::Gone,
-        // Made unlimited meanwhile: nothing to spend.
-        Some(None) => Settled::Balance { code, left: None },
-        Some(Some(left)) => Settled::Balance {
-            code: if spend {
-                VerifyCode::UsageExceeded
-            } else {
-                code
-            },
-            left: Some(left),
-        },
+        Some(left) => Settled::Balance { code, left },
     })
 }
 

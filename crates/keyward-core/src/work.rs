@@ -160,12 +160,15 @@ mod tests {
     use crate::verify::lookup;
     use keyward_store::{Db, PoolOptions, workspaces};
 
-    async fn keyward() -> (tempfile::TempDir, Arc<Keyward>) {
-        let dir = tempfile::tempdir().unwrap();
-        let db = Db::open(None, dir.path(), &PoolOptions::default())
+    /// A keyward on the test suite's backend (SQLite, or PostgreSQL with
+    /// `KEYWARD_TEST_DATABASE=postgres`).
+    async fn keyward() -> (keyward_testing::TestStorage, Arc<Keyward>) {
+        let storage = keyward_testing::TestStorage::new();
+        let url = storage.database_url();
+        let db = Db::open(url.as_deref(), storage.data_dir(), &PoolOptions::default())
             .await
             .unwrap();
-        (dir, Keyward::new(db, &CoreConfig::default()))
+        (storage, Keyward::new(db, &CoreConfig::default()))
     }
 
     #[tokio::test]

@@ -10,8 +10,14 @@ pub struct ServeConfig {
     pub listen: SocketAddr,
     /// Directory of the embedded database and the bootstrap root key file.
     pub data_dir: PathBuf,
-    /// `sqlite://…` instead of `<data_dir>/keyward.db`.
+    /// `sqlite://…` or `postgres://…` instead of `<data_dir>/keyward.db`.
     pub database_url: Option<String>,
+    /// Most database connections open at once (PostgreSQL; SQLite's readers, at most 4).
+    pub db_max_connections: u32,
+    /// How long a request waits for a database connection before it is answered 503.
+    pub db_acquire_timeout: Duration,
+    /// How long one statement may take, lock waits included, before it is cancelled (503).
+    pub db_statement_timeout: Duration,
     /// The bootstrap root key to create on an empty database instead of a random one.
     pub bootstrap_root_key: Option<String>,
     /// Most keys (and, separately, root keys) held in the verification cache.
@@ -44,6 +50,9 @@ impl Default for ServeConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 7070)),
             data_dir: PathBuf::from("keyward-data"),
             database_url: None,
+            db_max_connections: keyward_store::PoolOptions::default().max_connections,
+            db_acquire_timeout: keyward_store::PoolOptions::default().acquire_timeout,
+            db_statement_timeout: keyward_store::PoolOptions::default().statement_timeout,
             bootstrap_root_key: None,
             cache_capacity: 1_000_000,
             cache_ttl: Duration::from_secs(600),
@@ -68,6 +77,10 @@ impl ServeConfig {
 
     /// The database connection settings.
     pub fn pool_options(&self) -> keyward_store::PoolOptions {
-        keyward_store::PoolOptions::default()
+        keyward_store::PoolOptions {
+            max_connections: self.db_max_connections,
+            acquire_timeout: self.db_acquire_timeout,
+            statement_timeout: self.db_statement_timeout,
+        }
     }
 }

@@ -41,6 +41,14 @@ impl Server {
             &config.pool_options(),
         )
         .await?;
+        let pool = config.pool_options();
+        tracing::info!(
+            backend = ?db.kind(),
+            db_max_connections = pool.max_connections,
+            db_acquire_timeout_ms = pool.acquire_timeout.as_millis(),
+            db_statement_timeout_ms = pool.statement_timeout.as_millis(),
+            "database open"
+        );
         let keyward = Keyward::new(db, &config.core_config());
         bootstrap(
             &keyward,

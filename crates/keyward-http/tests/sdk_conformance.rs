@@ -140,10 +140,12 @@ async fn unkey_typescript_sdk_works_against_keyward() {
     let sdk_tests = sdk_tests_dir();
     install_sdk(&sdk_tests).await;
 
-    let data_dir = tempfile::tempdir().expect("temporary data directory");
+    // SQLite, or a PostgreSQL database of its own (KEYWARD_TEST_DATABASE).
+    let storage = keyward_testing::TestStorage::new();
     let server = Server::start(ServeConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: data_dir.path().to_path_buf(),
+        data_dir: storage.data_dir().to_path_buf(),
+        database_url: storage.database_url(),
         bootstrap_root_key: Some(ROOT_KEY.into()),
         ..Default::default()
     })

@@ -123,10 +123,12 @@ async fn unkey_python_sdk_works_against_keyward() {
     let sdk = sdk_dir();
     let python = sdk_python(&sdk).await;
 
-    let data_dir = tempfile::tempdir().expect("temporary data directory");
+    // SQLite, or a PostgreSQL database of its own (KEYWARD_TEST_DATABASE).
+    let storage = keyward_testing::TestStorage::new();
     let server = Server::start(ServeConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: data_dir.path().to_path_buf(),
+        data_dir: storage.data_dir().to_path_buf(),
+        database_url: storage.database_url(),
         bootstrap_root_key: Some(ROOT_KEY.into()),
         ..Default::default()
     })

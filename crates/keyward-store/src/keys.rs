@@ -3,7 +3,7 @@
 use sqlx::AssertSqlSafe;
 
 use crate::patch::{Changes, Value};
-use crate::{AsConn, StoreResult, on_conn, rows_affected};
+use crate::{AsConn, StoreResult, Tx, on_conn, rows_affected};
 
 /// A key with its identity, as every read returns it.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -454,6 +454,57 @@ pub async fn spend_credits(c: &mut impl AsConn, id: &str, cost: i64) -> StoreRes
         .await
     })?;
     Ok(row.map(|(remaining,)| remaining))
+}
+
+/// How a spend decided under the balance's lock ([`spend_credits_locked`]) ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockedSpend {
+    /// Spent; the credits left.
+    Spent(i64),
+    /// Too few: nothing spent; the balance the refusal was decided on.
+    Refused(i64),
+    /// The balance is unlimited (made so since the caller looked).
+    Unlimited,
+    /// No such live key.
+    Gone,
+}
+
+/// Spends `cost` credits of the live key `id`'s balance if at least that many remain, deciding on
+/// a balance read under its lock (PostgreSQL `for update`; SQLite's write lock, which `begin`
+/// took), so that a refusal reports the very balance it refused. The slow path of
+/// [`spend_credits`], for when that single statement found too few credits: a concurrent
+/// increment may have landed since, and reading the balance outside the lock would report credits
+/// the refusal never saw.
+pub async fn spend_credits_locked(tx: &mut Tx, id: &str, cost: i64) -> StoreResult<LockedSpend> {
+    const BALANCE: &str = "select c.id, c.remaining from keys k join credits c on c.id = k.credits_id \
+         where k.id = $1 and k.deleted_at is null";
+    let row: Option<(String, Option<i64>)> = on_conn!(
+        tx,
+        sqlite | conn | sqlx::query_as(BALANCE).bind(id).fetch_optional(conn).await,
+        postgres
+            | conn
+            | sqlx::query_as(AssertSqlSafe(format!("{BALANCE} for update of c")))
+                .bind(id)
+                .fetch_optional(conn)
+                .await,
+    )?;
+    Ok(match row {
+        None => LockedSpend::Gone,
+        Some((_, None)) => LockedSpend::Unlimited,
+        Some((_, Some(remaining))) if remaining < cost => LockedSpend::Refused(remaining),
+        Some((credits_id, Some(_))) => {
+            let (left,): (i64,) = on_conn!(tx, |conn| {
+                sqlx::query_as(
+                    "update credits set remaining = remaining - $2 where id = $1 returning remaining",
+                )
+                .bind(&credits_id)
+                .bind(cost)
+                .fetch_one(conn)
+                .await
+            })?;
+            LockedSpend::Spent(left)
+        }
+    })
 }
 
 /// The credits of a live key: `None` if there is no such key, `Some(None)` when unlimited.

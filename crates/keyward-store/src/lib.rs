@@ -23,6 +23,7 @@
 
 pub mod apis;
 pub mod audit;
+pub mod copy;
 pub mod identities;
 pub mod keys;
 pub mod patch;
@@ -83,18 +84,31 @@ impl From<sqlx::Error> for StoreError {
 }
 
 /// Database errors that say "not now" rather than "never": SQLite busy, locked or out of disk;
-/// PostgreSQL shutting down, out of connections or resources, or failing over.
+/// PostgreSQL shutting down, out of connections or resources, failing over, cancelling a
+/// statement past its timeout, or ending a transaction that lost a deadlock or serialization
+/// race.
 fn is_transient(err: &dyn sqlx::error::DatabaseError) -> bool {
     let Some(code) = err.code() else {
         return false;
     };
-    // SQLite extended codes keep the primary code in their low byte: 5 BUSY, 6 LOCKED,
-    // 10 IOERR, 13 FULL. PostgreSQL SQLSTATE classes: 08 connection exception, 53
-    // insufficient resources, 57P admin shutdown / cannot connect now.
-    if let Ok(n) = code.parse::<u32>() {
-        return matches!(n & 0xff, 5 | 6 | 10 | 13);
+    if err
+        .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+        .is_some()
+    {
+        // SQLSTATE classes: 08 connection exception, 53 insufficient resources (too many
+        // connections, disk full), 57P admin shutdown / cannot connect now; and 57014 query
+        // cancelled (statement_timeout), 55P03 lock not available, 40001 serialization failure,
+        // 40P01 deadlock detected. Most are digits only: tell them from SQLite's codes by the
+        // error's type, never by their shape.
+        return code.starts_with("08")
+            || code.starts_with("53")
+            || code.starts_with("57P")
+            || matches!(&*code, "57014" | "55P03" | "40001" | "40P01");
     }
-    code.starts_with("08") || code.starts_with("53") || code.starts_with("57P")
+    // SQLite extended codes keep the primary code in their low byte: 5 BUSY, 6 LOCKED,
+    // 10 IOERR, 13 FULL.
+    code.parse::<u32>()
+        .is_ok_and(|n| matches!(n & 0xff, 5 | 6 | 10 | 13))
 }
 
 /// A connection to one backend, borrowed for one query.
@@ -149,8 +163,12 @@ pub enum BackendKind {
 pub struct PoolOptions {
     /// Most connections to open (PostgreSQL; SQLite uses one writer and this many readers).
     pub max_connections: u32,
-    /// How long a request waits for a free connection before it is answered 503.
+    /// How long a request waits for a free connection (connecting included) before it is
+    /// answered 503.
     pub acquire_timeout: Duration,
+    /// How long one statement may run, lock waits included, before the database cancels it
+    /// (PostgreSQL's `statement_timeout`; SQLite's `busy_timeout`, its wait for the write lock).
+    pub statement_timeout: Duration,
 }
 
 impl Default for PoolOptions {
@@ -158,6 +176,7 @@ impl Default for PoolOptions {
         PoolOptions {
             max_connections: 16,
             acquire_timeout: Duration::from_secs(5),
+            statement_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -261,6 +280,23 @@ impl Db {
         Ok(db)
     }
 
+    /// Like [`Db::open`] with a URL, for a database that must exist already (the source of a
+    /// copy): a SQLite URL naming no file is an error rather than a new empty database.
+    pub async fn open_existing(url: &str, pool: &PoolOptions) -> anyhow::Result<Db> {
+        if url.starts_with("sqlite:") && !(url.contains(":memory:") || url.contains("mode=memory"))
+        {
+            let options = SqliteConnectOptions::from_str(url)
+                .with_context(|| format!("cannot parse the database URL {url:?}"))?;
+            let path = options.get_filename();
+            anyhow::ensure!(
+                path.is_file(),
+                "there is no SQLite database at {}",
+                path.display()
+            );
+        }
+        Self::open(Some(url), Path::new("."), pool).await
+    }
+
     async fn open_sqlite(options: SqliteConnectOptions, pool: &PoolOptions) -> anyhow::Result<Db> {
         let options = options
             .create_if_missing(true)
@@ -270,7 +306,7 @@ impl Db {
             // or kernel crash can lose the last commits; FULL would fsync every commit.
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(pool.statement_timeout);
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(pool.acquire_timeout)
@@ -289,6 +325,12 @@ impl Db {
     }
 
     async fn open_postgres(options: PgConnectOptions, pool: &PoolOptions) -> anyhow::Result<Db> {
+        // Appended to any `options` the URL gives (a URL's own statement_timeout comes first, so
+        // the setting wins).
+        let options = options.options([(
+            "statement_timeout",
+            format!("{}ms", pool.statement_timeout.as_millis().max(1)),
+        )]);
         let pool = PgPoolOptions::new()
             .max_connections(pool.max_connections.max(1))
             .acquire_timeout(pool.acquire_timeout)
@@ -329,6 +371,19 @@ impl Db {
                 TxInner::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?)
             }
             Backend::Postgres { pool } => TxInner::Postgres(pool.begin().await?),
+        };
+        Ok(Tx { inner })
+    }
+
+    /// A read-only transaction that sees one state of the database throughout, whatever commits
+    /// meanwhile (SQLite: a read transaction in WAL mode; PostgreSQL: repeatable read).
+    pub async fn snapshot(&self) -> StoreResult<Tx> {
+        let inner = match &self.backend {
+            Backend::Sqlite { read, .. } => TxInner::Sqlite(read.begin_with("BEGIN").await?),
+            Backend::Postgres { pool } => TxInner::Postgres(
+                pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    .await?,
+            ),
         };
         Ok(Tx { inner })
     }

@@ -50,6 +50,7 @@ fn main() -> ExitCode {
             Command::Serve(args) => commands::serve::run(args).await,
             Command::Api(args) => commands::api::run(*args).await.into(),
             Command::Auth(args) => commands::auth::run(args).await.into(),
+            Command::Db(args) => commands::db::run(args).await.into(),
             Command::Completions(_) | Command::Config(_) => unreachable!("handled above"),
         }
     })

@@ -2,11 +2,11 @@
 //! that plaintext keys never reach the database files or the logs.
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use keyward_testing::TestStorage;
 use serde_json::{Value, json};
 
 const ROOT_KEY: &str = "serve_test_root_key_0123456789";
@@ -18,13 +18,23 @@ struct Process {
     log: Arc<Mutex<String>>,
 }
 
+/// `keyward serve` on `storage`, listening on a free port, with nothing else in its environment.
+fn serve(storage: &TestStorage) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_keyward"));
+    command
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(storage.data_dir())
+        .env_clear();
+    if let Some(url) = storage.database_url() {
+        command.arg("--database-url").arg(url);
+    }
+    command
+}
+
 impl Process {
-    fn start(data_dir: &Path) -> Process {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_keyward"));
+    fn start(storage: &TestStorage) -> Process {
+        let mut command = serve(storage);
         command
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir)
-            .env_clear()
             .env("KEYWARD_BOOTSTRAP_ROOT_KEY", ROOT_KEY)
             // The most verbose logging: plaintext must not leak even here.
             .env("RUST_LOG", "trace");
@@ -90,23 +100,16 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
         .any(|w| w == needle.as_bytes())
 }
 
-/// Every file of the data directory, concatenated (database, WAL, shared memory).
-fn data_files(dir: &Path) -> Vec<u8> {
-    let mut all = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_file() {
-            all.extend(std::fs::read(path).unwrap());
-        }
-    }
-    all
+/// `bytes` in lowercase hex, as PostgreSQL shows `bytea`.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[tokio::test]
 async fn acknowledged_writes_survive_kill_9_and_plaintext_is_never_stored_or_logged() {
-    let dir = tempfile::tempdir().unwrap();
+    let storage = TestStorage::new();
     let client = reqwest::Client::new();
-    let first = Process::start(dir.path());
+    let first = Process::start(&storage);
     let url = first.url.clone();
 
     let api_id = post(&client, &url, "apis.createApi", json!({"name": "durable"})).await["apiId"]
@@ -159,7 +162,7 @@ async fn acknowledged_writes_survive_kill_9_and_plaintext_is_never_stored_or_log
 
     let first_log = first.kill_9();
 
-    let second = Process::start(dir.path());
+    let second = Process::start(&storage);
     let url = second.url.clone();
     let verdict = |key: String| {
         let (client, url) = (client.clone(), url.clone());
@@ -225,8 +228,9 @@ async fn acknowledged_writes_survive_kill_9_and_plaintext_is_never_stored_or_log
     let second_log = second.log();
     assert!(second_log.contains("keyward stopped"), "{second_log}");
 
-    // Plaintext appears nowhere: not in any database file, not in the logs, not in the audit log.
-    let files = data_files(dir.path());
+    // Plaintext appears nowhere: not in the database (every SQLite file, or every row of every
+    // PostgreSQL table, as text or as the hex of bytes), not in the logs, not in the audit log.
+    let files = storage.contents().await;
     assert!(
         contains(&files, &keys[5].0),
         "sanity: the files do hold key ids"
@@ -240,8 +244,8 @@ async fn acknowledged_writes_survive_kill_9_and_plaintext_is_never_stored_or_log
     ]);
     for secret in secrets {
         assert!(
-            !contains(&files, &secret),
-            "plaintext {secret} found in the data directory"
+            !contains(&files, &secret) && !contains(&files, &hex(secret.as_bytes())),
+            "plaintext {secret} found in the database"
         );
         assert!(
             !logs.contains(&secret),
@@ -254,17 +258,127 @@ async fn acknowledged_writes_survive_kill_9_and_plaintext_is_never_stored_or_log
     }
 }
 
+/// `post`, returning `None` where no answer came (the server died mid-request).
+async fn try_post(client: &reqwest::Client, url: &str, op: &str, body: Value) -> Option<Value> {
+    let response = client
+        .post(format!("{url}/v2/{op}"))
+        .bearer_auth(ROOT_KEY)
+        .json(&body)
+        .send()
+        .await
+        .ok()?;
+    assert_eq!(response.status(), 200, "{op}");
+    let body: Value = response.json().await.ok()?;
+    Some(body["data"].clone())
+}
+
+/// kill -9 while many writes are in flight: every write that was answered is there after the
+/// restart (keys created, credits spent), and nothing unanswered is half-done.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_under_a_write_load_loses_no_acknowledged_write() {
+    const CREDITS: i64 = 1_000_000;
+    let storage = TestStorage::new();
+    let client = reqwest::Client::new();
+    let first = Process::start(&storage);
+    let url = first.url.clone();
+    let api_id = post(&client, &url, "apis.createApi", json!({"name": "load"})).await["apiId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let metered = post(
+        &client,
+        &url,
+        "keys.createKey",
+        json!({"apiId": api_id, "credits": {"remaining": CREDITS}}),
+    )
+    .await;
+    let (metered_id, metered_key) = (
+        metered["keyId"].as_str().unwrap().to_owned(),
+        metered["key"].as_str().unwrap().to_owned(),
+    );
+
+    // Writers until the server dies: half create keys, half spend credits.
+    let mut writers = tokio::task::JoinSet::new();
+    for worker in 0..8 {
+        let (client, url, api_id, metered_key) = (
+            client.clone(),
+            url.clone(),
+            api_id.clone(),
+            metered_key.clone(),
+        );
+        writers.spawn(async move {
+            let (mut created, mut spent, mut unanswered) = (Vec::new(), 0i64, 0i64);
+            loop {
+                let answer = if worker % 2 == 0 {
+                    let body = json!({"apiId": api_id, "externalId": format!("w{worker}")});
+                    try_post(&client, &url, "keys.createKey", body)
+                        .await
+                        .map(|data| {
+                            created.push((
+                                data["keyId"].as_str().unwrap().to_owned(),
+                                data["key"].as_str().unwrap().to_owned(),
+                            ));
+                        })
+                } else {
+                    let body = json!({"key": metered_key});
+                    try_post(&client, &url, "keys.verifyKey", body)
+                        .await
+                        .map(|data| {
+                            assert_eq!(data["code"], "VALID");
+                            spent += 1;
+                        })
+                };
+                if answer.is_none() {
+                    unanswered += 1;
+                    return (created, spent, unanswered);
+                }
+            }
+        });
+    }
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    first.kill_9();
+    let (mut created, mut spent, mut unanswered) = (Vec::new(), 0, 0);
+    while let Some(done) = writers.join_next().await {
+        let (c, s, u) = done.unwrap();
+        created.extend(c);
+        spent += s;
+        unanswered += u;
+    }
+    assert!(
+        created.len() > 20 && spent > 20,
+        "a load ran: {} keys, {spent} spends",
+        created.len()
+    );
+
+    let second = Process::start(&storage);
+    let url = second.url.clone();
+    for (key_id, key) in &created {
+        let data = post(&client, &url, "keys.verifyKey", json!({"key": key})).await;
+        assert_eq!(data["code"], "VALID", "acknowledged key {key_id} is there");
+    }
+    let data = post(&client, &url, "keys.getKey", json!({"keyId": metered_id})).await;
+    let left = data["credits"]["remaining"].as_i64().unwrap();
+    assert!(
+        CREDITS - left >= spent && CREDITS - left <= spent + unanswered,
+        "{spent} acknowledged spends, {unanswered} unanswered requests, {} spent",
+        CREDITS - left
+    );
+    let listed = post(
+        &client,
+        &url,
+        "apis.listKeys",
+        json!({"apiId": api_id, "limit": 100}),
+    )
+    .await;
+    assert!(!listed.as_array().unwrap().is_empty());
+    second.kill_9();
+}
+
 #[tokio::test]
 async fn a_generated_bootstrap_key_is_printed_once() {
-    let dir = tempfile::tempdir().unwrap();
+    let storage = TestStorage::new();
     let start = || {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_keyward"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(dir.path())
-            .env_clear()
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = serve(&storage).stderr(Stdio::piped()).spawn().unwrap();
         let mut lines = BufReader::new(child.stderr.take().unwrap())
             .lines()
             .map_while(Result::ok);
@@ -277,7 +391,7 @@ async fn a_generated_bootstrap_key_is_printed_once() {
         before_ready.join("\n")
     };
     let first = start();
-    let key = std::fs::read_to_string(dir.path().join("bootstrap-root-key"))
+    let key = std::fs::read_to_string(storage.data_dir().join("bootstrap-root-key"))
         .unwrap()
         .trim()
         .to_owned();
@@ -291,21 +405,31 @@ async fn a_generated_bootstrap_key_is_printed_once() {
 /// and so would the database opening its files).
 #[tokio::test]
 async fn connection_settings_apply_and_the_cap_fits_the_descriptor_limit() {
-    let dir = tempfile::tempdir().unwrap();
+    let storage = TestStorage::new();
+    let serve = serve(&storage);
     let mut command = Command::new("sh");
     command
         .arg("-c")
         .arg(r#"ulimit -n 200 && exec "$0" "$@""#)
-        .arg(env!("CARGO_BIN_EXE_keyward"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.path())
+        .arg(serve.get_program())
+        .args(serve.get_args())
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("KEYWARD_BOOTSTRAP_ROOT_KEY", ROOT_KEY)
         .env("KEYWARD_HEADER_TIMEOUT_SECS", "1")
-        .env("KEYWARD_MAX_CONNECTIONS", "10000");
+        .env("KEYWARD_MAX_CONNECTIONS", "10000")
+        .env("NO_COLOR", "1")
+        .env("KEYWARD_DB_MAX_CONNECTIONS", "3")
+        .env("KEYWARD_DB_ACQUIRE_TIMEOUT_MS", "1234")
+        .env("KEYWARD_DB_STATEMENT_TIMEOUT_MS", "4321");
     let mut process = Process::spawn(command);
     let log = process.log();
+    assert!(
+        log.contains("db_max_connections=3")
+            && log.contains("db_acquire_timeout_ms=1234")
+            && log.contains("db_statement_timeout_ms=4321"),
+        "the database settings reach the server:\n{log}"
+    );
     assert!(
         log.contains("serving at most 136 connections at once"),
         "200 descriptors less 64 reserved:\n{log}"

@@ -7,12 +7,12 @@ use keyward_http::ServeConfig;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::helpers::{ROOT_KEY, TestApp};
+use crate::helpers::{ROOT_KEY, TestApp, TestStorage};
 
 /// A server whose limits are `adjust`ed from long defaults, so each test shortens only the one
 /// it is about.
 async fn app_with(adjust: impl FnOnce(&mut ServeConfig)) -> TestApp {
-    TestApp::start_with(tempfile::tempdir().unwrap(), |config| {
+    TestApp::start_with(TestStorage::new(), |config| {
         config.header_timeout = Duration::from_secs(60);
         config.body_timeout = Duration::from_secs(60);
         config.idle_timeout = Duration::from_secs(60);

@@ -3,19 +3,13 @@
 //! hash and metadata go for good (the GDPR case); the audit trail stays.
 
 use serde_json::json;
-use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{ConnectOptions, Connection};
+use sqlx::Connection;
 
 use crate::helpers::TestApp;
 
-/// `select count(*) …` with one bound text, straight from the SQLite file.
+/// `select count(*) …` with one bound text, straight from the database.
 async fn count(app: &TestApp, sql: &'static str, bound: &str) -> i64 {
-    let mut conn = SqliteConnectOptions::new()
-        .filename(app.db_path())
-        .read_only(true)
-        .connect()
-        .await
-        .unwrap();
+    let mut conn = app.storage.inspect().await;
     let (n,): (i64,) = sqlx::query_as(sql)
         .bind(bound)
         .fetch_one(&mut conn)

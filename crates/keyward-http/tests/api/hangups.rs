@@ -12,8 +12,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{ConnectOptions, Connection};
+use sqlx::Connection;
 
 use crate::helpers::{ROOT_KEY, TestApp};
 
@@ -287,22 +286,18 @@ async fn deleting_the_api() {
     hang_ups.assert_straddled("apis.deleteApi", deleted);
 }
 
-/// Whether the root key `key_id` is deleted, read from the database file (listRootKeys pages).
+/// Whether the root key `key_id` is deleted, read from the database (listRootKeys pages).
 async fn root_key_deleted(app: &TestApp, key_id: &str) -> bool {
-    let mut conn = SqliteConnectOptions::new()
-        .filename(app.db_path())
-        .read_only(true)
-        .connect()
-        .await
-        .unwrap();
-    let (deleted,): (bool,) =
-        sqlx::query_as("select deleted_at is not null from root_keys where id = $1")
+    let mut conn = app.storage.inspect().await;
+    // A count rather than a boolean: SQLite answers `is not null` with an integer.
+    let (deleted,): (i64,) =
+        sqlx::query_as("select count(*) from root_keys where id = $1 and deleted_at is not null")
             .bind(key_id)
             .fetch_one(&mut conn)
             .await
             .unwrap();
     conn.close().await.unwrap();
-    deleted
+    deleted == 1
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,11 +1,9 @@
 //! `TestApp`: a server per test, and typed helpers for the calls tests make again and again.
 
-use std::path::PathBuf;
-
 use keyward_http::{ServeConfig, Server};
+pub use keyward_testing::TestStorage;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use tempfile::TempDir;
 
 pub const ROOT_KEY: &str = "test_bootstrap_root_key_0123456789";
 
@@ -14,11 +12,23 @@ pub fn operations() -> impl Iterator<Item = &'static str> {
     keyward_types::operations::ALL.iter().map(|op| op.name)
 }
 
+/// A server on its own storage: a temporary data directory and, on PostgreSQL
+/// (`KEYWARD_TEST_DATABASE=postgres`), a database of its own, dropped with it.
 pub struct TestApp {
     pub server: Server,
     pub url: String,
     pub client: reqwest::Client,
-    pub dir: TempDir,
+    pub storage: TestStorage,
+}
+
+/// The settings of a server on `storage`, listening on a free port of 127.0.0.1.
+pub fn serve_config(storage: &TestStorage) -> ServeConfig {
+    ServeConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: storage.data_dir().to_path_buf(),
+        database_url: storage.database_url(),
+        ..ServeConfig::default()
+    }
 }
 
 /// A response: status and parsed JSON body.
@@ -88,21 +98,22 @@ impl Reply {
 
 impl TestApp {
     pub async fn start() -> TestApp {
-        let dir = tempfile::tempdir().expect("temp dir");
-        Self::start_in(dir).await
+        Self::start_in(TestStorage::new()).await
     }
 
-    pub async fn start_in(dir: TempDir) -> TestApp {
-        Self::start_with(dir, |_| {}).await
+    /// A server on `storage` (a restart, when an earlier server used it).
+    pub async fn start_in(storage: TestStorage) -> TestApp {
+        Self::start_with(storage, |_| {}).await
     }
 
-    /// A server on `dir` with the test settings, changed by `adjust`.
-    pub async fn start_with(dir: TempDir, adjust: impl FnOnce(&mut ServeConfig)) -> TestApp {
+    /// A server on `storage` with the test settings, changed by `adjust`.
+    pub async fn start_with(
+        storage: TestStorage,
+        adjust: impl FnOnce(&mut ServeConfig),
+    ) -> TestApp {
         let mut config = ServeConfig {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            data_dir: dir.path().to_path_buf(),
             bootstrap_root_key: Some(ROOT_KEY.to_owned()),
-            ..ServeConfig::default()
+            ..serve_config(&storage)
         };
         adjust(&mut config);
         let server = Server::start(config).await.expect("server starts");
@@ -111,12 +122,13 @@ impl TestApp {
             server,
             url,
             client: reqwest::Client::new(),
-            dir,
+            storage,
         }
     }
 
-    pub fn db_path(&self) -> PathBuf {
-        self.dir.path().join("keyward.db")
+    /// The URL of this server's database, for a second server sharing it.
+    pub fn database_url(&self) -> String {
+        self.storage.url()
     }
 
     /// POSTs `body` to `/v2/<operation>` with `root_key` as bearer (none if `None`).

@@ -1,19 +1,13 @@
 //! keys.deleteKey: soft by default, permanent on request; both immediate.
 
 use serde_json::json;
-use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{ConnectOptions, Connection};
+use sqlx::Connection;
 
 use crate::helpers::TestApp;
 
-/// (rows with this id, of which soft-deleted) read straight from the SQLite file.
+/// (rows with this id, of which soft-deleted) read straight from the database.
 async fn stored(app: &TestApp, key_id: &str) -> (i64, i64) {
-    let mut conn = SqliteConnectOptions::new()
-        .filename(app.db_path())
-        .read_only(true)
-        .connect()
-        .await
-        .unwrap();
+    let mut conn = app.storage.inspect().await;
     let row: (i64, i64) =
         sqlx::query_as("select count(*), count(deleted_at) from keys where id = $1")
             .bind(key_id)

@@ -4,8 +4,7 @@
 use std::sync::Arc;
 
 use serde_json::{Value, json};
-use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{ConnectOptions, Connection};
+use sqlx::Connection;
 
 use crate::helpers::TestApp;
 
@@ -27,14 +26,9 @@ async fn credits(app: &TestApp, key_id: &str) -> Value {
     app.call("keys.getKey", json!({"keyId": key_id})).await["credits"].clone()
 }
 
-/// Rows of the `credits` table, read from the database file.
+/// Rows of the `credits` table, read from the database.
 async fn stored_balances(app: &TestApp) -> i64 {
-    let mut conn = SqliteConnectOptions::new()
-        .filename(app.db_path())
-        .read_only(true)
-        .connect()
-        .await
-        .unwrap();
+    let mut conn = app.storage.inspect().await;
     let (count,): (i64,) = sqlx::query_as("select count(*) from credits")
         .fetch_one(&mut conn)
         .await

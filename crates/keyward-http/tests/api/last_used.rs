@@ -4,7 +4,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, TestStorage};
 
 fn now_ms() -> i64 {
     SystemTime::now()
@@ -85,23 +85,23 @@ async fn last_used_at_is_written_to_the_database_and_survives_a_restart() {
     assert!(at.is_i64());
 
     // A graceful stop writes the pending times (the flusher's period, 300 s, has not come).
-    let TestApp { server, dir, .. } = app;
+    let TestApp {
+        server, storage, ..
+    } = app;
     server.shutdown().await.expect("clean shutdown");
-    let app = TestApp::start_in(dir).await;
+    let app = TestApp::start_in(storage).await;
     assert_eq!(last_used(&app, &key_id).await, at);
 }
 
 #[tokio::test]
 async fn another_node_on_the_same_database_sees_last_used_at_within_one_flush_period() {
     let period = Duration::from_millis(200);
-    let dir = tempfile::tempdir().unwrap();
-    let node_a = TestApp::start_with(dir, |c| c.last_used_flush = period).await;
+    let node_a = TestApp::start_with(TestStorage::new(), |c| c.last_used_flush = period).await;
     let api_id = node_a.create_api().await;
     let (key_id, key) = node_a.create_key(&api_id, json!({})).await;
-    // A second server on the same SQLite file, as a second node would share a database.
-    let shared = tempfile::tempdir().unwrap();
-    let node_b = TestApp::start_with(shared, |c| {
-        c.database_url = Some(format!("sqlite://{}", node_a.db_path().display()));
+    // A second server on the same database, as a second node would share it.
+    let node_b = TestApp::start_with(TestStorage::new(), |c| {
+        c.database_url = Some(node_a.database_url());
         c.last_used_flush = period;
     })
     .await;
@@ -144,8 +144,8 @@ async fn an_older_use_written_later_never_moves_last_used_at_back() {
     let node_a = TestApp::start().await;
     let api_id = node_a.create_api().await;
     let (key_id, key) = node_a.create_key(&api_id, json!({})).await;
-    let database_url = format!("sqlite://{}", node_a.db_path().display());
-    let node_b = TestApp::start_with(tempfile::tempdir().unwrap(), |c| {
+    let database_url = node_a.database_url();
+    let node_b = TestApp::start_with(TestStorage::new(), |c| {
         c.database_url = Some(database_url.clone());
         c.last_used_flush = Duration::from_millis(200);
     })
@@ -163,7 +163,7 @@ async fn an_older_use_written_later_never_moves_last_used_at_back() {
         .await
         .expect("A stops, writing its older mark");
 
-    let node_c = TestApp::start_with(tempfile::tempdir().unwrap(), |c| {
+    let node_c = TestApp::start_with(TestStorage::new(), |c| {
         c.database_url = Some(database_url);
     })
     .await;
@@ -219,9 +219,11 @@ async fn last_used_at_survives_every_change_that_replaces_the_cache_entry() {
     assert_eq!(last_used(&app, new_id.as_str().unwrap()).await, Value::Null);
 
     // And it is still written: a graceful stop flushes it.
-    let TestApp { server, dir, .. } = app;
+    let TestApp {
+        server, storage, ..
+    } = app;
     server.shutdown().await.expect("clean shutdown");
-    let app = TestApp::start_in(dir).await;
+    let app = TestApp::start_in(storage).await;
     assert_eq!(last_used(&app, &key_id).await, at);
 }
 
@@ -229,7 +231,7 @@ async fn last_used_at_survives_every_change_that_replaces_the_cache_entry() {
 #[tokio::test]
 async fn last_used_at_survives_eviction() {
     // A capacity of 1 still holds one key per shard: about 64.
-    let app = TestApp::start_with(tempfile::tempdir().unwrap(), |c| c.cache_capacity = 1).await;
+    let app = TestApp::start_with(TestStorage::new(), |c| c.cache_capacity = 1).await;
     let api_id = app.create_api().await;
     let mut keys = Vec::new();
     let before = now_ms();
@@ -247,9 +249,11 @@ async fn last_used_at_survives_eviction() {
             .unwrap_or_else(|| panic!("{key_id}: lastUsedAt {at}"));
         assert!((before..=after).contains(&at), "{key_id}: {at}");
     }
-    let TestApp { server, dir, .. } = app;
+    let TestApp {
+        server, storage, ..
+    } = app;
     server.shutdown().await.expect("clean shutdown");
-    let app = TestApp::start_in(dir).await;
+    let app = TestApp::start_in(storage).await;
     for key_id in &keys {
         assert!(last_used(&app, key_id).await.is_i64(), "{key_id} written");
     }
@@ -259,7 +263,7 @@ async fn last_used_at_survives_eviction() {
 #[tokio::test]
 async fn last_used_at_survives_a_background_refresh() {
     let ttl = Duration::from_millis(300);
-    let app = TestApp::start_with(tempfile::tempdir().unwrap(), |c| c.cache_ttl = ttl).await;
+    let app = TestApp::start_with(TestStorage::new(), |c| c.cache_ttl = ttl).await;
     let api_id = app.create_api().await;
     let (key_id, key) = app.create_key(&api_id, json!({})).await;
     let refreshes = app

@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use crate::helpers::{ROOT_KEY, TestApp};
+use crate::helpers::{ROOT_KEY, TestApp, TestStorage};
 
 /// Distinct unknown tokens sent by a flood: far more than the caches below hold.
 const FLOOD: usize = 2_000;
@@ -16,10 +16,7 @@ const CAPACITY: usize = 128;
 const ABSENT_BOUND: u64 = 2 * 64;
 
 async fn small_cache_app() -> TestApp {
-    TestApp::start_with(tempfile::tempdir().unwrap(), |c| {
-        c.cache_capacity = CAPACITY
-    })
-    .await
+    TestApp::start_with(TestStorage::new(), |c| c.cache_capacity = CAPACITY).await
 }
 
 /// `keyward_cache_<name>{cache="<cache>"}`.

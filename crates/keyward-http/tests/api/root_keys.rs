@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, TestStorage};
 
 #[tokio::test]
 async fn create_list_and_delete() {
@@ -190,8 +190,10 @@ async fn list_root_keys_paginates() {
 /// A server bootstrapped with `chosen` as its root key, and the `start` rootKeys.listRootKeys
 /// shows for it.
 async fn listed_bootstrap_start(chosen: &str) -> (TestApp, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let app = TestApp::start_with(dir, |c| c.bootstrap_root_key = Some(chosen.to_owned())).await;
+    let app = TestApp::start_with(TestStorage::new(), |c| {
+        c.bootstrap_root_key = Some(chosen.to_owned())
+    })
+    .await;
     let list = app
         .post_as(Some(chosen), "rootKeys.listRootKeys", json!({}))
         .await;
@@ -225,8 +227,7 @@ async fn a_chosen_bootstrap_key_shows_at_most_four_of_its_characters() {
 
 #[tokio::test]
 async fn a_database_of_an_earlier_version_loses_the_long_starts() {
-    use sqlx::sqlite::SqliteConnectOptions;
-    use sqlx::{ConnectOptions, Connection};
+    use sqlx::Connection;
 
     let chosen = "correct_horse_battery_staple";
     let (app, _) = listed_bootstrap_start(chosen).await;
@@ -239,16 +240,14 @@ async fn a_database_of_an_earlier_version_loses_the_long_starts() {
         .await
         .data()["keyId"]
         .clone();
-    let TestApp { server, dir, .. } = app;
+    let TestApp {
+        server, storage, ..
+    } = app;
     server.shutdown().await.unwrap();
 
     // What an earlier version left: the start it computed, and no record of the migration that
-    // bounds it (the schema is otherwise the same).
-    let mut conn = SqliteConnectOptions::new()
-        .filename(dir.path().join("keyward.db"))
-        .connect()
-        .await
-        .unwrap();
+    // bounds it (the schema is otherwise the same). Each backend has its own migration 0003.
+    let mut conn = storage.inspect().await;
     sqlx::query("update root_keys set start = 'correct_horse_battery_s' where id != $1")
         .bind(generated.as_str().unwrap())
         .execute(&mut conn)
@@ -267,7 +266,7 @@ async fn a_database_of_an_earlier_version_loses_the_long_starts() {
     assert_eq!(forgotten.rows_affected(), 1, "the migration is named so");
     conn.close().await.unwrap();
 
-    let app = TestApp::start_with(dir, |c| c.bootstrap_root_key = None).await;
+    let app = TestApp::start_with(storage, |c| c.bootstrap_root_key = None).await;
     let list = app
         .post_as(Some(chosen), "rootKeys.listRootKeys", json!({}))
         .await;

@@ -458,24 +458,21 @@ async fn expiring_root_keys() {
     .error(403, "/insufficient_permissions");
 }
 
-/// Stops `app`, runs `edit` on its database file, and starts it again.
+/// Stops `app`, runs `edit` on its database, and starts it again.
 async fn edit_database(app: TestApp, edit: &str, bind: &str) -> TestApp {
-    use sqlx::sqlite::SqliteConnectOptions;
-    use sqlx::{ConnectOptions, Connection};
-    let TestApp { server, dir, .. } = app;
+    use sqlx::Connection;
+    let TestApp {
+        server, storage, ..
+    } = app;
     server.shutdown().await.unwrap();
-    let mut conn = SqliteConnectOptions::new()
-        .filename(dir.path().join("keyward.db"))
-        .connect()
-        .await
-        .unwrap();
+    let mut conn = storage.inspect().await;
     sqlx::query(sqlx::AssertSqlSafe(edit.to_owned()))
         .bind(bind.to_owned())
         .execute(&mut conn)
         .await
         .unwrap();
     conn.close().await.unwrap();
-    TestApp::start_in(dir).await
+    TestApp::start_in(storage).await
 }
 
 #[tokio::test]
@@ -534,9 +531,11 @@ async fn an_earlier_versions_all_powerful_key_is_upgraded_at_start() {
             .contains("rootkey.*.update_root_key")
     );
     // Nothing more on the next start.
-    let TestApp { server, dir, .. } = app;
+    let TestApp {
+        server, storage, ..
+    } = app;
     server.shutdown().await.unwrap();
-    let app = TestApp::start_in(dir).await;
+    let app = TestApp::start_in(storage).await;
     let upgrades = app.audit_events("rootKey.update").await;
     assert_eq!(
         upgrades

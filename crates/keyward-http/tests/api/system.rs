@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, operations};
+use crate::helpers::{TestApp, TestStorage, operations};
 
 #[tokio::test]
 async fn liveness_needs_no_key() {
@@ -105,12 +105,13 @@ fn mode(path: &std::path::Path) -> String {
     format!("{:o}", metadata.permissions().mode() & 0o777)
 }
 
+/// SQLite's files, on whichever backend the suite runs: PostgreSQL keeps its own files.
 #[tokio::test]
 async fn database_files_and_a_new_data_directory_are_private() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("new/keyward-data");
-    let app = TestApp::start_with(tempfile::tempdir().unwrap(), |c| {
+    let app = TestApp::start_with(TestStorage::sqlite(), |c| {
         c.data_dir = data_dir.clone();
     })
     .await;
@@ -130,7 +131,7 @@ async fn database_files_and_a_new_data_directory_are_private() {
 
     // Files an earlier version left readable by everyone are made private at the next start.
     std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let app = TestApp::start_with(tempfile::tempdir().unwrap(), |c| {
+    let app = TestApp::start_with(TestStorage::sqlite(), |c| {
         c.data_dir = data_dir.clone();
     })
     .await;
@@ -141,11 +142,12 @@ async fn database_files_and_a_new_data_directory_are_private() {
     app.server.shutdown().await.unwrap();
 }
 
+/// SQLite only, like the test above.
 #[tokio::test]
 async fn a_database_named_by_url_is_private_too() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("elsewhere.db");
-    let app = TestApp::start_with(tempfile::tempdir().unwrap(), |c| {
+    let app = TestApp::start_with(TestStorage::sqlite(), |c| {
         c.database_url = Some(format!("sqlite://{}", db.display()));
     })
     .await;

@@ -1,20 +1,26 @@
 //! A database written by an earlier keyward keeps every key, balance and record after the
 //! server applies the newer migrations at start.
 
-use std::path::Path;
+use std::path::PathBuf;
 
+use keyward_testing::Backend;
 use serde_json::json;
 use sha2::{Digest, Sha256};
+use sqlx::Connection;
 use sqlx::migrate::Migrator;
-use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{ConnectOptions, Connection};
 
-use crate::helpers::{ROOT_KEY, TestApp};
+use crate::helpers::{ROOT_KEY, TestApp, TestStorage};
 
-const MIGRATIONS: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../keyward-store/migrations/sqlite"
-);
+/// The migrations of the backend the test runs on: each has its own 0004.
+fn migrations(storage: &TestStorage) -> PathBuf {
+    let backend = match storage.database.backend() {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgres",
+    };
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../keyward-store/migrations")
+        .join(backend)
+}
 
 fn hash(key: &str) -> Vec<u8> {
     Sha256::digest(key.as_bytes()).to_vec()
@@ -23,14 +29,9 @@ fn hash(key: &str) -> Vec<u8> {
 /// Keys as keyward stored them before credits became a balance of their own (migration 0004).
 #[tokio::test]
 async fn keys_and_their_credits_survive_the_move_to_shared_balances() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut conn = SqliteConnectOptions::new()
-        .filename(dir.path().join("keyward.db"))
-        .create_if_missing(true)
-        .connect()
-        .await
-        .unwrap();
-    Migrator::new(Path::new(MIGRATIONS))
+    let storage = TestStorage::new();
+    let mut conn = storage.inspect().await;
+    Migrator::new(migrations(&storage))
         .await
         .unwrap()
         .run_to(3, &mut conn)
@@ -74,7 +75,7 @@ async fn keys_and_their_credits_survive_the_move_to_shared_balances() {
     }
     conn.close().await.unwrap();
 
-    let app = TestApp::start_in(dir).await;
+    let app = TestApp::start_in(storage).await;
     let metered = app
         .call("keys.getKey", json!({"keyId": "key_metered"}))
         .await;
@@ -107,14 +108,9 @@ async fn keys_and_their_credits_survive_the_move_to_shared_balances() {
 /// 0005 rebuilds the SQLite table), and a first release's all-powerful root key.
 #[tokio::test]
 async fn identities_survive_their_rebuild_and_old_root_keys_are_upgraded() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut conn = SqliteConnectOptions::new()
-        .filename(dir.path().join("keyward.db"))
-        .create_if_missing(true)
-        .connect()
-        .await
-        .unwrap();
-    Migrator::new(Path::new(MIGRATIONS))
+    let storage = TestStorage::new();
+    let mut conn = storage.inspect().await;
+    Migrator::new(migrations(&storage))
         .await
         .unwrap()
         .run_to(4, &mut conn)
@@ -171,7 +167,7 @@ async fn identities_survive_their_rebuild_and_old_root_keys_are_upgraded() {
     }
     conn.close().await.unwrap();
 
-    let app = TestApp::start_in(dir).await;
+    let app = TestApp::start_in(storage).await;
     let answer = app.verify("sk_of_customer_1").await;
     assert_eq!(
         answer["identity"],

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::helpers::{ROOT_KEY, TestApp};
+use crate::helpers::{ROOT_KEY, TestApp, TestStorage, serve_config};
 
 #[tokio::test]
 async fn create_a_workspace_with_its_root_key() {
@@ -80,17 +80,17 @@ async fn bootstrap_key_from_the_environment_is_used_once() {
     let app = TestApp::start().await;
     app.call("apis.createApi", json!({"name": "persisted"}))
         .await;
-    let dir = {
-        let TestApp { server, dir, .. } = app;
+    let storage = {
+        let TestApp {
+            server, storage, ..
+        } = app;
         server.shutdown().await.unwrap();
-        dir
+        storage
     };
     // Restart on the same database with a different bootstrap key: it is ignored.
     let config = keyward_http::ServeConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: dir.path().to_path_buf(),
         bootstrap_root_key: Some("a_completely_different_key".into()),
-        ..Default::default()
+        ..serve_config(&storage)
     };
     let server = keyward_http::Server::start(config).await.unwrap();
     let client = reqwest::Client::new();
@@ -112,14 +112,11 @@ async fn bootstrap_key_from_the_environment_is_used_once() {
 #[tokio::test]
 async fn bootstrap_generates_a_key_file_readable_only_by_its_owner() {
     use std::os::unix::fs::PermissionsExt;
-    let dir = tempfile::tempdir().unwrap();
-    let config = keyward_http::ServeConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: dir.path().to_path_buf(),
-        ..Default::default()
-    };
-    let server = keyward_http::Server::start(config).await.unwrap();
-    let path = dir.path().join("bootstrap-root-key");
+    let storage = TestStorage::new();
+    let server = keyward_http::Server::start(serve_config(&storage))
+        .await
+        .unwrap();
+    let path = storage.data_dir().join("bootstrap-root-key");
     assert_eq!(
         std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
         0o600
@@ -143,12 +140,10 @@ async fn bootstrap_generates_a_key_file_readable_only_by_its_owner() {
 
 #[tokio::test]
 async fn a_short_bootstrap_key_is_a_startup_error() {
-    let dir = tempfile::tempdir().unwrap();
+    let storage = TestStorage::new();
     let config = keyward_http::ServeConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: dir.path().to_path_buf(),
         bootstrap_root_key: Some("too_short".into()),
-        ..Default::default()
+        ..serve_config(&storage)
     };
     let err = keyward_http::Server::start(config)
         .await

@@ -9,6 +9,7 @@
 
 pub mod api;
 mod auth;
+mod db;
 mod global;
 mod serve;
 
@@ -18,6 +19,7 @@ use clap::{Parser, Subcommand};
 use serde::de::DeserializeOwned;
 
 pub use auth::{AuthArgs, AuthCommand};
+pub use db::{CopyArgs, DbArgs, DbCommand};
 pub use global::{ConnectionArgs, GlobalArgs, OutputFormat};
 pub use serve::{LogFormat, ServeArgs};
 
@@ -50,6 +52,8 @@ pub enum Command {
   keyward completions zsh > \"${fpath[1]}/_keyward\"
   keyward completions fish > ~/.config/fish/completions/keyward.fish")]
     Completions(CompletionsArgs),
+    /// Move keyward's data between databases: `db copy --from <url> --to <url>`.
+    Db(DbArgs),
 }
 
 #[derive(Debug, clap::Args)]

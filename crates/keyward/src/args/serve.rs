@@ -24,9 +24,27 @@ pub struct ServeArgs {
     /// Directory of the embedded SQLite database and the bootstrap root key file.
     #[arg(long, env = "KEYWARD_DATA_DIR", default_value = "./keyward-data")]
     pub data_dir: PathBuf,
-    /// Database URL instead of the embedded default, e.g. sqlite:///var/lib/keyward/keyward.db.
+    /// Database URL instead of the embedded default, e.g. sqlite:///var/lib/keyward/keyward.db
+    /// or postgres://keyward@db.internal:5432/keyward (keyward applies its migrations at start).
     #[arg(long, env = "KEYWARD_DATABASE_URL")]
     pub database_url: Option<String>,
+    /// Most database connections open at once: PostgreSQL's pool; on SQLite, the readers beside
+    /// its one writer (at most 4).
+    #[arg(long, env = "KEYWARD_DB_MAX_CONNECTIONS", default_value_t = 16,
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub db_max_connections: u32,
+    /// Milliseconds a request waits for a database connection (connecting included) before it is
+    /// answered 503 with Retry-After: how long a request can hang on an unreachable or exhausted
+    /// database.
+    #[arg(long, env = "KEYWARD_DB_ACQUIRE_TIMEOUT_MS", default_value_t = 5_000,
+          value_parser = clap::value_parser!(u64).range(1..=600_000))]
+    pub db_acquire_timeout_ms: u64,
+    /// Milliseconds one database statement may take, waiting for locks included, before it is
+    /// cancelled and the request answered 503 (PostgreSQL's statement_timeout; on SQLite, the
+    /// wait for its write lock).
+    #[arg(long, env = "KEYWARD_DB_STATEMENT_TIMEOUT_MS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
+    pub db_statement_timeout_ms: u64,
     /// Most keys held in the verification cache.
     #[arg(long, env = "KEYWARD_CACHE_CAPACITY", default_value_t = 1_000_000)]
     pub cache_capacity: usize,

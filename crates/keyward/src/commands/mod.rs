@@ -5,4 +5,5 @@ pub mod api;
 pub mod auth;
 pub mod completions;
 pub mod config;
+pub mod db;
 pub mod serve;

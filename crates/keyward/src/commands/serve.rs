@@ -14,6 +14,9 @@ pub async fn run(args: ServeArgs) -> ExitCode {
         listen: args.listen,
         data_dir: args.data_dir,
         database_url: args.database_url,
+        db_max_connections: args.db_max_connections,
+        db_acquire_timeout: Duration::from_millis(args.db_acquire_timeout_ms),
+        db_statement_timeout: Duration::from_millis(args.db_statement_timeout_ms),
         // Only from the environment: a flag would show the secret in `ps`.
         bootstrap_root_key: std::env::var("KEYWARD_BOOTSTRAP_ROOT_KEY")
             .ok()

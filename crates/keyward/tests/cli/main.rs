@@ -7,6 +7,7 @@ mod apis;
 mod auth;
 mod bulk;
 mod config;
+mod db;
 mod errors;
 mod keys;
 mod misc;

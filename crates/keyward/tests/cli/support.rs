@@ -8,6 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use keyward_http::{ServeConfig, Server};
+use keyward_testing::TestStorage;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
@@ -18,20 +19,28 @@ pub struct TestServer {
     server: Option<Server>,
     pub url: String,
     pub home: TempDir,
-    _data: TempDir,
+    /// The server's data directory and database (SQLite, or PostgreSQL with
+    /// `KEYWARD_TEST_DATABASE=postgres`), dropped with it unless [`TestServer::stop`] hands it
+    /// back.
+    storage: Option<TestStorage>,
 }
 
 impl TestServer {
     pub fn start() -> TestServer {
+        TestServer::start_on(TestStorage::new())
+    }
+
+    /// A server on `storage`: a restart, or a server on a database filled another way.
+    pub fn start_on(storage: TestStorage) -> TestServer {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .unwrap();
-        let data = tempfile::tempdir().unwrap();
         let config = ServeConfig {
             listen: "127.0.0.1:0".parse().unwrap(),
-            data_dir: data.path().to_owned(),
+            data_dir: storage.data_dir().to_owned(),
+            database_url: storage.database_url(),
             bootstrap_root_key: Some(ROOT_KEY.to_owned()),
             ..ServeConfig::default()
         };
@@ -44,7 +53,7 @@ impl TestServer {
             server: Some(server),
             url,
             home: tempfile::tempdir().unwrap(),
-            _data: data,
+            storage: Some(storage),
         }
     }
 
@@ -150,6 +159,18 @@ impl TestServer {
     }
 }
 
+impl TestServer {
+    /// Shuts the server down (writing its pending `lastUsedAt` marks) and hands back its storage.
+    pub fn stop(mut self) -> TestStorage {
+        if let Some(server) = self.server.take() {
+            self.runtime
+                .block_on(server.shutdown())
+                .expect("the server stops");
+        }
+        self.storage.take().expect("the storage")
+    }
+}
+
 impl Drop for TestServer {
     fn drop(&mut self) {
         if let Some(server) = self.server.take() {
@@ -173,7 +194,7 @@ pub struct Cli {
 }
 
 impl Cli {
-    fn new(home: &Path) -> Cli {
+    pub fn new(home: &Path) -> Cli {
         let mut command = Command::new(env!("CARGO_BIN_EXE_keyward"));
         command
             .env_clear()
