@@ -19,6 +19,7 @@ pub mod error;
 pub mod grants;
 pub mod key_material;
 pub mod last_used;
+pub mod nodes;
 pub mod permission_query;
 pub mod service;
 pub mod striped;
@@ -67,6 +68,8 @@ pub struct Keyward {
     pub last_used: LastUsed,
     /// Verification outcomes, for `/metrics`.
     pub verifications: VerifyStats,
+    /// This node among others on one PostgreSQL: its id and invalidation channel ([`nodes`]).
+    pub nodes: nodes::Nodes,
 }
 
 /// The caches of the verification path. Cloning shares them: the unit of work takes a clone into
@@ -92,6 +95,7 @@ impl Keyward {
             },
             last_used: LastUsed::new(config.last_used_flush),
             verifications: VerifyStats::default(),
+            nodes: nodes::Nodes::new(),
         })
     }
 

@@ -14,8 +14,8 @@
 //! client hanging up drops the request's future, but not that task: once a commit has started, its
 //! invalidations run whatever the client does (before this, a hang-up between the commit and the
 //! invalidation left a deleted key verifying from the cache for the entry's whole TTL). Dropped
-//! before `commit`, the work rolls back and invalidates nothing. It is also the one place where a
-//! later version publishes invalidations to other nodes.
+//! before `commit`, the work rolls back and invalidates nothing. On PostgreSQL it is also where the
+//! invalidations are published to the other nodes, inside the transaction ([`crate::nodes`]).
 
 use std::sync::Arc;
 
@@ -72,6 +72,9 @@ pub struct Work {
     events: Vec<NewAuditEvent>,
     invalidations: Vec<Invalidation>,
     caches: Caches,
+    /// This node's id, when other nodes may share the database (PostgreSQL): the invalidations
+    /// are then published to them too ([`crate::nodes`]).
+    publish_as: Option<Arc<str>>,
 }
 
 impl Work {
@@ -83,6 +86,8 @@ impl Work {
             events: Vec::new(),
             invalidations: Vec::new(),
             caches: keyward.caches.clone(),
+            publish_as: (keyward.db.kind() == keyward_store::BackendKind::Postgres)
+                .then(|| keyward.nodes.id.clone()),
         })
     }
 
@@ -122,6 +127,7 @@ impl Work {
             events,
             invalidations,
             caches,
+            publish_as,
             ..
         } = self;
         if events.is_empty() {
@@ -132,6 +138,11 @@ impl Work {
         }
         let committing = tokio::spawn(async move {
             let committed: StoreResult<()> = async {
+                if let Some(node) = publish_as.filter(|_| !invalidations.is_empty()) {
+                    // Delivered to the other nodes when, and only if, this transaction commits.
+                    let payload = crate::nodes::encode(&node, &invalidations);
+                    keyward_store::notify::publish(&mut tx, &payload).await?;
+                }
                 keyward_store::audit::insert(&mut tx, &events).await?;
                 tx.commit().await
             }

@@ -19,9 +19,12 @@ pub struct App {
 pub type AppState = Arc<App>;
 
 impl App {
-    /// The metrics text: routes, verification outcomes and caches.
+    /// The metrics text: routes, verification outcomes, caches and the invalidation channel.
     pub fn render_metrics(&self) -> String {
-        self.metrics
-            .render(&self.keyward.verifications, &self.keyward.cache_stats())
+        let mut out = self
+            .metrics
+            .render(&self.keyward.verifications, &self.keyward.cache_stats());
+        crate::metrics::render_invalidation(&mut out, &self.keyward);
+        out
     }
 }

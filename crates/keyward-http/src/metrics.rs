@@ -207,6 +207,44 @@ impl Metrics {
     }
 }
 
+/// The invalidation channel of a node ([`keyward_core::nodes`]): its state as a gauge per state
+/// (1 for the current one), the losses since the start, and the lookups that bypassed the caches
+/// while it was lost.
+pub fn render_invalidation(out: &mut String, keyward: &keyward_core::Keyward) {
+    use keyward_types::liveness::InvalidationState;
+    let state = keyward.nodes.state();
+    out.push_str("# HELP keyward_invalidation_state Whether this node hears the other nodes' invalidations: 1 for its current state (local: SQLite; subscribed; degraded: lost, caches bypassed).\n");
+    out.push_str("# TYPE keyward_invalidation_state gauge\n");
+    for each in [
+        InvalidationState::Local,
+        InvalidationState::Subscribed,
+        InvalidationState::Degraded,
+    ] {
+        let _ = writeln!(
+            out,
+            "keyward_invalidation_state{{state=\"{}\"}} {}",
+            each.as_str(),
+            u8::from(each == state)
+        );
+    }
+    out.push_str("# HELP keyward_invalidation_losses_total Times this node lost its invalidation channel (and bypassed its caches until it was restored).\n");
+    out.push_str("# TYPE keyward_invalidation_losses_total counter\n");
+    let _ = writeln!(
+        out,
+        "keyward_invalidation_losses_total {}",
+        keyward.nodes.losses()
+    );
+    out.push_str("# HELP keyward_cache_bypassed_total Lookups that read the database past the cache while the invalidation channel was lost.\n");
+    out.push_str("# TYPE keyward_cache_bypassed_total counter\n");
+    for (cache, stats) in keyward.cache_stats() {
+        let _ = writeln!(
+            out,
+            "keyward_cache_bypassed_total{{cache=\"{cache}\"}} {}",
+            stats.bypassed
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -233,6 +271,7 @@ mod tests {
                     refreshes: 0,
                     entries: 1,
                     absent: 2,
+                    bypassed: 0,
                 },
             )],
         );

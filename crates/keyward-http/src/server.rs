@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 use keyward_core::Keyward;
 use keyward_core::bootstrap::bootstrap;
 use keyward_core::last_used::LastUsed;
+use keyward_core::nodes;
 use keyward_store::Db;
 use keyward_types::operations;
 
@@ -29,6 +30,8 @@ pub struct Server {
     serving: JoinHandle<()>,
     /// Writes `lastUsedAt` marks every flush period ([`LastUsed::run_flusher`]).
     flusher: JoinHandle<()>,
+    /// Hears the other nodes' invalidations (PostgreSQL only; [`keyward_core::nodes`]).
+    invalidations: Option<nodes::Listener>,
 }
 
 impl Server {
@@ -50,6 +53,9 @@ impl Server {
             "database open"
         );
         let keyward = Keyward::new(db, &config.core_config());
+        // Before the first request: a node on PostgreSQL serves from its caches only while it
+        // hears the other nodes' changes.
+        let invalidations = nodes::start(&keyward).await;
         bootstrap(
             &keyward,
             &config.data_dir,
@@ -103,6 +109,7 @@ impl Server {
             stop: Some(stop),
             serving,
             flusher,
+            invalidations,
         })
     }
 
@@ -128,6 +135,8 @@ impl Server {
         (&mut self.serving)
             .await
             .context("the server task failed")?;
+        // Stops listening (no request is left to serve from the caches).
+        drop(self.invalidations.take());
         // The flusher writes the marks of the requests just finished, then ends.
         self.app.keyward.last_used.stop();
         (&mut self.flusher)

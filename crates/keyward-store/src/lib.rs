@@ -26,10 +26,12 @@ pub mod audit;
 pub mod copy;
 pub mod identities;
 pub mod keys;
+pub mod notify;
 pub mod patch;
 pub mod private_files;
 pub mod rbac;
 pub mod root_keys;
+pub mod serve_lock;
 pub mod workspaces;
 
 use std::path::Path;

@@ -590,10 +590,10 @@ pub const LIVENESS: &Operation = &Operation {
     method: Method::Get,
     group: "liveness",
     summary: "Liveness",
-    description: "Answers while the server is up. Needs no root key.",
+    description: "Answers while the server is up, with its database and whether it hears the other nodes' changes. Needs no root key. A node on PostgreSQL whose invalidation channel is lost answers 503 until it has resubscribed (it still answers every other request correctly, reading the database instead of its caches), so that a load balancer takes it out meanwhile.",
     authenticated: false,
     needs: &[],
-    errors: &[],
+    errors: &[503],
     shape: Shape::Object,
     extension: false,
 };

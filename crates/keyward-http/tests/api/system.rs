@@ -15,7 +15,20 @@ async fn liveness_needs_no_key() {
         .unwrap();
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.unwrap();
-    assert_eq!(body["data"], json!({"message": "OK"}));
+    // The database and, on PostgreSQL, whether the node hears the other nodes' changes.
+    let (database, invalidation) = match keyward_testing::backend() {
+        keyward_testing::Backend::Sqlite => ("sqlite", "local"),
+        keyward_testing::Backend::Postgres => ("postgres", "subscribed"),
+    };
+    let node = body["data"]["node"]
+        .as_str()
+        .expect("the node's id")
+        .to_owned();
+    assert_eq!(node, app.server.app().keyward.nodes.id.to_string());
+    assert_eq!(
+        body["data"],
+        json!({"message": "OK", "database": database, "invalidation": invalidation, "node": node})
+    );
     assert!(
         body["meta"]["requestId"]
             .as_str()
