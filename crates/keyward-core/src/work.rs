@@ -72,9 +72,10 @@ pub struct Work {
     events: Vec<NewAuditEvent>,
     invalidations: Vec<Invalidation>,
     caches: Caches,
-    /// This node's id, when other nodes may share the database (PostgreSQL): the invalidations
-    /// are then published to them too ([`crate::nodes`]).
-    publish_as: Option<Arc<str>>,
+    /// This node's id and the database's invalidation channel, when other nodes may share the
+    /// database (PostgreSQL): the invalidations are then published to them too
+    /// ([`crate::nodes`]).
+    publish: Option<(Arc<str>, Arc<str>)>,
 }
 
 impl Work {
@@ -86,8 +87,10 @@ impl Work {
             events: Vec::new(),
             invalidations: Vec::new(),
             caches: keyward.caches.clone(),
-            publish_as: (keyward.db.kind() == keyward_store::BackendKind::Postgres)
-                .then(|| keyward.nodes.id.clone()),
+            publish: keyward
+                .db
+                .invalidation_channel()
+                .map(|channel| (keyward.nodes.id.clone(), channel)),
         })
     }
 
@@ -127,7 +130,7 @@ impl Work {
             events,
             invalidations,
             caches,
-            publish_as,
+            publish,
             ..
         } = self;
         if events.is_empty() {
@@ -138,10 +141,10 @@ impl Work {
         }
         let committing = tokio::spawn(async move {
             let committed: StoreResult<()> = async {
-                if let Some(node) = publish_as.filter(|_| !invalidations.is_empty()) {
+                if let Some((node, channel)) = publish.filter(|_| !invalidations.is_empty()) {
                     // Delivered to the other nodes when, and only if, this transaction commits.
                     let payload = crate::nodes::encode(&node, &invalidations);
-                    keyward_store::notify::publish(&mut tx, &payload).await?;
+                    keyward_store::notify::publish(&mut tx, &channel, &payload).await?;
                 }
                 keyward_store::audit::insert(&mut tx, &events).await?;
                 tx.commit().await

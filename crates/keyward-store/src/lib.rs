@@ -36,6 +36,7 @@ pub mod workspaces;
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -191,8 +192,15 @@ pub struct Db {
 
 #[derive(Clone)]
 enum Backend {
-    Sqlite { read: SqlitePool, write: SqlitePool },
-    Postgres { pool: PgPool },
+    Sqlite {
+        read: SqlitePool,
+        write: SqlitePool,
+    },
+    /// `channel`: where this database's invalidations are published ([`notify`]).
+    Postgres {
+        pool: PgPool,
+        channel: Arc<str>,
+    },
 }
 
 /// An open write transaction. Dropped without [`Tx::commit`], it rolls back.
@@ -339,8 +347,13 @@ impl Db {
             .connect_with(options)
             .await
             .context("cannot connect to PostgreSQL")?;
+        let schema: Option<String> = sqlx::query_scalar("select current_schema()")
+            .fetch_one(&pool)
+            .await
+            .context("cannot read the current schema")?;
+        let channel = notify::channel_of(schema.as_deref().unwrap_or("public")).into();
         Ok(Db {
-            backend: Backend::Postgres { pool },
+            backend: Backend::Postgres { pool, channel },
         })
     }
 
@@ -350,7 +363,7 @@ impl Db {
                 .run(write)
                 .await
                 .context("cannot apply database migrations")?,
-            Backend::Postgres { pool } => sqlx::migrate!("migrations/postgres")
+            Backend::Postgres { pool, .. } => sqlx::migrate!("migrations/postgres")
                 .run(pool)
                 .await
                 .context("cannot apply database migrations")?,
@@ -372,7 +385,7 @@ impl Db {
             Backend::Sqlite { write, .. } => {
                 TxInner::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?)
             }
-            Backend::Postgres { pool } => TxInner::Postgres(pool.begin().await?),
+            Backend::Postgres { pool, .. } => TxInner::Postgres(pool.begin().await?),
         };
         Ok(Tx { inner })
     }
@@ -382,7 +395,7 @@ impl Db {
     pub async fn snapshot(&self) -> StoreResult<Tx> {
         let inner = match &self.backend {
             Backend::Sqlite { read, .. } => TxInner::Sqlite(read.begin_with("BEGIN").await?),
-            Backend::Postgres { pool } => TxInner::Postgres(
+            Backend::Postgres { pool, .. } => TxInner::Postgres(
                 pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
                     .await?,
             ),
@@ -394,7 +407,7 @@ impl Db {
     pub async fn reader(&self) -> StoreResult<Conn> {
         let inner = match &self.backend {
             Backend::Sqlite { read, .. } => ConnInner::Sqlite(read.acquire().await?),
-            Backend::Postgres { pool } => ConnInner::Postgres(pool.acquire().await?),
+            Backend::Postgres { pool, .. } => ConnInner::Postgres(pool.acquire().await?),
         };
         Ok(Conn { inner })
     }
@@ -404,7 +417,7 @@ impl Db {
     pub async fn writer(&self) -> StoreResult<Conn> {
         let inner = match &self.backend {
             Backend::Sqlite { write, .. } => ConnInner::Sqlite(write.acquire().await?),
-            Backend::Postgres { pool } => ConnInner::Postgres(pool.acquire().await?),
+            Backend::Postgres { pool, .. } => ConnInner::Postgres(pool.acquire().await?),
         };
         Ok(Conn { inner })
     }
@@ -416,7 +429,7 @@ impl Db {
                 read.close().await;
                 write.close().await;
             }
-            Backend::Postgres { pool } => pool.close().await,
+            Backend::Postgres { pool, .. } => pool.close().await,
         }
     }
 }

@@ -15,14 +15,33 @@
 //!   own (`keyward-heartbeat <node>`): the notification arrives only if the path from PostgreSQL
 //!   to the subscriber works, which is what a silently dead connection breaks.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
 
 use crate::{Backend, Db, StoreError, StoreResult, Tx, TxInner};
 
-/// The channel every node publishes its invalidations on and listens to.
-pub const CHANNEL: &str = "keyward_invalidations";
+/// The channel the nodes of one keyward database publish their invalidations on and listen to:
+/// `keyward_<schema>`. Notifications are per PostgreSQL database, not per schema, so
+/// deployments in different schemas of one database (each its own keyward) do not hear each
+/// other. A schema whose name would make too long an identifier (or needs quoting) is named by a
+/// hash of it instead.
+pub fn channel_of(schema: &str) -> String {
+    let plain = schema.len() <= 50
+        && schema
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if plain {
+        return format!("keyward_{schema}");
+    }
+    // FNV-1a: stable across versions and machines, unlike std's hasher.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in schema.bytes() {
+        hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("keyward_{hash:016x}")
+}
 
 /// The largest payload PostgreSQL accepts (8000 bytes in its default build), minus a margin; a
 /// caller with more to say must say it shorter.
@@ -36,15 +55,27 @@ fn heartbeat_channel(node: &str) -> String {
     format!("keyward_hb_{}", node.to_ascii_lowercase())
 }
 
-/// Queues `payload` for every subscriber, delivered when `tx` commits. Nothing on SQLite.
-pub async fn publish(tx: &mut Tx, payload: &str) -> StoreResult<()> {
+impl Db {
+    /// Where this database's invalidations are published (`None` on SQLite, which has no other
+    /// node to tell).
+    pub fn invalidation_channel(&self) -> Option<Arc<str>> {
+        match &self.backend {
+            Backend::Postgres { channel, .. } => Some(channel.clone()),
+            Backend::Sqlite { .. } => None,
+        }
+    }
+}
+
+/// Queues `payload` on `channel` for every subscriber, delivered when `tx` commits. Nothing on
+/// SQLite.
+pub async fn publish(tx: &mut Tx, channel: &str, payload: &str) -> StoreResult<()> {
     debug_assert!(
         payload.len() <= MAX_PAYLOAD,
         "the caller keeps payloads short"
     );
     if let TxInner::Postgres(tx) = &mut tx.inner {
         sqlx::query("select pg_notify($1, $2)")
-            .bind(CHANNEL)
+            .bind(channel)
             .bind(payload)
             .execute(&mut **tx)
             .await?;
@@ -55,7 +86,7 @@ pub async fn publish(tx: &mut Tx, payload: &str) -> StoreResult<()> {
 /// What a [`Subscriber`] received.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Message {
-    /// A payload published on [`CHANNEL`] (by any node, this one included).
+    /// A payload published on the database's channel (by any node, this one included).
     Published(String),
     /// This node's own heartbeat came back.
     Heartbeat,
@@ -76,7 +107,7 @@ pub struct Heartbeat {
 
 /// A one-connection pool to `db`'s PostgreSQL, named `name` in `pg_stat_activity`.
 async fn own_connection(db: &Db, name: &str) -> StoreResult<Option<PgPool>> {
-    let Backend::Postgres { pool } = &db.backend else {
+    let Backend::Postgres { pool, .. } = &db.backend else {
         return Ok(None);
     };
     let options = (*pool.connect_options()).clone().application_name(name);
@@ -95,7 +126,10 @@ impl Subscriber {
     /// Connects and LISTENs (`None` on SQLite). Every notification committed after this returns
     /// will be received, for as long as [`Subscriber::recv`] does not fail.
     pub async fn connect(db: &Db, node: &str) -> StoreResult<Option<Subscriber>> {
-        let Some(pool) = own_connection(db, &format!("keyward-listener {node}")).await? else {
+        let (Some(pool), Some(channel)) = (
+            own_connection(db, &format!("keyward-listener {node}")).await?,
+            db.invalidation_channel(),
+        ) else {
             return Ok(None);
         };
         let heartbeat = heartbeat_channel(node);
@@ -104,7 +138,7 @@ impl Subscriber {
             // A lost connection ends this subscriber (the caller makes a new one, then catches
             // up); reconnecting inside `recv` would hide that notifications were lost.
             listener.eager_reconnect(false);
-            listener.listen_all([CHANNEL, heartbeat.as_str()]).await?;
+            listener.listen_all([&*channel, heartbeat.as_str()]).await?;
             Ok::<_, sqlx::Error>(listener)
         };
         let listener = tokio::time::timeout(CONNECT_TIMEOUT, subscribing)
@@ -156,5 +190,20 @@ impl Heartbeat {
     /// Closes its connection.
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_schema_has_its_own_channel_a_valid_identifier() {
+        assert_eq!(channel_of("public"), "keyward_public");
+        assert_eq!(channel_of("t12"), "keyward_t12");
+        let odd = channel_of("My Schema \"x\"");
+        assert!(odd.starts_with("keyward_") && odd.len() == 24, "{odd}");
+        assert_ne!(odd, channel_of("my schema"));
+        assert!(channel_of(&"s".repeat(200)).len() < 64);
     }
 }
