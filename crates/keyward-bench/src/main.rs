@@ -8,6 +8,7 @@
 mod baseline;
 mod client;
 mod load;
+mod nodes;
 mod procs;
 
 use std::net::SocketAddr;
@@ -134,6 +135,15 @@ struct BenchArgs {
     /// verification spending one: the write path of every verification.
     #[arg(long, default_value_t = 1_000)]
     metered_keys: usize,
+    /// Run only the multi-node phase: three keyward nodes over this PostgreSQL database (in a
+    /// schema of its own, dropped at the end), reporting revocation propagation between nodes
+    /// and verification throughput per node against a single node. Example:
+    /// postgres://postgres@127.0.0.1:5432/postgres
+    #[arg(long, value_name = "URL")]
+    nodes: Option<String>,
+    /// Revocations the multi-node phase measures (each seen by two other nodes).
+    #[arg(long, default_value_t = 200)]
+    revocations: usize,
 }
 
 /// `program args…`, or `wrapper words… program args…`.
@@ -224,6 +234,9 @@ fn bench(args: BenchArgs) -> anyhow::Result<()> {
         .worker_threads(2)
         .enable_all()
         .build()?;
+    if let Some(url) = args.nodes.clone() {
+        return runtime.block_on(nodes::run(&args, &keyward, &url));
+    }
     runtime.block_on(run_all(args, keyward))
 }
 
