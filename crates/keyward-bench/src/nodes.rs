@@ -28,10 +28,7 @@ const REFUSED_MARKER: &[u8] = br#""code":"NOT_FOUND""#;
 
 /// Runs the phase and prints its figures.
 pub async fn run(args: &BenchArgs, keyward: &Path, admin_url: &str) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        args.revocations >= 1,
-        "--revocations must be at least 1"
-    );
+    anyhow::ensure!(args.revocations >= 1, "--revocations must be at least 1");
     let schema = PgSchema::create(admin_url, 3).await?;
     let dir = tempfile::Builder::new()
         .prefix("keyward-bench-nodes-")
@@ -44,12 +41,7 @@ pub async fn run(args: &BenchArgs, keyward: &Path, admin_url: &str) -> anyhow::R
     result
 }
 
-async fn measure(
-    args: &BenchArgs,
-    keyward: &Path,
-    url: &str,
-    dir: &Path,
-) -> anyhow::Result<()> {
+async fn measure(args: &BenchArgs, keyward: &Path, url: &str, dir: &Path) -> anyhow::Result<()> {
     let mut nodes = Vec::new();
     for name in ["A", "B", "C"] {
         let mut command = wrapped(args.keyward_wrapper.as_deref(), keyward)?;
@@ -131,9 +123,7 @@ async fn measure(
     for s in &mut samples {
         s.sort();
     }
-    let q = |sorted: &[Duration], q: f64| {
-        sorted[((sorted.len() - 1) as f64 * q).round() as usize]
-    };
+    let q = |sorted: &[Duration], q: f64| sorted[((sorted.len() - 1) as f64 * q).round() as usize];
     eprintln!(
         "revocation propagation ({} revocations through A, {} first-refusals on B and C, {:.1} verifications per refusal):",
         revocations,
@@ -281,7 +271,9 @@ async fn create_key(
     let data = &value["data"];
     match (data["keyId"].as_str(), data["key"].as_str()) {
         (Some(id), Some(key)) if status == 200 => Ok((id.to_owned(), key.to_owned())),
-        _ => Err(anyhow::anyhow!("keys.createKey failed: HTTP {status} {value}"))
-            .context("creating the multi-node phase's keys"),
+        _ => Err(anyhow::anyhow!(
+            "keys.createKey failed: HTTP {status} {value}"
+        ))
+        .context("creating the multi-node phase's keys"),
     }
 }
