@@ -31,7 +31,7 @@ pub mod work;
 use std::sync::Arc;
 use std::time::Duration;
 
-use keyward_store::Db;
+use keyward_store::{BackendKind, Db};
 
 use keyward_store::keys::LockedSpend;
 use keyward_types::keys::CreateKeyResponseData;
@@ -96,9 +96,17 @@ pub struct Caches {
 
 impl Keyward {
     pub fn new(db: Db, config: &CoreConfig) -> Arc<Keyward> {
+        // SQLite has one writer: one batch at a time. On PostgreSQL spends of different keys
+        // commit side by side (their row locks are taken in one order, so they cannot
+        // deadlock); creations stay one batch at a time, as concurrent batches could find or
+        // create the same identities in opposite orders.
+        let spend_batches = match db.kind() {
+            BackendKind::Sqlite => 1,
+            BackendKind::Postgres => 4,
+        };
         Arc::new_cyclic(|this| Keyward {
-            spends: GroupCommit::new(this.clone(), verify::spend_credits),
-            creations: GroupCommit::new(this.clone(), service::keys::create_keys),
+            spends: GroupCommit::new(this.clone(), verify::spend_credits, spend_batches),
+            creations: GroupCommit::new(this.clone(), service::keys::create_keys, 1),
             db,
             caches: Caches {
                 keys: KeyCache::new(config.cache_capacity, config.cache_ttl),

@@ -396,18 +396,10 @@ async fn write_rows(
     rows: &[Vec<Cell>],
 ) -> StoreResult<()> {
     let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
-    let values: Vec<String> = (0..rows.len())
-        .map(|r| {
-            let row: Vec<String> = (1..=columns.len())
-                .map(|c| format!("${}", r * columns.len() + c))
-                .collect();
-            format!("({})", row.join(", "))
-        })
-        .collect();
     let sql = format!(
         "insert into {table} ({}) values {}",
         names.join(", "),
-        values.join(", ")
+        crate::placeholder_rows(crate::backend_of(c), rows.len(), columns.len())
     );
     on_conn!(c, |conn| {
         let mut query = sqlx::query(AssertSqlSafe(sql));

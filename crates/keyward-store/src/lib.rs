@@ -434,6 +434,41 @@ impl Db {
     }
 }
 
+/// The backend `c` runs on.
+pub(crate) fn backend_of(c: &mut impl AsConn) -> BackendKind {
+    match c.conn() {
+        ConnRef::Sqlite(_) => BackendKind::Sqlite,
+        ConnRef::Postgres(_) => BackendKind::Postgres,
+    }
+}
+
+/// `(…), (…), …`: `rows` groups of `columns` placeholders for a statement whose every parameter
+/// is one of them, bound in order. PostgreSQL numbers them (`$1, $2, …`); SQLite gets plain
+/// `?`s, since it finds a numbered parameter by a linear scan of the statement's named ones once
+/// per bound value, which made binding a batch of a few hundred rows (thousands of values)
+/// quadratic: most of a group commit's time (docs/BENCHMARKS.md). Built from placeholders only,
+/// never from data.
+pub(crate) fn placeholder_rows(backend: BackendKind, rows: usize, columns: usize) -> String {
+    let mut out = String::with_capacity(rows * (columns * 6 + 4));
+    for r in 0..rows {
+        out.push_str(if r == 0 { "(" } else { ", (" });
+        for c in 0..columns {
+            if c > 0 {
+                out.push_str(", ");
+            }
+            match backend {
+                BackendKind::Sqlite => out.push('?'),
+                BackendKind::Postgres => {
+                    use std::fmt::Write;
+                    let _ = write!(out, "${}", r * columns + c + 1);
+                }
+            }
+        }
+        out.push(')');
+    }
+    out
+}
+
 /// Rows a statement changed: the one result of `execute` both backends share, so an
 /// `on_conn!` body that executes a statement has one type on every backend.
 pub(crate) fn rows_affected(done: impl RowsAffected) -> u64 {
@@ -465,6 +500,19 @@ fn prepare_database_file(path: &Path) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn placeholders_are_numbered_on_postgres_and_plain_on_sqlite() {
+        assert_eq!(
+            placeholder_rows(BackendKind::Postgres, 2, 3),
+            "($1, $2, $3), ($4, $5, $6)"
+        );
+        assert_eq!(
+            placeholder_rows(BackendKind::Sqlite, 2, 2),
+            "(?, ?), (?, ?)"
+        );
+        assert_eq!(placeholder_rows(BackendKind::Postgres, 1, 1), "($1)");
+    }
 
     #[test]
     fn driver_errors_become_what_callers_act_on() {
