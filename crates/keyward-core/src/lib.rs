@@ -20,6 +20,8 @@ pub mod grants;
 pub mod key_material;
 pub mod last_used;
 pub mod permission_query;
+pub mod ratelimit;
+pub mod refill;
 pub mod service;
 pub mod striped;
 pub mod time;
@@ -34,6 +36,9 @@ use keyward_store::Db;
 use crate::auth::RootKey;
 use crate::cache::{CacheStats, KeyCache};
 use crate::last_used::LastUsed;
+use crate::ratelimit::Limiter;
+use crate::ratelimit::namespace::CachedNamespace;
+use crate::time::Clock;
 use crate::verify::{CachedKey, SharedIds, VerifyStats};
 
 /// Settings of the logic layer.
@@ -47,6 +52,8 @@ pub struct CoreConfig {
     pub cache_ttl: Duration,
     /// How often keys' `lastUsedAt` marks are written to the database.
     pub last_used_flush: Duration,
+    /// The time of the rate limiter and the credit refills (the system's but in tests).
+    pub clock: Clock,
 }
 
 impl Default for CoreConfig {
@@ -55,6 +62,7 @@ impl Default for CoreConfig {
             cache_capacity: 1_000_000,
             cache_ttl: Duration::from_secs(600),
             last_used_flush: Duration::from_secs(300),
+            clock: Clock::system(),
         }
     }
 }
@@ -67,6 +75,10 @@ pub struct Keyward {
     pub last_used: LastUsed,
     /// Verification outcomes, for `/metrics`.
     pub verifications: VerifyStats,
+    /// The rate limiter's counters and decision counts.
+    pub limiter: Limiter,
+    /// What the limiter and the refills take as now.
+    pub clock: Clock,
 }
 
 /// The caches of the verification path. Cloning shares them: the unit of work takes a clone into
@@ -79,6 +91,16 @@ pub struct Caches {
     pub shared_ids: Arc<SharedIds>,
     /// Root key hash → the root key (or that it is unknown or deleted).
     pub root_keys: KeyCache<Arc<RootKey>>,
+    /// Rate-limit namespaces with their overrides, by [`namespace_lookup`] of (workspace, name
+    /// or id).
+    pub namespaces: KeyCache<Arc<CachedNamespace>>,
+}
+
+/// The cache key of a namespace named `name_or_id` in `workspace_id`: a digest, so the cache of
+/// namespaces is the same structure as the key caches (single flight, linearizable invalidation,
+/// bounded absences).
+pub fn namespace_lookup(workspace_id: &str, name_or_id: &str) -> crate::key_material::KeyHash {
+    crate::key_material::KeyHash::of(&format!("{workspace_id}\0{name_or_id}"))
 }
 
 impl Keyward {
@@ -89,17 +111,24 @@ impl Keyward {
                 keys: KeyCache::new(config.cache_capacity, config.cache_ttl),
                 shared_ids: Default::default(),
                 root_keys: KeyCache::new(config.cache_capacity.clamp(1, 100_000), config.cache_ttl),
+                namespaces: KeyCache::new(
+                    config.cache_capacity.clamp(1, 100_000),
+                    config.cache_ttl,
+                ),
             },
             last_used: LastUsed::new(config.last_used_flush),
             verifications: VerifyStats::default(),
+            limiter: Limiter::default(),
+            clock: config.clock.clone(),
         })
     }
 
     /// Statistics of each cache, named as `/metrics` shows them.
-    pub fn cache_stats(&self) -> [(&'static str, CacheStats); 2] {
+    pub fn cache_stats(&self) -> [(&'static str, CacheStats); 3] {
         [
             ("keys", self.caches.keys.stats()),
             ("root_keys", self.caches.root_keys.stats()),
+            ("ratelimit_namespaces", self.caches.namespaces.stats()),
         ]
     }
 }

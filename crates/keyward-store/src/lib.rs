@@ -28,7 +28,9 @@ pub mod identities;
 pub mod keys;
 pub mod patch;
 pub mod private_files;
+pub mod ratelimits;
 pub mod rbac;
+pub mod refills;
 pub mod root_keys;
 pub mod workspaces;
 

@@ -20,6 +20,7 @@ mod keys_reroll;
 mod keys_update;
 mod last_used;
 mod negative_cache;
+mod ratelimit;
 mod rbac;
 mod revocation;
 mod root_keys;
