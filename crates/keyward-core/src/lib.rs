@@ -17,6 +17,7 @@ pub mod bootstrap;
 pub mod cache;
 pub mod error;
 pub mod grants;
+pub mod group_commit;
 pub mod key_material;
 pub mod last_used;
 pub mod permission_query;
@@ -33,13 +34,18 @@ use std::time::Duration;
 
 use keyward_store::Db;
 
+use keyward_store::keys::LockedSpend;
+use keyward_types::keys::CreateKeyResponseData;
+
 use crate::auth::RootKey;
 use crate::cache::{CacheStats, KeyCache};
+use crate::group_commit::GroupCommit;
 use crate::last_used::LastUsed;
 use crate::ratelimit::Limiter;
 use crate::ratelimit::namespace::CachedNamespace;
+use crate::service::keys::Creation;
 use crate::time::Clock;
-use crate::verify::{CachedKey, SharedIds, VerifyStats};
+use crate::verify::{CachedKey, SharedIds, Spend, VerifyStats};
 
 /// Settings of the logic layer.
 #[derive(Debug, Clone)]
@@ -79,6 +85,10 @@ pub struct Keyward {
     pub limiter: Limiter,
     /// What the limiter and the refills take as now.
     pub clock: Clock,
+    /// Credit spends of metered verifications, committed in batches ([`group_commit`]).
+    pub spends: GroupCommit<Spend, LockedSpend>,
+    /// `keys.createKey`s without grants, committed in batches.
+    pub creations: GroupCommit<Creation, CreateKeyResponseData>,
 }
 
 /// The caches of the verification path. Cloning shares them: the unit of work takes a clone into
@@ -105,7 +115,9 @@ pub fn namespace_lookup(workspace_id: &str, name_or_id: &str) -> crate::key_mate
 
 impl Keyward {
     pub fn new(db: Db, config: &CoreConfig) -> Arc<Keyward> {
-        Arc::new(Keyward {
+        Arc::new_cyclic(|this| Keyward {
+            spends: GroupCommit::new(this.clone(), verify::spend_credits),
+            creations: GroupCommit::new(this.clone(), service::keys::create_keys),
             db,
             caches: Caches {
                 keys: KeyCache::new(config.cache_capacity, config.cache_ttl),
@@ -121,6 +133,14 @@ impl Keyward {
             limiter: Limiter::default(),
             clock: config.clock.clone(),
         })
+    }
+
+    /// Statistics of each group commit, named as `/metrics` shows them.
+    pub fn group_commit_stats(&self) -> [(&'static str, &group_commit::GroupStats); 2] {
+        [
+            ("credit_spends", self.spends.stats()),
+            ("key_creations", self.creations.stats()),
+        ]
     }
 
     /// Statistics of each cache, named as `/metrics` shows them.

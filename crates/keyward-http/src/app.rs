@@ -25,6 +25,7 @@ impl App {
             .metrics
             .render(&self.keyward.verifications, &self.keyward.cache_stats());
         crate::metrics::render_ratelimits(&mut text, &self.keyward.limiter);
+        crate::metrics::render_group_commits(&mut text, &self.keyward.group_commit_stats());
         text
     }
 }
