@@ -22,6 +22,8 @@ pub mod key_material;
 pub mod last_used;
 pub mod nodes;
 pub mod permission_query;
+pub mod ratelimit;
+pub mod refill;
 pub mod service;
 pub mod striped;
 pub mod time;
@@ -40,7 +42,10 @@ use crate::auth::RootKey;
 use crate::cache::{CacheStats, KeyCache};
 use crate::group_commit::GroupCommit;
 use crate::last_used::LastUsed;
+use crate::ratelimit::Limiter;
+use crate::ratelimit::namespace::CachedNamespace;
 use crate::service::keys::Creation;
+use crate::time::Clock;
 use crate::verify::{CachedKey, SharedIds, Spend, VerifyStats};
 
 /// Settings of the logic layer.
@@ -54,6 +59,8 @@ pub struct CoreConfig {
     pub cache_ttl: Duration,
     /// How often keys' `lastUsedAt` marks are written to the database.
     pub last_used_flush: Duration,
+    /// The time of the rate limiter and the credit refills (the system's but in tests).
+    pub clock: Clock,
 }
 
 impl Default for CoreConfig {
@@ -62,6 +69,7 @@ impl Default for CoreConfig {
             cache_capacity: 1_000_000,
             cache_ttl: Duration::from_secs(600),
             last_used_flush: Duration::from_secs(300),
+            clock: Clock::system(),
         }
     }
 }
@@ -76,6 +84,10 @@ pub struct Keyward {
     pub verifications: VerifyStats,
     /// This node among others on one PostgreSQL: its id and invalidation channel ([`nodes`]).
     pub nodes: nodes::Nodes,
+    /// The rate limiter's counters and decision counts.
+    pub limiter: Limiter,
+    /// What the limiter and the refills take as now.
+    pub clock: Clock,
     /// Credit spends of metered verifications, committed in batches ([`group_commit`]).
     pub spends: GroupCommit<Spend, LockedSpend>,
     /// `keys.createKey`s without grants, committed in batches.
@@ -92,6 +104,16 @@ pub struct Caches {
     pub shared_ids: Arc<SharedIds>,
     /// Root key hash → the root key (or that it is unknown or deleted).
     pub root_keys: KeyCache<Arc<RootKey>>,
+    /// Rate-limit namespaces with their overrides, by [`namespace_lookup`] of (workspace, name
+    /// or id).
+    pub namespaces: KeyCache<Arc<CachedNamespace>>,
+}
+
+/// The cache key of a namespace named `name_or_id` in `workspace_id`: a digest, so the cache of
+/// namespaces is the same structure as the key caches (single flight, linearizable invalidation,
+/// bounded absences).
+pub fn namespace_lookup(workspace_id: &str, name_or_id: &str) -> crate::key_material::KeyHash {
+    crate::key_material::KeyHash::of(&format!("{workspace_id}\0{name_or_id}"))
 }
 
 impl Keyward {
@@ -112,10 +134,16 @@ impl Keyward {
                 keys: KeyCache::new(config.cache_capacity, config.cache_ttl),
                 shared_ids: Default::default(),
                 root_keys: KeyCache::new(config.cache_capacity.clamp(1, 100_000), config.cache_ttl),
+                namespaces: KeyCache::new(
+                    config.cache_capacity.clamp(1, 100_000),
+                    config.cache_ttl,
+                ),
             },
             last_used: LastUsed::new(config.last_used_flush),
             verifications: VerifyStats::default(),
             nodes: nodes::Nodes::new(),
+            limiter: Limiter::default(),
+            clock: config.clock.clone(),
         })
     }
 
@@ -128,10 +156,11 @@ impl Keyward {
     }
 
     /// Statistics of each cache, named as `/metrics` shows them.
-    pub fn cache_stats(&self) -> [(&'static str, CacheStats); 2] {
+    pub fn cache_stats(&self) -> [(&'static str, CacheStats); 3] {
         [
             ("keys", self.caches.keys.stats()),
             ("root_keys", self.caches.root_keys.stats()),
+            ("ratelimit_namespaces", self.caches.namespaces.stats()),
         ]
     }
 }

@@ -103,6 +103,8 @@ pub fn encode(node: &str, invalidations: &[Invalidation]) -> String {
             Invalidation::KeysWithPermission(id) => writeln!(out, "p {id}"),
             Invalidation::KeysWithRole(id) => writeln!(out, "l {id}"),
             Invalidation::KeysOfIdentity(id) => writeln!(out, "i {id}"),
+            Invalidation::Namespace(id) => writeln!(out, "n {id}"),
+            Invalidation::NamespaceLookup(lookup) => writeln!(out, "N {}", hex(lookup)),
         };
         if out.len() > notify::MAX_PAYLOAD {
             out.truncate(header);
@@ -152,6 +154,11 @@ pub fn decode(me: &str, payload: &str) -> Decoded {
             "p" => Invalidation::KeysWithPermission(id()),
             "l" => Invalidation::KeysWithRole(id()),
             "i" => Invalidation::KeysOfIdentity(id()),
+            "n" => Invalidation::Namespace(id()),
+            "N" => match unhex(arg) {
+                Some(lookup) => Invalidation::NamespaceLookup(lookup),
+                None => return Decoded::ForgetAll,
+            },
             _ => return Decoded::ForgetAll,
         });
     }
@@ -186,11 +193,13 @@ impl Caches {
     pub fn forget_all(&self) {
         self.keys.clear();
         self.root_keys.clear();
+        self.namespaces.clear();
     }
 
     fn set_bypass(&self, bypass: bool) {
         self.keys.set_bypass(bypass);
         self.root_keys.set_bypass(bypass);
+        self.namespaces.set_bypass(bypass);
     }
 }
 
@@ -360,6 +369,8 @@ mod tests {
             Invalidation::KeysWithPermission("perm_1".into()),
             Invalidation::KeysWithRole("role_1".into()),
             Invalidation::KeysOfIdentity("id_1".into()),
+            Invalidation::Namespace("ns_1".into()),
+            Invalidation::NamespaceLookup(KeyHash::of("ws_1/api.requests")),
         ]
     }
 

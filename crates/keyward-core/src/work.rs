@@ -41,8 +41,13 @@ pub enum Invalidation {
     KeysWithPermission(Arc<str>),
     /// Every key holding this role (the role was deleted, renamed, or its permissions changed).
     KeysWithRole(Arc<str>),
-    /// Every key of this identity (its meta changed, or it was deleted).
+    /// Every key of this identity (its meta or limits changed, or it was deleted).
     KeysOfIdentity(Arc<str>),
+    /// The rate-limit namespace with this id, under its name and its id (its overrides changed).
+    Namespace(Arc<str>),
+    /// A namespace looked up by this [`crate::namespace_lookup`] (a remembered absence of a
+    /// namespace just created).
+    NamespaceLookup(KeyHash),
 }
 
 impl Caches {
@@ -61,6 +66,8 @@ impl Caches {
             Invalidation::KeysOfIdentity(id) => self
                 .keys
                 .invalidate_where(|k| k.identity_id.as_deref() == Some(&**id)),
+            Invalidation::Namespace(id) => self.namespaces.invalidate_where(|ns| ns.id == *id),
+            Invalidation::NamespaceLookup(lookup) => self.namespaces.invalidate(lookup),
         }
     }
 }

@@ -24,6 +24,7 @@ impl App {
         let mut out = self
             .metrics
             .render(&self.keyward.verifications, &self.keyward.cache_stats());
+        crate::metrics::render_ratelimits(&mut out, &self.keyward.limiter);
         crate::metrics::render_group_commits(&mut out, &self.keyward.group_commit_stats());
         crate::metrics::render_invalidation(&mut out, &self.keyward);
         out

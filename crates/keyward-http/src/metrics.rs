@@ -246,6 +246,43 @@ pub fn render_invalidation(out: &mut String, keyward: &keyward_core::Keyward) {
     }
 }
 
+/// The rate limiter's lines: decisions per namespace (by id) and of verifications' limits, and
+/// the counters held.
+pub fn render_ratelimits(out: &mut String, limiter: &keyward_core::ratelimit::Limiter) {
+    out.push_str("# HELP keyward_ratelimit_decisions_total ratelimit.limit and ratelimit.multiLimit checks, by namespace id and outcome.\n");
+    out.push_str("# TYPE keyward_ratelimit_decisions_total counter\n");
+    for (namespace, admitted, rejected) in limiter.namespaces.counts() {
+        let _ = writeln!(
+            out,
+            "keyward_ratelimit_decisions_total{{namespace=\"{namespace}\",outcome=\"admitted\"}} {admitted}"
+        );
+        let _ = writeln!(
+            out,
+            "keyward_ratelimit_decisions_total{{namespace=\"{namespace}\",outcome=\"rejected\"}} {rejected}"
+        );
+    }
+    let (admitted, rejected) = limiter.key_limits.counts();
+    out.push_str("# HELP keyward_key_ratelimit_decisions_total keys.verifyKey calls with rate limits, by outcome of their limits.\n");
+    out.push_str("# TYPE keyward_key_ratelimit_decisions_total counter\n");
+    let _ = writeln!(
+        out,
+        "keyward_key_ratelimit_decisions_total{{outcome=\"admitted\"}} {admitted}"
+    );
+    let _ = writeln!(
+        out,
+        "keyward_key_ratelimit_decisions_total{{outcome=\"rejected\"}} {rejected}"
+    );
+    out.push_str(
+        "# HELP keyward_ratelimit_counters Identifiers the rate limiter holds counts of.\n",
+    );
+    out.push_str("# TYPE keyward_ratelimit_counters gauge\n");
+    let _ = writeln!(
+        out,
+        "keyward_ratelimit_counters {}",
+        limiter.counters().len()
+    );
+}
+
 /// Appends the group commits' counters ([`keyward_core::group_commit`]): batches committed and
 /// the requests they held, whose ratio is the mean batch size.
 pub fn render_group_commits(out: &mut String, stats: &[(&str, &GroupStats)]) {

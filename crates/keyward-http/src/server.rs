@@ -32,6 +32,11 @@ pub struct Server {
     flusher: JoinHandle<()>,
     /// Hears the other nodes' invalidations (PostgreSQL only; [`keyward_core::nodes`]).
     invalidations: Option<nodes::Listener>,
+    /// Stops the refill job and the limiter's housekeeping.
+    stop_background: tokio::sync::watch::Sender<bool>,
+    /// The credit refills ([`keyward_core::refill::run_every`]) and the rate limiter's
+    /// housekeeping ([`keyward_core::ratelimit::checkpoint::run_every`]).
+    background: Vec<JoinHandle<()>>,
 }
 
 impl Server {
@@ -80,6 +85,30 @@ impl Server {
             metrics,
             openapi_json,
         });
+        // The limiter's long windows as the last process left them, before anything is counted.
+        let restored = keyward_core::ratelimit::checkpoint::restore(
+            &keyward.db,
+            &keyward.limiter,
+            keyward.clock.now(),
+        )
+        .await
+        .context("cannot read the rate limiter's checkpoint")?;
+        if restored > 0 {
+            tracing::info!(counters = restored, "rate-limit counters restored");
+        }
+        let (stop_background, background_stopped) = tokio::sync::watch::channel(false);
+        let background = vec![
+            tokio::spawn(keyward_core::refill::run_every(
+                keyward.clone(),
+                config.refill_interval,
+                background_stopped.clone(),
+            )),
+            tokio::spawn(keyward_core::ratelimit::checkpoint::run_every(
+                keyward.clone(),
+                config.ratelimit_housekeeping,
+                background_stopped,
+            )),
+        ];
         let flusher = tokio::spawn(LastUsed::run_flusher(keyward));
 
         let listener = TcpListener::bind(config.listen)
@@ -110,6 +139,8 @@ impl Server {
             serving,
             flusher,
             invalidations,
+            stop_background,
+            background,
         })
     }
 
@@ -127,7 +158,7 @@ impl Server {
     }
 
     /// Stops accepting connections, lets requests in flight finish, writes the last `lastUsedAt`
-    /// marks, and closes the database (checkpointing its write-ahead log).
+    /// marks and the rate limiter's checkpoint, and closes the database (checkpointing its write-ahead log).
     pub async fn shutdown(mut self) -> anyhow::Result<()> {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
@@ -142,6 +173,20 @@ impl Server {
         (&mut self.flusher)
             .await
             .context("the last-used flusher failed")?;
+        // The refills and the housekeeping stop; the last checkpoint of the limiter's counters
+        // is written once no request can count any more.
+        let _ = self.stop_background.send(true);
+        for task in self.background.drain(..) {
+            task.await.context("a background task failed")?;
+        }
+        let keyward = &self.app.keyward;
+        keyward_core::ratelimit::checkpoint::save(
+            &keyward.db,
+            &keyward.limiter,
+            keyward.clock.now(),
+        )
+        .await
+        .context("cannot write the rate limiter's checkpoint")?;
         self.app.keyward.db.close().await;
         tracing::info!("keyward stopped");
         Ok(())

@@ -43,6 +43,10 @@ pub const TABLES: &[Table] = &[
     Table::new("roles_permissions", &["role_id", "permission_id"]),
     Table::new("keys_permissions", &["key_id", "permission_id"]),
     Table::new("keys_roles", &["key_id", "role_id"]),
+    Table::new("ratelimit_namespaces", &["id"]),
+    Table::new("ratelimit_overrides", &["id"]),
+    Table::new("ratelimits", &["id"]),
+    Table::new("ratelimit_counters", &["scope", "identifier", "duration"]),
 ];
 
 /// Tables that are not data: each database keeps its own record of its migrations.

@@ -28,6 +28,8 @@ pub struct KeyRecord {
     pub remaining: Option<i64>,
     pub refill_amount: Option<i64>,
     pub refill_day: Option<i64>,
+    /// When the balance was last refilled (`refills::claim`).
+    pub last_refill_at: Option<i64>,
     pub created_at: i64,
     pub updated_at: Option<i64>,
     /// As last flushed to the database (keyward-core keeps the fresher in-memory mark).
@@ -41,7 +43,7 @@ macro_rules! select_keys {
             "select k.id, k.workspace_id, k.api_id, k.hash, k.start, k.byte_length, k.name, \
              k.identity_id, i.external_id as identity_external_id, i.meta as identity_meta, \
              k.meta, k.enabled, k.expires_at, k.credits_id, c.remaining, c.refill_amount, \
-             c.refill_day, k.created_at, k.updated_at, k.last_used_at \
+             c.refill_day, c.last_refill_at, k.created_at, k.updated_at, k.last_used_at \
              from keys k join apis a on a.id = k.api_id \
              join credits c on c.id = k.credits_id \
              left join identities i on i.id = k.identity_id and i.deleted_at is null \

@@ -28,6 +28,9 @@ pub async fn run(args: ServeArgs) -> ExitCode {
         body_timeout: Duration::from_secs(args.body_timeout_secs),
         idle_timeout: Duration::from_secs(args.idle_timeout_secs),
         max_connections: args.max_connections as usize,
+        // The refill job's and the limiter's periods, and the clock, are not settings: the
+        // defaults are what every deployment needs.
+        ..ServeConfig::default()
     };
     // One process per SQLite database (keyward_store::serve_lock says why); held until exit.
     let _serving =
