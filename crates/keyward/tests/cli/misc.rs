@@ -1,7 +1,5 @@
 //! The remaining groups (root-keys, workspaces, audit-logs, liveness), completions and help.
 
-use serde_json::json;
-
 use crate::support::{ROOT_KEY, TestServer};
 
 #[test]
