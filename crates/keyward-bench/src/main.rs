@@ -1536,9 +1536,9 @@ fn print_report(args: &BenchArgs, sections: &[Section], elapsed: Duration) {
     }
     println!();
     println!(
-        "| keys | verifyKey (cached) req/s | ratelimit.limit req/s | ratelimit.limit / plain (rounds) | ≥ 0.8 | limit + credits verifyKey req/s | limit + credits / plain | limit + credits / credits only |"
+        "| keys | verifyKey (cached) req/s | ratelimit.limit req/s | ratelimit.limit / plain (rounds) | ≥ 0.8 | limit + credits verifyKey req/s | limit + credits / plain | limit + credits / credits only | server CPU/req: plain, ratelimit.limit, credits, limit + credits |"
     );
-    println!("|---:|---:|---:|---:|:---:|---:|---:|---:|");
+    println!("|---:|---:|---:|---:|:---:|---:|---:|---:|---:|");
     for s in sections {
         let rounds: Vec<String> = s
             .rounds
@@ -1547,7 +1547,7 @@ fn print_report(args: &BenchArgs, sections: &[Section], elapsed: Duration) {
             .collect();
         let ratio = s.median(Round::ratelimit_ratio);
         println!(
-            "| {} | {:.0} | {:.0} | {ratio:.2} ({}) | {} | {:.0} | {:.2} | {:.2} |",
+            "| {} | {:.0} | {:.0} | {ratio:.2} ({}) | {} | {:.0} | {:.2} | {:.2} | {}, {}, {}, {} |",
             s.label(),
             s.median(|r| r.kw_closed.result.rate()),
             s.median(|r| r.kw_ratelimit.result.rate()),
@@ -1556,6 +1556,12 @@ fn print_report(args: &BenchArgs, sections: &[Section], elapsed: Duration) {
             s.median(|r| r.kw_limited.result.rate()),
             s.median(Round::limited_ratio),
             s.median(Round::limited_metered_ratio),
+            // CPU per request is what the limiter costs the server; a shared machine moves the
+            // rates of phases run one after the other more than it moves this.
+            s.median_cpu(|r| r.kw_closed.server_cpu),
+            s.median_cpu(|r| r.kw_ratelimit.server_cpu),
+            s.median_cpu(|r| r.kw_metered.server_cpu),
+            s.median_cpu(|r| r.kw_limited.server_cpu),
         );
     }
     for pair in sections.windows(2) {

@@ -392,7 +392,13 @@ pub async fn verify_key(
         let cost = req.credits.as_ref().map_or(1, |c| c.cost);
         // Boxed: the database futures are kilobytes, and kept inline they would make every
         // verification's future that large, to be moved and copied on every request.
-        match Box::pin(settle_credits(keyward, &key.id, code, cost)).await? {
+        let settled = Box::pin(settle_credits(keyward, &key.id, code, cost)).await;
+        // A verification that fails (the database) or finds the key gone meanwhile charges none
+        // of its limits either.
+        if !matches!(settled, Ok(Settled::Balance { .. })) {
+            give_back(keyward, limited.as_ref());
+        }
+        match settled? {
             Settled::Gone => return Ok(not_found(keyward)),
             Settled::Balance { code: after, left } => {
                 code = after;
@@ -404,10 +410,7 @@ pub async fn verify_key(
     keyward.verifications.record(code);
     if let Some(limited) = limited {
         // Refused for its credits: the limits it was charged give the charge back.
-        let refund = limited.decision.passed && code == VerifyCode::UsageExceeded;
-        if refund {
-            keyward.limiter.refund(&limited.checks, limited.at);
-        }
+        let refund = code == VerifyCode::UsageExceeded && give_back(keyward, Some(&limited));
         let mut answer = key.answer(code, credits);
         answer.ratelimits = Some(key_limits::results(
             &limited.planned,
@@ -421,6 +424,17 @@ pub async fn verify_key(
     } else {
         key.answer(code, credits).into()
     })
+}
+
+/// Takes back the charges of `limited` if its limits were charged; whether they were.
+fn give_back(keyward: &Keyward, limited: Option<&Limited>) -> bool {
+    match limited {
+        Some(limited) if limited.decision.passed => {
+            keyward.limiter.refund(&limited.checks, limited.at);
+            true
+        }
+        _ => false,
+    }
 }
 
 /// The limits a verification applied and how they decided.
