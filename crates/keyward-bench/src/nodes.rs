@@ -10,6 +10,11 @@
 //!   all three nodes at once (one load generator per node, each with `--connections`); each
 //!   node's rate is reported as a ratio of the single node's. On a machine with fewer cores than
 //!   three servers plus their generators, the nodes share the CPU, and the ratio says so too.
+//! - **Rate limits across nodes**, per engine (`--ratelimit-engine database`, then `memory`, on
+//!   three fresh nodes each): over-admission — 4 × L `ratelimit.limit` calls of one identifier
+//!   with limit L in an hour's window, 30 at a time, sent to node A alone and then spread over
+//!   A, B and C, reported as admitted / L — and `ratelimit.limit` throughput (closed loop over
+//!   many identifiers, a limit never reached) on node A alone and on all three at once.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -33,7 +38,10 @@ pub async fn run(args: &BenchArgs, keyward: &Path, admin_url: &str) -> anyhow::R
     let dir = tempfile::Builder::new()
         .prefix("keyward-bench-nodes-")
         .tempdir()?;
-    let result = measure(args, keyward, &schema.url(), dir.path()).await;
+    let mut result = measure(args, keyward, &schema.url(), dir.path()).await;
+    if result.is_ok() {
+        result = ratelimits(args, keyward, &schema.url(), dir.path()).await;
+    }
     if args.keep_data {
         eprintln!("kept {}", dir.keep().display());
     }
@@ -42,25 +50,7 @@ pub async fn run(args: &BenchArgs, keyward: &Path, admin_url: &str) -> anyhow::R
 }
 
 async fn measure(args: &BenchArgs, keyward: &Path, url: &str, dir: &Path) -> anyhow::Result<()> {
-    let mut nodes = Vec::new();
-    for name in ["A", "B", "C"] {
-        let mut command = wrapped(args.keyward_wrapper.as_deref(), keyward)?;
-        command
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(dir.join(name))
-            .args(["--database-url", url])
-            .args(["--cache-ttl-secs", &args.cache_ttl_secs.to_string()])
-            .env("KEYWARD_BOOTSTRAP_ROOT_KEY", ROOT_KEY)
-            .env("RUST_LOG", "info")
-            .env_remove("KEYWARD_DATABASE_URL")
-            .env_remove("KEYWARD_CACHE_CAPACITY");
-        // One after the other: the first migrates and bootstraps the empty schema.
-        nodes.push(ChildGuard::spawn(
-            &format!("keyward node {name}"),
-            command,
-            &dir.join(format!("{name}.log")),
-        )?);
-    }
+    let nodes = start_nodes(args, keyward, url, dir, None)?;
     let addrs: Vec<_> = nodes.iter().map(|n| n.addr).collect();
     eprintln!(
         "\n== 3 nodes over one PostgreSQL: A {}, B {}, C {} ==",
@@ -193,6 +183,158 @@ async fn measure(args: &BenchArgs, keyward: &Path, url: &str, dir: &Path) -> any
     Ok(())
 }
 
+/// Three nodes A, B, C over `url`, with `--ratelimit-engine engine` if given.
+fn start_nodes(
+    args: &BenchArgs,
+    keyward: &Path,
+    url: &str,
+    dir: &Path,
+    engine: Option<&str>,
+) -> anyhow::Result<Vec<ChildGuard>> {
+    let mut nodes = Vec::new();
+    for name in ["A", "B", "C"] {
+        let name = match engine {
+            Some(engine) => format!("{name}-{engine}"),
+            None => name.to_owned(),
+        };
+        let mut command = wrapped(args.keyward_wrapper.as_deref(), keyward)?;
+        command
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir.join(&name))
+            .args(["--database-url", url])
+            .args(["--cache-ttl-secs", &args.cache_ttl_secs.to_string()])
+            .env("KEYWARD_BOOTSTRAP_ROOT_KEY", ROOT_KEY)
+            .env("RUST_LOG", "info")
+            .env_remove("KEYWARD_DATABASE_URL")
+            .env_remove("KEYWARD_CACHE_CAPACITY")
+            .env_remove("KEYWARD_RATELIMIT_ENGINE");
+        if let Some(engine) = engine {
+            command.args(["--ratelimit-engine", engine]);
+        }
+        // One after the other: the first migrates and bootstraps the empty schema.
+        nodes.push(ChildGuard::spawn(
+            &format!("keyward node {name}"),
+            command,
+            &dir.join(format!("{name}.log")),
+        )?);
+    }
+    Ok(nodes)
+}
+
+const ADMITTED_MARKER: &[u8] = br#""success":true"#;
+
+/// The rate-limit figures of both engines.
+async fn ratelimits(args: &BenchArgs, keyward: &Path, url: &str, dir: &Path) -> anyhow::Result<()> {
+    const LIMIT: usize = 1_000;
+    for engine in ["database", "memory"] {
+        let nodes = start_nodes(args, keyward, url, dir, Some(engine))?;
+        let addrs: Vec<_> = nodes.iter().map(|n| n.addr).collect();
+        eprintln!("\n== rate limits on 3 nodes, --ratelimit-engine {engine} ==");
+        // A fresh identifier per run and engine: the database engine's counts outlive its nodes.
+        let run = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_millis();
+        for (serving, to) in [("node A alone", &addrs[..1]), ("A, B and C", &addrs[..])] {
+            let body = Bytes::from(
+                serde_json::json!({
+                    "namespace": "bench-nodes",
+                    "identifier": format!("{engine}-{run}-{}", to.len()),
+                    "limit": LIMIT,
+                    "duration": 3_600_000,
+                })
+                .to_string(),
+            );
+            let (admitted, took) = admitted_of(to, body, 4 * LIMIT).await?;
+            eprintln!(
+                "over-admission, {serving}: {admitted} admitted of limit {LIMIT} ({:.3} × the limit; {} calls in {:.2} s)",
+                admitted as f64 / LIMIT as f64,
+                4 * LIMIT,
+                took.as_secs_f64()
+            );
+        }
+        let bodies: Arc<[Bytes]> = (0..args.ratelimit_identifiers.max(1))
+            .map(|i| {
+                Bytes::from(
+                    serde_json::json!({
+                        "namespace": "bench-nodes",
+                        "identifier": format!("{engine}-{run}-user-{i}"),
+                        "limit": 1_000_000_000,
+                        "duration": 60_000,
+                    })
+                    .to_string(),
+                )
+            })
+            .collect();
+        let target = |addr| {
+            Arc::new(Target {
+                addr,
+                path: "/v2/ratelimit.limit",
+                authorization: Some(format!("Bearer {ROOT_KEY}")),
+                bodies: bodies.clone(),
+                expect: ADMITTED_MARKER,
+            })
+        };
+        let plan = Plan::Closed {
+            warmup: Duration::from_secs(args.warmup),
+            duration: Duration::from_secs(args.duration),
+            offset: 0,
+        };
+        let single = phase(target(addrs[0]), plan, args).await?;
+        let together = futures_join3(
+            phase(target(addrs[0]), plan, args),
+            phase(target(addrs[1]), plan, args),
+            phase(target(addrs[2]), plan, args),
+        )
+        .await?;
+        let total: f64 = together.iter().sum();
+        eprintln!(
+            "ratelimit.limit throughput ({engine}): node A alone {single:.0}/s; three nodes at once {total:.0}/s in all ({:.0}, {:.0}, {:.0})",
+            together[0], together[1], together[2]
+        );
+        drop(nodes);
+    }
+    Ok(())
+}
+
+/// Sends `calls` copies of `body` to `ratelimit.limit`, 30 at a time, spread over `addrs` in
+/// turn; how many were admitted, and how long it took.
+async fn admitted_of(
+    addrs: &[std::net::SocketAddr],
+    body: Bytes,
+    calls: usize,
+) -> anyhow::Result<(usize, Duration)> {
+    let auth = HeaderValue::from_str(&format!("Bearer {ROOT_KEY}"))?;
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for worker in 0..30 {
+        let addr = addrs[worker % addrs.len()];
+        let (auth, body, next) = (auth.clone(), body.clone(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut conn = Conn::open(addr).await?;
+            let mut admitted = 0;
+            while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < calls {
+                let (status, answer) = conn
+                    .post("/v2/ratelimit.limit", Some(&auth), body.clone())
+                    .await?;
+                if status != 200 {
+                    bail!(
+                        "ratelimit.limit failed: HTTP {status} {}",
+                        String::from_utf8_lossy(&answer)
+                    );
+                }
+                admitted += usize::from(client::contains(&answer, ADMITTED_MARKER));
+            }
+            anyhow::Ok(admitted)
+        }));
+    }
+    let mut admitted = 0;
+    for task in tasks {
+        admitted += task.await??;
+    }
+    Ok((admitted, started.elapsed()))
+}
+
 /// Verifies `body` back to back until it is refused; returns the time since `since` and the
 /// verifications sent.
 async fn until_refused(
@@ -223,10 +365,15 @@ async fn until_refused(
 /// One closed-loop (or each-once) phase; its rate.
 async fn phase(target: Arc<Target>, plan: Plan, args: &BenchArgs) -> anyhow::Result<f64> {
     let (connections, threads) = (args.connections, args.generator_threads);
+    let what = if target.path == VERIFY_PATH {
+        "multi-node verifyKey"
+    } else {
+        "multi-node ratelimit.limit"
+    };
     let result =
         tokio::task::spawn_blocking(move || load::run(&target, plan, connections, threads))
             .await??;
-    crate::check("multi-node verifyKey", &result)?;
+    crate::check(what, &result)?;
     Ok(result.rate())
 }
 

@@ -26,7 +26,7 @@ pub struct ApiError {
 pub type ApiResult<T> = Result<T, ApiError>;
 
 /// What a client is told to wait before retrying when the database cannot serve.
-const UNAVAILABLE_RETRY_AFTER_SECS: u32 = 1;
+pub const UNAVAILABLE_RETRY_AFTER_SECS: u32 = 1;
 
 impl ApiError {
     pub fn new(code: ErrorCode, detail: impl Into<String>) -> Self {

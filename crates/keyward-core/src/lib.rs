@@ -61,6 +61,21 @@ pub struct CoreConfig {
     pub last_used_flush: Duration,
     /// The time of the rate limiter and the credit refills (the system's but in tests).
     pub clock: Clock,
+    /// Where rate-limit counts live; `None`: the database on PostgreSQL (several nodes are exact),
+    /// memory on SQLite (one process, exact without I/O).
+    pub ratelimit_engine: Option<ratelimit::Engine>,
+    /// What a decision does when the database engine cannot make it.
+    pub ratelimit_on_unavailable: ratelimit::OnUnavailable,
+}
+
+impl CoreConfig {
+    /// The rate-limit engine on a database of `kind`.
+    pub fn ratelimit_engine_on(&self, kind: BackendKind) -> ratelimit::Engine {
+        self.ratelimit_engine.unwrap_or(match kind {
+            BackendKind::Postgres => ratelimit::Engine::Database,
+            BackendKind::Sqlite => ratelimit::Engine::Memory,
+        })
+    }
 }
 
 impl Default for CoreConfig {
@@ -70,6 +85,8 @@ impl Default for CoreConfig {
             cache_ttl: Duration::from_secs(600),
             last_used_flush: Duration::from_secs(300),
             clock: Clock::system(),
+            ratelimit_engine: None,
+            ratelimit_on_unavailable: ratelimit::OnUnavailable::Closed,
         }
     }
 }
@@ -126,6 +143,13 @@ impl Keyward {
             BackendKind::Sqlite => 1,
             BackendKind::Postgres => 4,
         };
+        let limiter = match config.ratelimit_engine_on(db.kind()) {
+            ratelimit::Engine::Memory => Limiter::default(),
+            ratelimit::Engine::Database => Limiter::shared(
+                ratelimit::DatabaseCounters::new(db.clone()),
+                config.ratelimit_on_unavailable,
+            ),
+        };
         Arc::new_cyclic(|this| Keyward {
             spends: GroupCommit::new(this.clone(), verify::spend_credits, spend_batches),
             creations: GroupCommit::new(this.clone(), service::keys::create_keys, 1),
@@ -142,7 +166,7 @@ impl Keyward {
             last_used: LastUsed::new(config.last_used_flush),
             verifications: VerifyStats::default(),
             nodes: nodes::Nodes::new(),
-            limiter: Limiter::default(),
+            limiter,
             clock: config.clock.clone(),
         })
     }

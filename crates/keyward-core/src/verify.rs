@@ -379,7 +379,7 @@ pub async fn verify_key(
 
     // Rate limits, decided before credits are spent: a RATE_LIMITED call spends none.
     let limited = if code == VerifyCode::Valid {
-        apply_ratelimits(keyward, &key, &req)?
+        apply_ratelimits(keyward, &key, &req).await?
     } else {
         None
     };
@@ -396,7 +396,7 @@ pub async fn verify_key(
         // A verification that fails (the database) or finds the key gone meanwhile charges none
         // of its limits either.
         if !matches!(settled, Ok(Settled::Balance { .. })) {
-            give_back(keyward, limited.as_ref());
+            give_back(keyward, limited.as_ref()).await;
         }
         match settled? {
             Settled::Gone => return Ok(not_found(keyward)),
@@ -410,7 +410,7 @@ pub async fn verify_key(
     keyward.verifications.record(code);
     if let Some(limited) = limited {
         // Refused for its credits: the limits it was charged give the charge back.
-        let refund = code == VerifyCode::UsageExceeded && give_back(keyward, Some(&limited));
+        let refund = code == VerifyCode::UsageExceeded && give_back(keyward, Some(&limited)).await;
         let mut answer = key.answer(code, credits);
         answer.ratelimits = Some(key_limits::results(
             &limited.planned,
@@ -427,10 +427,10 @@ pub async fn verify_key(
 }
 
 /// Takes back the charges of `limited` if its limits were charged; whether they were.
-fn give_back(keyward: &Keyward, limited: Option<&Limited>) -> bool {
+async fn give_back(keyward: &Keyward, limited: Option<&Limited>) -> bool {
     match limited {
         Some(limited) if limited.decision.passed => {
-            keyward.limiter.refund(&limited.checks, limited.at);
+            keyward.limiter.refund(&limited.checks, limited.at).await;
             true
         }
         _ => false,
@@ -447,7 +447,7 @@ struct Limited {
 
 /// Decides the rate limits of verifying `key` with `req` (none: `None`); 412 for a requested
 /// limit the key does not have.
-fn apply_ratelimits(
+async fn apply_ratelimits(
     keyward: &Keyward,
     key: &CachedKey,
     req: &VerifyKeyRequest,
@@ -470,7 +470,7 @@ fn apply_ratelimits(
     }
     let checks = key_limits::checks(&planned);
     let at = keyward.clock.now();
-    let decision = keyward.limiter.decide(&checks, at);
+    let decision = keyward.limiter.decide(&checks, at).await?;
     keyward.limiter.key_limits.record(decision.passed);
     Ok(Some(Limited {
         planned,

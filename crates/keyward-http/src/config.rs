@@ -46,6 +46,10 @@ pub struct ServeConfig {
     pub refill_interval: std::time::Duration,
     /// How often the rate limiter forgets idle counters and checkpoints its long windows.
     pub ratelimit_housekeeping: std::time::Duration,
+    /// Where rate-limit counts live; `None`: by backend (database on PostgreSQL, memory on SQLite).
+    pub ratelimit_engine: Option<keyward_core::ratelimit::Engine>,
+    /// What a decision does when the database engine cannot make it.
+    pub ratelimit_on_unavailable: keyward_core::ratelimit::OnUnavailable,
     /// The time of the rate limiter and the refills: the system's. Only code embedding the
     /// server (tests) sets another; no flag or variable reaches it.
     pub clock: keyward_core::time::Clock,
@@ -70,6 +74,8 @@ impl Default for ServeConfig {
             max_connections: 10_000,
             refill_interval: Duration::from_secs(60),
             ratelimit_housekeeping: Duration::from_secs(60),
+            ratelimit_engine: None,
+            ratelimit_on_unavailable: keyward_core::ratelimit::OnUnavailable::Closed,
             clock: keyward_core::time::Clock::system(),
         }
     }
@@ -83,6 +89,8 @@ impl ServeConfig {
             cache_ttl: self.cache_ttl,
             last_used_flush: self.last_used_flush,
             clock: self.clock.clone(),
+            ratelimit_engine: self.ratelimit_engine,
+            ratelimit_on_unavailable: self.ratelimit_on_unavailable,
         }
     }
 

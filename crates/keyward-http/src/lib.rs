@@ -20,4 +20,8 @@ pub mod routes;
 pub mod server;
 
 pub use config::ServeConfig;
+/// The rate-limit settings of [`ServeConfig`].
+pub use keyward_core::ratelimit::{
+    Engine as RatelimitEngine, OnUnavailable as RatelimitOnUnavailable,
+};
 pub use server::Server;

@@ -272,6 +272,16 @@ pub fn render_ratelimits(out: &mut String, limiter: &keyward_core::ratelimit::Li
         out,
         "keyward_key_ratelimit_decisions_total{{outcome=\"rejected\"}} {rejected}"
     );
+    let _ = writeln!(
+        out,
+        "# HELP keyward_ratelimit_engine_unavailable_total Rate-limit decisions the database engine could not make (admitted or refused per --ratelimit-on-unavailable).\n\
+         # TYPE keyward_ratelimit_engine_unavailable_total counter\n\
+         keyward_ratelimit_engine_unavailable_total{{engine=\"{}\"}} {}",
+        limiter.engine().name(),
+        limiter
+            .unavailable
+            .load(std::sync::atomic::Ordering::Relaxed)
+    );
     out.push_str(
         "# HELP keyward_ratelimit_counters Identifiers the rate limiter holds counts of.\n",
     );

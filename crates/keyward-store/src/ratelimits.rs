@@ -1,6 +1,7 @@
 //! Rate limits: `ratelimit_namespaces` and their `ratelimit_overrides` (the standalone limiter),
 //! `ratelimits` (limits of keys and identities), and `ratelimit_counters` (the limiter's
-//! checkpoint). The counting itself happens in memory (keyward-core's `ratelimit`).
+//! checkpoint), and `ratelimit_windows` (the counts of the shared engine). The counting itself
+//! happens in keyward-core's `ratelimit`.
 
 use crate::{AsConn, StoreResult, on_conn, rows_affected};
 
@@ -350,5 +351,152 @@ pub async fn counters(c: &mut impl AsConn) -> StoreResult<Vec<CounterRow>> {
         )
         .fetch_all(conn)
         .await
+    })
+}
+
+/// A window of a counter of the shared engine (`ratelimit_windows`).
+#[derive(Debug, Clone, Copy)]
+pub struct WindowKey<'a> {
+    pub scope: &'a str,
+    pub identifier: &'a str,
+    pub duration: i64,
+    pub sequence: i64,
+}
+
+/// One decision of one check, in one statement: reads the previous window's count, weighs it
+/// by `weight` (the fraction of it still inside the sliding window, computed by the caller in
+/// `f64`; the product is truncated in the database exactly as in memory) and adds `cost` to
+/// the current window if the effective count plus `cost` stays within `limit`. Concurrent
+/// decisions on one counter serialize on its current window's row (`on conflict do update`
+/// re-checks the condition on the latest count, under the row's lock), so the limit is exact
+/// whatever the number of nodes. The effective count after the charge if it was admitted;
+/// `None` if not (nothing changed).
+pub async fn charge_window(
+    c: &mut impl AsConn,
+    window: WindowKey<'_>,
+    weight: f64,
+    cost: i64,
+    limit: i64,
+) -> StoreResult<Option<i64>> {
+    // The previous window's count, weighed; then the conditional insert-or-increment.
+    const POSTGRES: &str = "with weighted as ( \
+           select floor(coalesce((select count from ratelimit_windows \
+             where scope = $1 and identifier = $2 and duration = $3 and sequence = $4 - 1), 0) \
+             * $5::float8)::int8 as w) \
+         insert into ratelimit_windows as rw (scope, identifier, duration, sequence, count, expires_at) \
+         select $1, $2, $3, $4, $6, ($4 + 2) * $3 from weighted where $6 + w <= $7 \
+         on conflict (scope, identifier, duration, sequence) do update \
+           set count = rw.count + excluded.count \
+           where rw.count + excluded.count + (select w from weighted) <= $7 \
+         returning count + (select w from weighted)";
+    const SQLITE: &str = "with weighted as ( \
+           select cast(coalesce((select count from ratelimit_windows \
+             where scope = $1 and identifier = $2 and duration = $3 and sequence = $4 - 1), 0) \
+             * $5 as integer) as w) \
+         insert into ratelimit_windows as rw (scope, identifier, duration, sequence, count, expires_at) \
+         select $1, $2, $3, $4, $6, ($4 + 2) * $3 from weighted where $6 + w <= $7 \
+         on conflict (scope, identifier, duration, sequence) do update \
+           set count = rw.count + excluded.count \
+           where rw.count + excluded.count + (select w from weighted) <= $7 \
+         returning count + (select w from weighted)";
+    on_conn!(
+        c,
+        sqlite | conn | {
+            sqlx::query_scalar(SQLITE)
+                .bind(window.scope)
+                .bind(window.identifier)
+                .bind(window.duration)
+                .bind(window.sequence)
+                .bind(weight)
+                .bind(cost)
+                .bind(limit)
+                .fetch_optional(conn)
+                .await
+        },
+        postgres | conn | {
+            sqlx::query_scalar(POSTGRES)
+                .bind(window.scope)
+                .bind(window.identifier)
+                .bind(window.duration)
+                .bind(window.sequence)
+                .bind(weight)
+                .bind(cost)
+                .bind(limit)
+                .fetch_optional(conn)
+                .await
+        },
+    )
+}
+
+/// Locks the current window of a counter (creating it empty) until the transaction ends;
+/// (its count, the previous window's count). A decision over several checks locks its
+/// counters in one order, so two such decisions never wait on each other in a cycle.
+pub async fn lock_window(c: &mut impl AsConn, window: WindowKey<'_>) -> StoreResult<(i64, i64)> {
+    on_conn!(c, |conn| {
+        sqlx::query_as(
+            "insert into ratelimit_windows as rw \
+               (scope, identifier, duration, sequence, count, expires_at) \
+             values ($1, $2, $3, $4, 0, ($4 + 2) * $3) \
+             on conflict (scope, identifier, duration, sequence) do update set count = rw.count \
+             returning count, coalesce((select p.count from ratelimit_windows p \
+               where p.scope = $1 and p.identifier = $2 and p.duration = $3 \
+               and p.sequence = $4 - 1), 0)",
+        )
+        .bind(window.scope)
+        .bind(window.identifier)
+        .bind(window.duration)
+        .bind(window.sequence)
+        .fetch_one(conn)
+        .await
+    })
+}
+
+/// Adds `delta` (negative: a refund) to a window's count, never below 0; a window that is
+/// gone (expired and deleted) is left so.
+pub async fn add_to_window(
+    c: &mut impl AsConn,
+    window: WindowKey<'_>,
+    delta: i64,
+) -> StoreResult<()> {
+    on_conn!(c, |conn| {
+        sqlx::query(
+            "update ratelimit_windows \
+             set count = case when count + $5 < 0 then 0 else count + $5 end \
+             where scope = $1 and identifier = $2 and duration = $3 and sequence = $4",
+        )
+        .bind(window.scope)
+        .bind(window.identifier)
+        .bind(window.duration)
+        .bind(window.sequence)
+        .bind(delta)
+        .execute(conn)
+        .await
+        .map(rows_affected)
+    })?;
+    Ok(())
+}
+
+/// Deletes up to `most` windows that weigh nothing at `now` any more; how many.
+pub async fn delete_expired_windows(c: &mut impl AsConn, now: i64, most: i64) -> StoreResult<u64> {
+    on_conn!(c, |conn| {
+        sqlx::query(
+            "delete from ratelimit_windows where (scope, identifier, duration, sequence) in \
+             (select scope, identifier, duration, sequence from ratelimit_windows \
+              where expires_at <= $1 limit $2)",
+        )
+        .bind(now)
+        .bind(most)
+        .execute(conn)
+        .await
+        .map(rows_affected)
+    })
+}
+
+/// How many windows the shared engine holds.
+pub async fn window_count(c: &mut impl AsConn) -> StoreResult<i64> {
+    on_conn!(c, |conn| {
+        sqlx::query_scalar("select count(*) from ratelimit_windows")
+            .fetch_one(conn)
+            .await
     })
 }

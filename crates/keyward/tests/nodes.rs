@@ -1,7 +1,8 @@
 //! Several `keyward serve` processes over one PostgreSQL, as behind a load balancer: a change made
 //! through one node is honoured by the others (cross-node invalidation), credits stay exact
 //! across nodes, a node that loses its invalidation channel answers correctly meanwhile and
-//! recovers by itself, and a node killed with -9 loses no acknowledged write and rejoins.
+//! recovers by itself, a node killed with -9 loses no acknowledged write and rejoins, and rate
+//! limits admit their limit whether one node or three serve them.
 //!
 //! PostgreSQL only, by nature: several processes on one SQLite database are refused (serve.rs,
 //! `a_second_process_on_one_sqlite_database_refuses_to_start`). These tests run in the suite's
@@ -938,4 +939,128 @@ async fn a_node_killed_mid_load_loses_no_acknowledged_write_and_rejoins() {
         is("NOT_FOUND"),
     )
     .await;
+}
+
+/// `CALLS` requests of `op` with `body` (its `key`, if any, taken in turn from `keys`) sent 30 at a
+/// time over `nodes` in turn; how many each node admitted (`success` of ratelimit.limit, VALID of
+/// verifyKey), checking that every other answer is the limit's refusal.
+async fn admitted_over(
+    c: &Arc<Cluster>,
+    nodes: &'static [usize],
+    op: &'static str,
+    bodies: Vec<Value>,
+) -> [usize; 3] {
+    let next = Arc::new(AtomicUsize::new(0));
+    let bodies = Arc::new(bodies);
+    let tasks: Vec<_> = (0..30)
+        .map(|_| {
+            let (c, next, bodies) = (c.clone(), next.clone(), bodies.clone());
+            tokio::spawn(async move {
+                let mut admitted = [0usize; 3];
+                loop {
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(body) = bodies.get(n) else {
+                        return admitted;
+                    };
+                    let node = nodes[n % nodes.len()];
+                    let data = c.call(node, op, body.clone()).await;
+                    let admit = match op {
+                        "ratelimit.limit" => data["success"] == true,
+                        _ => match data["code"].as_str() {
+                            Some("VALID") => true,
+                            Some("RATE_LIMITED") => false,
+                            _ => panic!("unexpected answer on node {node}: {data}"),
+                        },
+                    };
+                    admitted[node] += usize::from(admit);
+                }
+            })
+        })
+        .collect();
+    let mut admitted = [0usize; 3];
+    for task in tasks {
+        for (total, n) in admitted.iter_mut().zip(task.await.unwrap()) {
+            *total += n;
+        }
+    }
+    admitted
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_admit_the_limit_whether_one_or_three_nodes_serve_them() {
+    let Some(db) =
+        postgres_only("rate_limits_admit_the_limit_whether_one_or_three_nodes_serve_them")
+    else {
+        return;
+    };
+    // The nodes run the default engine on PostgreSQL: the database. Windows of an hour, so
+    // that a test's traffic stays in one window (were it to cross a boundary, the sliding
+    // window would admit about one more: within the 1 % allowed).
+    const LIMIT: usize = 100;
+    const CALLS: usize = 250;
+    const DURATION: i64 = 3_600_000;
+    let within = |admitted: usize| (LIMIT..=LIMIT + LIMIT / 100).contains(&admitted);
+    let c = Arc::new(Cluster::start(db));
+    let api_id = c.call(0, "apis.createApi", json!({"name": "limits"})).await["apiId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let limits =
+        json!([{"name": "requests", "limit": LIMIT, "duration": DURATION, "autoApply": true}]);
+    for (serving, nodes) in [("1 node", &[0][..]), ("3 nodes", &[0, 1, 2][..])] {
+        // The standalone limiter.
+        let identifier = format!("user over {serving}");
+        let body = json!({"namespace": "api", "identifier": identifier, "limit": LIMIT, "duration": DURATION});
+        let admitted = admitted_over(&c, nodes, "ratelimit.limit", vec![body; CALLS]).await;
+        let total: usize = admitted.iter().sum();
+        assert!(
+            within(total),
+            "ratelimit.limit over {serving}: {total} admitted of {LIMIT}, by node {admitted:?}"
+        );
+        if nodes.len() == 3 {
+            assert!(
+                admitted.iter().all(|&n| n > 0),
+                "every node admitted some: {admitted:?}"
+            );
+        }
+
+        // A key's auto-applied limit.
+        let (_, key) = c.create_key(&api_id, json!({"ratelimits": limits})).await;
+        let admitted = admitted_over(
+            &c,
+            nodes,
+            "keys.verifyKey",
+            vec![json!({"key": key}); CALLS],
+        )
+        .await;
+        let total: usize = admitted.iter().sum();
+        assert!(
+            within(total),
+            "a key's limit over {serving}: {total} admitted of {LIMIT}, by node {admitted:?}"
+        );
+
+        // An identity's limit, shared by its two keys.
+        let external_id = format!("customer over {serving}");
+        c.call(
+            0,
+            "identities.createIdentity",
+            json!({"externalId": external_id, "ratelimits": limits}),
+        )
+        .await;
+        let (_, first) = c
+            .create_key(&api_id, json!({"externalId": external_id}))
+            .await;
+        let (_, second) = c
+            .create_key(&api_id, json!({"externalId": external_id}))
+            .await;
+        let bodies = (0..CALLS)
+            .map(|n| json!({"key": if n % 2 == 0 { &first } else { &second }}))
+            .collect();
+        let admitted = admitted_over(&c, nodes, "keys.verifyKey", bodies).await;
+        let total: usize = admitted.iter().sum();
+        assert!(
+            within(total),
+            "an identity's limit over {serving}: {total} admitted of {LIMIT}, by node {admitted:?}"
+        );
+    }
 }

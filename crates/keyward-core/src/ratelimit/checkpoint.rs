@@ -7,6 +7,10 @@
 //! serving. Shorter windows are not worth it: they are over, or nearly, by the time a new process
 //! serves. What `kill -9` (or a crash, or power loss) loses is what was admitted since the last
 //! periodic checkpoint: up to a minute of counts, so a limit can admit up to that much again.
+//!
+//! The database engine ([`super::shared`]) needs none of this: its counts are committed with
+//! each decision. On it, [`save`] and [`restore`] do nothing, and the housekeeping deletes the
+//! windows that weigh nothing any more instead.
 
 use std::sync::Arc;
 
@@ -19,6 +23,9 @@ use super::{CHECKPOINTED_OVER_MS, Limiter};
 
 /// Writes the limiter's long-window counters; returns how many.
 pub async fn save(db: &Db, limiter: &Limiter, now: i64) -> StoreResult<usize> {
+    if limiter.database().is_some() {
+        return Ok(0);
+    }
     let rows: Vec<CounterRow> = limiter
         .counters()
         .snapshot(CHECKPOINTED_OVER_MS, now)
@@ -40,6 +47,9 @@ pub async fn save(db: &Db, limiter: &Limiter, now: i64) -> StoreResult<usize> {
 
 /// Reads the checkpoint into the limiter; returns how many counters still counted.
 pub async fn restore(db: &Db, limiter: &Limiter, now: i64) -> StoreResult<usize> {
+    if limiter.database().is_some() {
+        return Ok(0);
+    }
     let rows = ratelimits::counters(&mut db.reader().await?).await?;
     let saved: Vec<SavedCounter> = rows
         .into_iter()
@@ -63,7 +73,9 @@ pub async fn restore(db: &Db, limiter: &Limiter, now: i64) -> StoreResult<usize>
 }
 
 /// Every `period` until `stop` turns true: forgets idle counters and writes a checkpoint (so a
-/// crash loses at most a period of counts). A failed checkpoint is logged and tried again.
+/// crash loses at most a period of counts); on the database engine, deletes expired windows
+/// (at most [`super::shared::CLEANUP_BATCH`] a period, so a pass stays short). A failure is
+/// logged and tried again.
 pub async fn run_every(
     keyward: std::sync::Arc<crate::Keyward>,
     period: std::time::Duration,
@@ -75,6 +87,16 @@ pub async fn run_every(
             _ = stop.wait_for(|stopped| *stopped) => return,
         }
         let now = keyward.clock.now();
+        if let Some(shared) = keyward.limiter.database() {
+            match shared.delete_expired(now).await {
+                Ok(0) => {}
+                Ok(deleted) => tracing::debug!(deleted, "expired rate-limit windows deleted"),
+                Err(err) => {
+                    tracing::warn!(error = %err, "cannot delete expired rate-limit windows; retrying at the next period")
+                }
+            }
+            continue;
+        }
         let evicted = keyward.limiter.evict_idle(now);
         if evicted > 0 {
             tracing::debug!(evicted, "idle rate-limit counters forgotten");

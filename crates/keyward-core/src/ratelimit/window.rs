@@ -24,11 +24,17 @@ pub fn reset(now: i64, duration: i64) -> i64 {
     (sequence(now, duration) + 1).saturating_mul(duration)
 }
 
-/// The part of `previous` that still counts at `now`.
-pub fn weighted_previous(previous: i64, now: i64, duration: i64) -> i64 {
+/// The fraction of the previous window still inside the sliding window at `now`.
+pub fn weight(now: i64, duration: i64) -> f64 {
     let elapsed = now - sequence(now, duration) * duration;
     let elapsed = elapsed as f64 / duration as f64;
-    (previous as f64 * (1.0 - elapsed)) as i64
+    1.0 - elapsed
+}
+
+/// The part of `previous` that still counts at `now`. The shared engine computes the same
+/// product (an IEEE `f64` multiplication, truncated) in its SQL, with [`weight`] from here.
+pub fn weighted_previous(previous: i64, now: i64, duration: i64) -> i64 {
+    (previous as f64 * weight(now, duration)) as i64
 }
 
 /// The effective count at `now` of a limit whose current window holds `current` and whose

@@ -198,7 +198,8 @@ pub async fn limit(
     let (check, override_id) = check_of(&namespace, &req);
     let decision = keyward
         .limiter
-        .decide(std::slice::from_ref(&check), keyward.clock.now());
+        .decide(std::slice::from_ref(&check), keyward.clock.now())
+        .await?;
     namespace.decisions.record(decision.passed);
     let outcome = decision.outcomes[0];
     Ok(LimitResponseData {
@@ -230,7 +231,7 @@ pub async fn multi_limit(
         checks.push(check);
         applied.push((namespace, override_id));
     }
-    let decision = keyward.limiter.decide(&checks, keyward.clock.now());
+    let decision = keyward.limiter.decide(&checks, keyward.clock.now()).await?;
     let limits = req
         .0
         .into_iter()

@@ -22,6 +22,7 @@ mod keys_update;
 mod last_used;
 mod negative_cache;
 mod ratelimit;
+mod ratelimit_shared;
 mod rbac;
 mod refills;
 mod revocation;

@@ -21,7 +21,7 @@ use serde::de::DeserializeOwned;
 pub use auth::{AuthArgs, AuthCommand};
 pub use db::{CopyArgs, DbArgs, DbCommand};
 pub use global::{ConnectionArgs, GlobalArgs, OutputFormat};
-pub use serve::{LogFormat, ServeArgs};
+pub use serve::{LogFormat, RatelimitEngine, RatelimitOnUnavailable, ServeArgs};
 
 #[derive(Debug, Parser)]
 #[command(

@@ -11,6 +11,18 @@ pub enum LogFormat {
     Json,
 }
 
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum RatelimitEngine {
+    Memory,
+    Database,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum RatelimitOnUnavailable {
+    Open,
+    Closed,
+}
+
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "On first start against an empty database keyward creates a workspace and a root key \
@@ -78,6 +90,22 @@ pub struct ServeArgs {
     #[arg(long, env = "KEYWARD_MAX_CONNECTIONS", default_value_t = 10_000,
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_connections: u32,
+    /// Where rate-limit counts live: `database` (shared by every node on the database, exact however
+    /// many serve a limit; a statement per limited request) or `memory` (this process: no I/O,
+    /// exact for one node, but each node admits up to the limit). Default: database on
+    /// PostgreSQL, memory on SQLite (one process).
+    #[arg(long, env = "KEYWARD_RATELIMIT_ENGINE", value_enum)]
+    pub ratelimit_engine: Option<RatelimitEngine>,
+    /// What a rate-limit decision does when the database engine cannot reach its counts:
+    /// `closed` answers 503 (a limit never admits more than it allows), `open` admits (logged,
+    /// and counted in /metrics).
+    #[arg(
+        long,
+        env = "KEYWARD_RATELIMIT_ON_UNAVAILABLE",
+        value_enum,
+        default_value = "closed"
+    )]
+    pub ratelimit_on_unavailable: RatelimitOnUnavailable,
     /// Log format on stderr. The level is set by RUST_LOG (default: info).
     #[arg(long, env = "KEYWARD_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,

@@ -6,7 +6,9 @@ use std::time::Duration;
 use keyward_http::{ServeConfig, Server};
 use tracing_subscriber::EnvFilter;
 
-use crate::args::{LogFormat, ServeArgs};
+use keyward_http::{RatelimitEngine as Engine, RatelimitOnUnavailable as OnUnavailable};
+
+use crate::args::{LogFormat, RatelimitEngine, RatelimitOnUnavailable, ServeArgs};
 
 pub async fn run(args: ServeArgs) -> ExitCode {
     init_logging(args.log_format);
@@ -28,6 +30,14 @@ pub async fn run(args: ServeArgs) -> ExitCode {
         body_timeout: Duration::from_secs(args.body_timeout_secs),
         idle_timeout: Duration::from_secs(args.idle_timeout_secs),
         max_connections: args.max_connections as usize,
+        ratelimit_engine: args.ratelimit_engine.map(|engine| match engine {
+            RatelimitEngine::Memory => Engine::Memory,
+            RatelimitEngine::Database => Engine::Database,
+        }),
+        ratelimit_on_unavailable: match args.ratelimit_on_unavailable {
+            RatelimitOnUnavailable::Open => OnUnavailable::Open,
+            RatelimitOnUnavailable::Closed => OnUnavailable::Closed,
+        },
         // The refill job's and the limiter's periods, and the clock, are not settings: the
         // defaults are what every deployment needs.
         ..ServeConfig::default()
