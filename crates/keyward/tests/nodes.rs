@@ -1009,7 +1009,7 @@ async fn rate_limits_admit_the_limit_whether_one_or_three_nodes_serve_them() {
         json!([{"name": "requests", "limit": LIMIT, "duration": DURATION, "autoApply": true}]);
     for (serving, nodes) in [("1 node", &[0][..]), ("3 nodes", &[0, 1, 2][..])] {
         // The standalone limiter.
-        let identifier = format!("user over {serving}");
+        let identifier = format!("user-{}", nodes.len());
         let body = json!({"namespace": "api", "identifier": identifier, "limit": LIMIT, "duration": DURATION});
         let admitted = admitted_over(&c, nodes, "ratelimit.limit", vec![body; CALLS]).await;
         let total: usize = admitted.iter().sum();
@@ -1040,7 +1040,7 @@ async fn rate_limits_admit_the_limit_whether_one_or_three_nodes_serve_them() {
         );
 
         // An identity's limit, shared by its two keys.
-        let external_id = format!("customer over {serving}");
+        let external_id = format!("customer-{}", nodes.len());
         c.call(
             0,
             "identities.createIdentity",

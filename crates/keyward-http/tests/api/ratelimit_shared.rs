@@ -210,3 +210,39 @@ async fn an_unreachable_engine_set_to_fail_open_admits_and_counts_it() {
     let data = app.call("ratelimit.limit", namespace_limit("u")).await;
     assert_eq!(data["remaining"], 1, "{data}");
 }
+
+/// The database engine's counts are committed with each decision: a server that stops without
+/// its shutdown (as after `kill -9`) loses none, short windows included, and the next server
+/// (or any other node) goes on from them.
+#[tokio::test]
+async fn the_database_engine_keeps_every_count_across_an_abrupt_stop() {
+    let clock = keyward_core::time::Clock::manual(1_773_446_400_000 + 3_600_000);
+    let start = |storage| {
+        let clock = clock.clone();
+        TestApp::start_with(storage, move |c| {
+            c.clock = clock;
+            c.ratelimit_engine = Some(Engine::Database);
+        })
+    };
+    let app = start(TestStorage::new()).await;
+    let daily = json!({"namespace": "daily", "identifier": "u", "limit": 1000, "duration": 86_400_000, "cost": 400});
+    let short =
+        json!({"namespace": "short", "identifier": "u", "limit": 10, "duration": 1000, "cost": 4});
+    assert_eq!(
+        app.call("ratelimit.limit", daily.clone()).await["remaining"],
+        600
+    );
+    assert_eq!(
+        app.call("ratelimit.limit", short.clone()).await["remaining"],
+        6
+    );
+    // No shutdown: no checkpoint is written, nothing flushed.
+    let TestApp {
+        server, storage, ..
+    } = app;
+    drop(server);
+
+    let app = start(storage).await;
+    assert_eq!(app.call("ratelimit.limit", daily).await["remaining"], 200);
+    assert_eq!(app.call("ratelimit.limit", short).await["remaining"], 2);
+}
