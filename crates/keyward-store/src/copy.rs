@@ -47,6 +47,10 @@ pub const TABLES: &[Table] = &[
     Table::new("ratelimit_overrides", &["id"]),
     Table::new("ratelimits", &["id"]),
     Table::new("ratelimit_counters", &["scope", "identifier", "duration"]),
+    Table::new(
+        "ratelimit_windows",
+        &["scope", "identifier", "duration", "sequence"],
+    ),
 ];
 
 /// Tables that are not data: each database keeps its own record of its migrations.
