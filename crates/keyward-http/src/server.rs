@@ -96,6 +96,15 @@ impl Server {
         if restored > 0 {
             tracing::info!(counters = restored, "rate-limit counters restored");
         }
+        tracing::info!(
+            engine = keyward.limiter.engine().name(),
+            "rate-limit counts: {}",
+            match keyward.limiter.engine() {
+                keyward_core::ratelimit::Engine::Database =>
+                    "in the database, shared by every node",
+                keyward_core::ratelimit::Engine::Memory => "in this process",
+            }
+        );
         let (stop_background, background_stopped) = tokio::sync::watch::channel(false);
         let background = vec![
             tokio::spawn(keyward_core::refill::run_every(
