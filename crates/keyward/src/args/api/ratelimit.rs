@@ -68,7 +68,8 @@ pub struct LimitArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct MultiLimitArgs {
-    /// A JSON array of checks, each {namespace, identifier, limit, duration, cost?}.
+    /// A JSON array of checks, each {namespace, identifier, limit, duration, cost?}. Example:
+    /// --limits-json='[{"namespace":"api","identifier":"user_1","limit":100,"duration":60000}]'
     #[arg(long, value_name = "JSON", value_parser = json::<Vec<LimitRequest>>)]
     pub limits_json: Json<Vec<LimitRequest>>,
 }
@@ -104,10 +105,10 @@ pub struct ListOverridesArgs {
     /// The namespace's name or id. Example: --namespace=api
     #[arg(long)]
     pub namespace: String,
-    /// Overrides per page, 1 to 100 (default 10).
+    /// Overrides per page, 1 to 100 (default 10). Example: --limit=100
     #[arg(long)]
     pub limit: Option<i64>,
-    /// The previous page's cursor.
+    /// The previous page's cursor. Example: --cursor=rlor_1234abcd
     #[arg(long)]
     pub cursor: Option<String>,
 }
