@@ -68,8 +68,8 @@ pub struct LimitArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct MultiLimitArgs {
-    /// A JSON array of checks, each {namespace, identifier, limit, duration, cost?}. Example:
-    /// --limits-json='[{"namespace":"api","identifier":"user_1","limit":100,"duration":60000}]'
+    /// A JSON array of checks, each {namespace, identifier, limit, duration, cost?}.
+    /// Example: --limits-json='[{"namespace":"api","identifier":"user_1","limit":100,"duration":60000}]'
     #[arg(long, value_name = "JSON", value_parser = json::<Vec<LimitRequest>>)]
     pub limits_json: Json<Vec<LimitRequest>>,
 }
