@@ -1,8 +1,8 @@
-//! Where the counts live: [`CounterStore`], and the in-memory store every node uses today.
+//! The memory engine (`--ratelimit-engine memory`): [`CounterStore`] and its in-memory store.
 //!
-//! The trait is the seam for a shared engine (PostgreSQL or Redis) that several nodes would
-//! use: it decides a set of checks atomically, takes back a decision's charges, and hands its
-//! counts over for a checkpoint. [`MemoryCounters`] keeps them in this process: 64 shards, each a
+//! The trait decides a set of checks atomically, takes back a decision's charges, and hands its
+//! counts over for a checkpoint; the database engine (`super::shared`) uses the in-memory store
+//! as its reference for decisions of several checks. [`MemoryCounters`] keeps them in this process: 64 shards, each a
 //! mutex over a hash map from [`CounterKey`] to [`Windows`] (two windows' counts per identifier).
 //! A decision locks the shards of its counters in shard order (so two multi-limit decisions can
 //! never wait on each other in a cycle), decides every check against counts no one else can
