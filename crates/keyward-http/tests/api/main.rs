@@ -19,6 +19,7 @@ mod keys_read;
 mod keys_reroll;
 mod keys_update;
 mod last_used;
+mod matrix;
 mod negative_cache;
 mod rbac;
 mod revocation;
