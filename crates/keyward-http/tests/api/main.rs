@@ -12,6 +12,7 @@ mod connections;
 mod erasure;
 mod hangups;
 mod identities;
+mod indistinguishable;
 mod key_grants;
 mod keys_create;
 mod keys_delete;
