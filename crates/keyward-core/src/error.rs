@@ -12,7 +12,7 @@
 use keyward_store::StoreError;
 use keyward_types::{ErrorCode, ValidationError};
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ApiError {
     pub code: ErrorCode,
     pub detail: String,
@@ -134,6 +134,11 @@ impl ApiError {
                 ),
             )
         }
+    }
+
+    /// Whether the database could not serve (a retry may succeed).
+    pub fn is_unavailable(&self) -> bool {
+        self.code == ErrorCode::ServiceUnavailable
     }
 
     /// Whether this is keyward's failure rather than the client's (logged at the edge).

@@ -17,6 +17,7 @@ pub mod bootstrap;
 pub mod cache;
 pub mod error;
 pub mod grants;
+pub mod group_commit;
 pub mod key_material;
 pub mod last_used;
 pub mod permission_query;
@@ -31,10 +32,15 @@ use std::time::Duration;
 
 use keyward_store::Db;
 
+use keyward_store::keys::LockedSpend;
+use keyward_types::keys::CreateKeyResponseData;
+
 use crate::auth::RootKey;
 use crate::cache::{CacheStats, KeyCache};
+use crate::group_commit::GroupCommit;
 use crate::last_used::LastUsed;
-use crate::verify::{CachedKey, SharedIds, VerifyStats};
+use crate::service::keys::Creation;
+use crate::verify::{CachedKey, SharedIds, Spend, VerifyStats};
 
 /// Settings of the logic layer.
 #[derive(Debug, Clone)]
@@ -67,6 +73,10 @@ pub struct Keyward {
     pub last_used: LastUsed,
     /// Verification outcomes, for `/metrics`.
     pub verifications: VerifyStats,
+    /// Credit spends of metered verifications, committed in batches ([`group_commit`]).
+    pub spends: GroupCommit<Spend, LockedSpend>,
+    /// `keys.createKey`s without grants, committed in batches.
+    pub creations: GroupCommit<Creation, CreateKeyResponseData>,
 }
 
 /// The caches of the verification path. Cloning shares them: the unit of work takes a clone into
@@ -83,7 +93,9 @@ pub struct Caches {
 
 impl Keyward {
     pub fn new(db: Db, config: &CoreConfig) -> Arc<Keyward> {
-        Arc::new(Keyward {
+        Arc::new_cyclic(|this| Keyward {
+            spends: GroupCommit::new(this.clone(), verify::spend_credits),
+            creations: GroupCommit::new(this.clone(), service::keys::create_keys),
             db,
             caches: Caches {
                 keys: KeyCache::new(config.cache_capacity, config.cache_ttl),
@@ -93,6 +105,14 @@ impl Keyward {
             last_used: LastUsed::new(config.last_used_flush),
             verifications: VerifyStats::default(),
         })
+    }
+
+    /// Statistics of each group commit, named as `/metrics` shows them.
+    pub fn group_commit_stats(&self) -> [(&'static str, &group_commit::GroupStats); 2] {
+        [
+            ("credit_spends", self.spends.stats()),
+            ("key_creations", self.creations.stats()),
+        ]
     }
 
     /// Statistics of each cache, named as `/metrics` shows them.

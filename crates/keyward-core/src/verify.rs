@@ -10,6 +10,8 @@
 //! INSUFFICIENT_PERMISSIONS, RATE_LIMITED, USAGE_EXCEEDED, VALID. Every outcome is HTTP 200.
 
 use std::collections::HashSet;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
 use keyward_types::ErrorCode;
@@ -19,9 +21,9 @@ use serde_json::{Map, Value};
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-use keyward_store::Db;
 use keyward_store::keys::{self, KeyRecord, LockedSpend};
 use keyward_store::rbac;
+use keyward_store::{Db, StoreResult};
 use keyward_types::permissions::{Action, Target};
 
 use crate::Keyward;
@@ -29,6 +31,7 @@ use crate::auth::Caller;
 use crate::cache::LoadError;
 use crate::error::{ApiError, ApiResult};
 use crate::grants::{self, KeyGrants};
+use crate::group_commit::{Pending, answer_all};
 use crate::key_material::KeyHash;
 use crate::last_used::Mark;
 use crate::permission_query::Query;
@@ -329,7 +332,7 @@ pub async fn verify_key(
         let cost = req.credits.as_ref().map_or(1, |c| c.cost);
         // Boxed: the database futures are kilobytes, and kept inline they would make every
         // verification's future that large, to be moved and copied on every request.
-        match Box::pin(settle_credits(&keyward.db, &key.id, code, cost)).await? {
+        match Box::pin(settle_credits(keyward, &key.id, code, cost)).await? {
             Settled::Gone => return Ok(not_found(keyward)),
             Settled::Balance { code: after, left } => {
                 code = after;
@@ -379,28 +382,18 @@ enum Settled {
 }
 
 /// Spends `cost` credits of a metered key if `code` is still VALID, or reads its balance.
-async fn settle_credits(db: &Db, key_id: &str, code: VerifyCode, cost: i64) -> ApiResult<Settled> {
-    let spend = code == VerifyCode::Valid && cost > 0;
-    let mut conn = if spend {
-        db.writer().await?
-    } else {
-        db.reader().await?
-    };
-    if spend {
-        if let Some(left) = keys::spend_credits(&mut conn, key_id, cost).await? {
-            return Ok(Settled::Balance {
-                code,
-                left: Some(left),
-            });
-        }
-        // Too few credits a moment ago. Decide again under the balance's lock, so that a refusal
-        // reports the balance it was refused on, not one a concurrent increment changed since
-        // (SQLite's one writer connection must be free for the transaction).
-        drop(conn);
-        let mut tx = db.begin().await?;
-        let outcome = keys::spend_credits_locked(&mut tx, key_id, cost).await?;
-        tx.commit().await?;
-        return Ok(match outcome {
+async fn settle_credits(
+    keyward: &Keyward,
+    key_id: &str,
+    code: VerifyCode,
+    cost: i64,
+) -> ApiResult<Settled> {
+    if code == VerifyCode::Valid && cost > 0 {
+        let spend = Spend {
+            key_id: key_id.to_owned(),
+            cost,
+        };
+        return Ok(match keyward.spends.submit(spend).await? {
             LockedSpend::Spent(left) => Settled::Balance {
                 code,
                 left: Some(left),
@@ -415,10 +408,70 @@ async fn settle_credits(db: &Db, key_id: &str, code: VerifyCode, cost: i64) -> A
         });
     }
     // Nothing to spend (not VALID, or a cost of 0): the balance, as it is.
+    let mut conn = keyward.db.reader().await?;
     Ok(match keys::remaining(&mut conn, key_id).await? {
         None => Settled::Gone,
         Some(left) => Settled::Balance { code, left },
     })
+}
+
+/// A metered verification's spend of `cost` credits of the live key `key_id`.
+pub struct Spend {
+    key_id: String,
+    cost: i64,
+}
+
+/// Commits a batch of [`Spend`]s ([`crate::group_commit`]), each decided in arrival order on the
+/// balance the earlier ones left, and answers each once the batch is durable.
+pub(crate) fn spend_credits(
+    keyward: Arc<Keyward>,
+    batch: Vec<Pending<Spend, LockedSpend>>,
+) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        let spent = match &batch[..] {
+            [one] => spend_one(&keyward.db, &one.request).await.map(|s| vec![s]),
+            _ => spend_many(&keyward.db, &batch).await,
+        };
+        match spent {
+            Ok(outcomes) => {
+                for (pending, outcome) in batch.into_iter().zip(outcomes) {
+                    pending.answer(Ok(outcome));
+                }
+            }
+            Err(err) => answer_all(batch, &ApiError::from(err)),
+        }
+    })
+}
+
+/// A spend alone: one statement that checks and spends, committed by itself.
+async fn spend_one(db: &Db, spend: &Spend) -> StoreResult<LockedSpend> {
+    let mut conn = db.writer().await?;
+    if let Some(left) = keys::spend_credits(&mut conn, &spend.key_id, spend.cost).await? {
+        return Ok(LockedSpend::Spent(left));
+    }
+    // Too few credits a moment ago. Decide again under the balance's lock, so that a refusal
+    // reports the balance it was refused on, not one a concurrent increment changed since
+    // (SQLite's one writer connection must be free for the transaction).
+    drop(conn);
+    let mut tx = db.begin().await?;
+    let outcome = keys::spend_credits_locked(&mut tx, &spend.key_id, spend.cost).await?;
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+/// Several spends: one transaction, three statements ([`keys::spend_credits_batch`]).
+async fn spend_many(
+    db: &Db,
+    batch: &[Pending<Spend, LockedSpend>],
+) -> StoreResult<Vec<LockedSpend>> {
+    let spends: Vec<(&str, i64)> = batch
+        .iter()
+        .map(|p| (p.request.key_id.as_str(), p.request.cost))
+        .collect();
+    let mut tx = db.begin().await?;
+    let outcomes = keys::spend_credits_batch(&mut tx, &spends).await?;
+    tx.commit().await?;
+    Ok(outcomes)
 }
 
 /// Keys and identities cannot carry rate limits yet, so any named limit a request asks for does

@@ -109,6 +109,20 @@ impl Work {
         );
     }
 
+    /// Like [`Work::audit`], for a change made by another actor than the work's own (a batch of
+    /// several callers' changes: [`crate::group_commit`]).
+    pub fn audit_as(
+        &mut self,
+        actor: &Actor,
+        workspace_id: &str,
+        event: Event,
+        description: impl Into<String>,
+        targets: Vec<Target>,
+    ) {
+        self.events
+            .push(actor.record(workspace_id, event, description.into(), targets));
+    }
+
     /// Forgets `invalidation` from the caches once the change has committed.
     pub fn invalidate(&mut self, invalidation: Invalidation) {
         self.invalidations.push(invalidation);

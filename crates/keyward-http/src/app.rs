@@ -21,7 +21,10 @@ pub type AppState = Arc<App>;
 impl App {
     /// The metrics text: routes, verification outcomes and caches.
     pub fn render_metrics(&self) -> String {
-        self.metrics
-            .render(&self.keyward.verifications, &self.keyward.cache_stats())
+        let mut text = self
+            .metrics
+            .render(&self.keyward.verifications, &self.keyward.cache_stats());
+        crate::metrics::render_group_commits(&mut text, &self.keyward.group_commit_stats());
+        text
     }
 }

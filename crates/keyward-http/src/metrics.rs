@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 use keyward_core::cache::CacheStats;
+use keyward_core::group_commit::GroupStats;
 use keyward_core::striped::Striped;
 use keyward_core::verify::VerifyStats;
 use keyward_types::keys::VerifyCode;
@@ -204,6 +205,33 @@ impl Metrics {
             }
         }
         out
+    }
+}
+
+/// Appends the group commits' counters ([`keyward_core::group_commit`]): batches committed and
+/// the requests they held, whose ratio is the mean batch size.
+pub fn render_group_commits(out: &mut String, stats: &[(&str, &GroupStats)]) {
+    for (name, help, value) in [
+        (
+            "batches_total",
+            "Transactions committed by a group commit, by kind of request.",
+            (|s: &GroupStats| s.batches.load(Relaxed)) as fn(&GroupStats) -> u64,
+        ),
+        (
+            "requests_total",
+            "Requests committed by a group commit, by kind (divided by batches: the mean batch size).",
+            |s: &GroupStats| s.requests.load(Relaxed),
+        ),
+    ] {
+        let _ = writeln!(out, "# HELP keyward_group_commit_{name} {help}");
+        let _ = writeln!(out, "# TYPE keyward_group_commit_{name} counter");
+        for (kind, stats) in stats {
+            let _ = writeln!(
+                out,
+                "keyward_group_commit_{name}{{kind=\"{kind}\"}} {}",
+                value(stats)
+            );
+        }
     }
 }
 

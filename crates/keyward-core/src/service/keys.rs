@@ -1,5 +1,10 @@
 //! `keys.*` except verification (see [`crate::verify`]).
 
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
 use keyward_store::keys::{
     self, CreditsChange, CreditsPatch, KeyPatch, KeyRecord, NewCredits, NewKey,
 };
@@ -18,6 +23,7 @@ use crate::audit::{Actor, Event, Origin, Target as AuditTarget, TargetKind};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::grants::{self, KeyGrants};
+use crate::group_commit::{Pending, answer_all};
 use crate::key_material::{self, KeyHash, new_id};
 use crate::last_used::LastUsed;
 use crate::service::rbac::{self as rbac_service, Creating};
@@ -225,6 +231,10 @@ async fn invalidate_sharing(work: &mut Work, credits_id: &str) -> ApiResult<()> 
     Ok(())
 }
 
+/// `keys.createKey`. A key without roles or permissions to attach (the shape of an import) is
+/// created in a batch with the others arriving meanwhile ([`crate::group_commit`]): one
+/// transaction and a few statements for the whole batch. One with grants runs a unit of work of
+/// its own, since attaching them can fail on its own (an unknown role) and must fail alone.
 pub async fn create_key(
     keyward: &Keyward,
     caller: &Caller,
@@ -234,79 +244,202 @@ pub async fn create_key(
     refuse_unsupported(req.ratelimits.is_some())?;
     let now = now_ms();
     refuse_expired_at_birth(req.expires, now)?;
-    let mut work = Work::begin(keyward, Actor::root_key(caller, origin)).await?;
-    // Deleted APIs take no new keys (Unkey allows it; see docs/API.md).
-    let api = apis::find_live(work.tx(), caller.workspace_id(), &req.api_id)
-        .await?
-        .ok_or_else(|| ApiError::api_not_found(&req.api_id))?;
-    caller.require(Action::CreateKey, &Target::Api(&api.id))?;
     if req.recoverable == Some(true) {
         return Err(ApiError::new(
             ErrorCode::PreconditionFailed,
             "keyward never stores keys in recoverable form. Omit recoverable; the key is shown once in this response.",
         ));
     }
-    let byte_length = req.byte_length.unwrap_or(DEFAULT_BYTE_LENGTH);
-    let new_key = key_material::generate(req.prefix.as_deref(), byte_length as usize);
-    let identity_id = match &req.external_id {
-        Some(external_id) => {
-            Some(identity_for(&mut work, caller.workspace_id(), external_id).await?)
-        }
-        None => None,
-    };
-    let (refill_amount, refill_day) =
-        refill_columns(req.credits.as_ref().and_then(|c| c.refill.as_ref()));
-    let credits = NewCredits {
-        id: new_id("cred"),
-        workspace_id: caller.workspace_id().to_owned(),
-        remaining: req.credits.as_ref().and_then(|c| c.remaining),
-        refill_amount,
-        refill_day,
-    };
-    keys::insert_credits(work.tx(), &credits).await?;
-    let key = NewKey {
-        id: new_id("key"),
-        workspace_id: caller.workspace_id().to_owned(),
-        api_id: api.id.clone(),
-        hash: new_key.hash.as_bytes().to_vec(),
-        start: new_key.start.clone(),
-        byte_length,
-        name: req.name,
-        identity_id,
-        meta: req.meta.as_ref().map(meta_text),
-        enabled: req.enabled.unwrap_or(true),
-        expires_at: req.expires,
-        credits_id: credits.id,
-        created_at: now,
-    };
-    keys::insert(work.tx(), &key).await?;
-    work.audit(
-        caller.workspace_id(),
-        Event::KeyCreate,
-        format!("Created {} in {}", key.id, api.id),
-        vec![
-            AuditTarget::new(TargetKind::Key, &key.id, key.name.as_deref()),
-            AuditTarget::new(TargetKind::Api, &api.id, Some(&api.name)),
-        ],
-    );
-    if req.roles.is_some() || req.permissions.is_some() {
-        let record = lock_key(&mut work, caller, &key.id).await?;
-        give_grants(
-            &mut work,
-            caller,
-            &record,
-            req.roles,
-            req.permissions,
-            false,
-        )
-        .await?;
+    let (roles, permissions) = (req.roles.clone(), req.permissions.clone());
+    let creation = Creation::new(caller.clone(), origin, req, now);
+    if roles.is_none() && permissions.is_none() {
+        return keyward.creations.submit(creation).await;
     }
-    // Drop a cached "not found" for this hash, should anyone have tried it before it existed.
-    work.invalidate(Invalidation::Key(new_key.hash));
+    let mut work = Work::begin(keyward, Actor::system()).await?;
+    let mut batch = CreationBatch::default();
+    let key_id = creation.key.id.clone();
+    batch.stage(&mut work, &creation).await?;
+    batch.insert(&mut work).await?;
+    let record = lock_key(&mut work, caller, &key_id).await?;
+    give_grants(&mut work, caller, &record, roles, permissions, false).await?;
     work.commit().await?;
-    Ok(CreateKeyResponseData {
-        key_id: key.id,
-        key: new_key.plaintext.into_string(),
+    Ok(creation.answer())
+}
+
+/// A `keys.createKey` about to be written: its records, made before the API is looked up.
+pub struct Creation {
+    caller: Caller,
+    actor: Actor,
+    external_id: Option<String>,
+    credits: NewCredits,
+    key: NewKey,
+    material: key_material::NewKey,
+}
+
+impl Creation {
+    fn new(caller: Caller, origin: Origin, req: CreateKeyRequest, now: i64) -> Creation {
+        let byte_length = req.byte_length.unwrap_or(DEFAULT_BYTE_LENGTH);
+        let material = key_material::generate(req.prefix.as_deref(), byte_length as usize);
+        let (refill_amount, refill_day) =
+            refill_columns(req.credits.as_ref().and_then(|c| c.refill.as_ref()));
+        let credits = NewCredits {
+            id: new_id("cred"),
+            workspace_id: caller.workspace_id().to_owned(),
+            remaining: req.credits.as_ref().and_then(|c| c.remaining),
+            refill_amount,
+            refill_day,
+        };
+        let key = NewKey {
+            id: new_id("key"),
+            workspace_id: caller.workspace_id().to_owned(),
+            api_id: req.api_id,
+            hash: material.hash.as_bytes().to_vec(),
+            start: material.start.clone(),
+            byte_length,
+            name: req.name,
+            // Found or created with the batch.
+            identity_id: None,
+            meta: req.meta.as_ref().map(meta_text),
+            enabled: req.enabled.unwrap_or(true),
+            expires_at: req.expires,
+            credits_id: credits.id.clone(),
+            created_at: now,
+        };
+        Creation {
+            actor: Actor::root_key(&caller, origin),
+            caller,
+            external_id: req.external_id,
+            credits,
+            key,
+            material,
+        }
+    }
+
+    fn answer(self) -> CreateKeyResponseData {
+        CreateKeyResponseData {
+            key_id: self.key.id,
+            key: self.material.plaintext.into_string(),
+        }
+    }
+}
+
+/// The creations of one transaction, checked and staged, written together by
+/// [`CreationBatch::insert`].
+#[derive(Default)]
+struct CreationBatch {
+    /// `(workspace, API id)` → the live API, looked up once per batch.
+    apis: HashMap<(String, String), Option<apis::ApiRecord>>,
+    /// `(workspace, externalId)` → identity id, found or created once per batch.
+    identities: HashMap<(String, String), String>,
+    credits: Vec<NewCredits>,
+    keys: Vec<NewKey>,
+}
+
+impl CreationBatch {
+    /// Checks `creation` (its API exists in the caller's workspace, the caller may create keys
+    /// in it), resolves its identity, and stages its rows and audit event in `work`.
+    async fn stage(&mut self, work: &mut Work, creation: &Creation) -> ApiResult<()> {
+        let caller = &creation.caller;
+        let workspace_id = caller.workspace_id();
+        let api_key = (workspace_id.to_owned(), creation.key.api_id.clone());
+        let api = match self.apis.get(&api_key) {
+            Some(api) => api.clone(),
+            None => {
+                let api = apis::find_live(work.tx(), workspace_id, &creation.key.api_id).await?;
+                self.apis.insert(api_key, api.clone());
+                api
+            }
+        };
+        // Deleted APIs take no new keys (Unkey allows it; see docs/API.md).
+        let api = api.ok_or_else(|| ApiError::api_not_found(&creation.key.api_id))?;
+        caller.require(Action::CreateKey, &Target::Api(&api.id))?;
+        let mut key = creation.key.clone();
+        if let Some(external_id) = &creation.external_id {
+            let identity_key = (workspace_id.to_owned(), external_id.clone());
+            key.identity_id = Some(match self.identities.get(&identity_key) {
+                Some(id) => id.clone(),
+                None => {
+                    let id = identity_for(work, workspace_id, external_id).await?;
+                    self.identities.insert(identity_key, id.clone());
+                    id
+                }
+            });
+        }
+        work.audit_as(
+            &creation.actor,
+            workspace_id,
+            Event::KeyCreate,
+            format!("Created {} in {}", key.id, api.id),
+            vec![
+                AuditTarget::new(TargetKind::Key, &key.id, key.name.as_deref()),
+                AuditTarget::new(TargetKind::Api, &api.id, Some(&api.name)),
+            ],
+        );
+        // Drop a cached "not found" for this hash, should anyone have tried it before it existed.
+        work.invalidate(Invalidation::Key(creation.material.hash));
+        self.credits.push(creation.credits.clone());
+        self.keys.push(key);
+        Ok(())
+    }
+
+    /// Writes every staged row: two statements for the batch.
+    async fn insert(&mut self, work: &mut Work) -> ApiResult<()> {
+        keys::insert_credits_many(work.tx(), &self.credits).await?;
+        keys::insert_many(work.tx(), &self.keys).await?;
+        Ok(())
+    }
+}
+
+/// Commits a batch of [`Creation`]s ([`crate::group_commit`]): each is checked on its own (a
+/// missing API or permission answers that request alone, writing nothing), the rest are written
+/// and committed together, then answered.
+pub(crate) fn create_keys(
+    keyward: Arc<Keyward>,
+    batch: Vec<Pending<Creation, CreateKeyResponseData>>,
+) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        let mut work = match Work::begin(&keyward, Actor::system()).await {
+            Ok(work) => work,
+            Err(err) => return answer_all(batch, &err),
+        };
+        let mut staged = CreationBatch::default();
+        let mut accepted = Vec::with_capacity(batch.len());
+        for pending in batch {
+            match staged.stage(&mut work, &pending.request).await {
+                Ok(()) => accepted.push(pending),
+                // A missing API or permission: the checks come before any write, so nothing of
+                // this request is in the transaction.
+                Err(err) if !err.is_server_error() => pending.answer(Err(err)),
+                Err(err) => {
+                    // The transaction itself failed: nothing of the batch can commit.
+                    pending.answer(Err(err.clone()));
+                    return answer_all(accepted, &err);
+                }
+            }
+        }
+        if accepted.is_empty() {
+            return;
+        }
+        let committed = async {
+            staged.insert(&mut work).await?;
+            work.commit().await
+        }
+        .await;
+        match committed {
+            Ok(()) => {
+                for pending in accepted {
+                    pending.answer_with(|creation| Ok(creation.answer()));
+                }
+            }
+            // A write that fails for one request of several (it should not happen: every id
+            // and hash is new) must not fail the others: each is tried again alone.
+            Err(err) if accepted.len() > 1 && !err.is_unavailable() => {
+                for pending in accepted {
+                    create_keys(Arc::clone(&keyward), vec![pending]).await;
+                }
+            }
+            Err(err) => answer_all(accepted, &err),
+        }
     })
 }
 

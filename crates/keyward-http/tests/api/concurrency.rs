@@ -188,3 +188,100 @@ async fn a_refused_spend_reports_the_balance_it_was_refused_on() {
         );
     }
 }
+
+/// createKeys arriving together are committed together (group commit), but each is checked and
+/// answered on its own: a missing API, a missing permission or another workspace fails that
+/// request alone, writing nothing; every created key verifies, and has its audit event naming
+/// the root key that created it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn creates_committed_together_are_checked_and_audited_each_on_its_own() {
+    let app = shared_app().await;
+    let (api_a, api_b) = (app.create_api().await, app.create_api().await);
+    let (limited_id, limited) = app
+        .root_key_id_with(&[&format!("api.{api_a}.create_key")])
+        .await;
+    let foreign = app.other_workspace_root_key().await;
+    let mut set = JoinSet::new();
+    for i in 0..80usize {
+        let app = app.clone();
+        let (root_key, body, expected) = match i % 5 {
+            0 => (
+                limited.clone(),
+                json!({"apiId": api_a, "name": format!("k{i}")}),
+                200,
+            ),
+            1 => (limited.clone(), json!({"apiId": api_b}), 403),
+            2 => (limited.clone(), json!({"apiId": "api_missing"}), 404),
+            3 => (foreign.clone(), json!({"apiId": api_a}), 404),
+            _ => (
+                crate::helpers::ROOT_KEY.to_owned(),
+                json!({"apiId": api_b, "externalId": "shared", "credits": {"remaining": 3}}),
+                200,
+            ),
+        };
+        set.spawn(async move {
+            let reply = app.post_as(Some(&root_key), "keys.createKey", body).await;
+            (expected, reply)
+        });
+    }
+    let mut created = Vec::new();
+    while let Some(done) = set.join_next().await {
+        let (expected, reply) = done.unwrap();
+        assert_eq!(reply.status.as_u16(), expected, "{:?}", reply.body);
+        if expected == 200 {
+            created.push(reply.data().clone());
+        } else {
+            assert!(reply.body["error"]["detail"].as_str().is_some());
+        }
+    }
+    assert_eq!(created.len(), 32);
+    for data in &created {
+        assert_eq!(
+            app.verify_code(data["key"].as_str().unwrap()).await,
+            "VALID"
+        );
+    }
+    let listed = |api: &str| {
+        let app = app.clone();
+        let api = api.to_owned();
+        async move {
+            app.call("apis.listKeys", json!({"apiId": api, "limit": 100}))
+                .await
+                .as_array()
+                .unwrap()
+                .len()
+        }
+    };
+    assert_eq!((listed(&api_a).await, listed(&api_b).await), (16, 16));
+    let shared = app
+        .call(
+            "apis.listKeys",
+            json!({"apiId": api_b, "externalId": "shared"}),
+        )
+        .await;
+    assert_eq!(shared.as_array().unwrap().len(), 16, "one identity for all");
+    let events = app
+        .call(
+            "auditLogs.listLogs",
+            json!({"event": "key.create", "limit": 100}),
+        )
+        .await;
+    let by_limited = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["actor"]["id"] == limited_id.as_str())
+        .count();
+    assert_eq!(events.as_array().unwrap().len(), 32, "{events}");
+    assert_eq!(by_limited, 16);
+    // Every one of them went through the group commit (80 requests, in at most 80 batches).
+    let kind = "{kind=\"key_creations\"}";
+    let requests = app
+        .metric(&format!("keyward_group_commit_requests_total{kind}"))
+        .await;
+    let batches = app
+        .metric(&format!("keyward_group_commit_batches_total{kind}"))
+        .await;
+    assert_eq!(requests, 80);
+    assert!((1..=80).contains(&batches), "{batches}");
+}

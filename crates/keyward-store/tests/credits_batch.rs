@@ -1,0 +1,141 @@
+//! `keys::spend_credits_batch`, the group commit of credit spends: a batch decides each spend
+//! in order on the balance the earlier ones left, exactly as the same spends one after another
+//! would, on the suite's backend (SQLite, or PostgreSQL with `KEYWARD_TEST_DATABASE=postgres`).
+
+use keyward_store::apis::{self, ApiRecord};
+use keyward_store::keys::{self, LockedSpend, NewCredits, NewKey};
+use keyward_store::{Db, PoolOptions, workspaces};
+use keyward_testing::TestStorage;
+
+const WORKSPACE: &str = "ws_batch";
+
+async fn open(storage: &TestStorage) -> Db {
+    let url = storage.database_url();
+    Db::open(url.as_deref(), storage.data_dir(), &PoolOptions::default())
+        .await
+        .unwrap()
+}
+
+/// Writes key `id` spending from the balance `credits_id` (created with `remaining` when new).
+async fn key(db: &Db, id: &str, credits_id: &str, remaining: Option<Option<i64>>) {
+    let mut tx = db.begin().await.unwrap();
+    if let Some(remaining) = remaining {
+        keys::insert_credits(
+            &mut tx,
+            &NewCredits {
+                id: credits_id.into(),
+                workspace_id: WORKSPACE.into(),
+                remaining,
+                refill_amount: None,
+                refill_day: None,
+            },
+        )
+        .await
+        .unwrap();
+    }
+    keys::insert(
+        &mut tx,
+        &NewKey {
+            id: id.into(),
+            workspace_id: WORKSPACE.into(),
+            api_id: "api_batch".into(),
+            hash: id.as_bytes().to_vec(),
+            start: "sk_x".into(),
+            byte_length: 16,
+            name: None,
+            identity_id: None,
+            meta: None,
+            enabled: true,
+            expires_at: None,
+            credits_id: credits_id.into(),
+            created_at: 1,
+        },
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+}
+
+async fn balance(db: &Db, key_id: &str) -> Option<Option<i64>> {
+    let mut conn = db.reader().await.unwrap();
+    keys::remaining(&mut conn, key_id).await.unwrap()
+}
+
+#[tokio::test]
+async fn a_batch_decides_each_spend_on_what_the_earlier_ones_left() {
+    let storage = TestStorage::new();
+    let db = open(&storage).await;
+    let mut tx = db.begin().await.unwrap();
+    workspaces::insert(&mut tx, WORKSPACE, "batch", 0)
+        .await
+        .unwrap();
+    apis::insert(
+        &mut tx,
+        &ApiRecord {
+            id: "api_batch".into(),
+            workspace_id: WORKSPACE.into(),
+            name: "api".into(),
+            delete_protection: false,
+            created_at: 0,
+        },
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    key(&db, "key_a", "cred_a", Some(Some(10))).await;
+    // Two generations of one key (a reroll) share one balance.
+    key(&db, "key_b1", "cred_b", Some(Some(5))).await;
+    key(&db, "key_b2", "cred_b", None).await;
+    key(&db, "key_unlimited", "cred_u", Some(None)).await;
+    key(&db, "key_deleted", "cred_d", Some(Some(100))).await;
+    let mut conn = db.writer().await.unwrap();
+    keys::soft_delete(&mut conn, "key_deleted", 2)
+        .await
+        .unwrap();
+    drop(conn);
+
+    let spends = [
+        ("key_a", 4),
+        ("key_b1", 3),
+        ("key_a", 7),  // 6 left: refused, spends nothing
+        ("key_b2", 3), // 2 left of the shared balance: refused
+        ("key_a", 6),  // exactly what is left
+        ("key_unlimited", 1000),
+        ("key_b2", 2),
+        ("key_deleted", 1),
+        ("key_missing", 1),
+        ("key_a", 1), // nothing left
+    ];
+    let mut tx = db.begin().await.unwrap();
+    let outcomes = keys::spend_credits_batch(&mut tx, &spends).await.unwrap();
+    tx.commit().await.unwrap();
+    use LockedSpend::*;
+    assert_eq!(
+        outcomes,
+        vec![
+            Spent(6),
+            Spent(2),
+            Refused(6),
+            Refused(2),
+            Spent(0),
+            Unlimited,
+            Spent(0),
+            Gone,
+            Gone,
+            Refused(0),
+        ]
+    );
+    assert_eq!(balance(&db, "key_a").await, Some(Some(0)));
+    assert_eq!(balance(&db, "key_b1").await, Some(Some(0)));
+    assert_eq!(balance(&db, "key_unlimited").await, Some(None));
+
+    // Dropped without a commit, a batch spends nothing.
+    key(&db, "key_c", "cred_c", Some(Some(3))).await;
+    let mut tx = db.begin().await.unwrap();
+    let outcomes = keys::spend_credits_batch(&mut tx, &[("key_c", 2)])
+        .await
+        .unwrap();
+    assert_eq!(outcomes, vec![Spent(1)]);
+    drop(tx);
+    assert_eq!(balance(&db, "key_c").await, Some(Some(3)));
+}
