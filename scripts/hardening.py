@@ -235,18 +235,11 @@ def abuse(url, root_key, pid, fixtures, connections, flood, header_timeout):
     time.sleep(0.5)  # its connection is up before the idle ones arrive
     selector = selectors.DefaultSelector()
     opened = {}
-    for _ in range(connections):
-        s = socket.socket()
-        s.connect((host, port))
-        s.setblocking(False)
-        opened[s] = time.monotonic()
-        selector.register(s, selectors.EVENT_READ)
     held_rss = 0
     closed_after = []
-    deadline = time.monotonic() + header_timeout + 30
-    while opened and time.monotonic() < deadline:
-        held_rss = max(held_rss, rss_kib(pid)[0])
-        for key, _ in selector.select(timeout=0.2):
+
+    def reap(timeout):
+        for key, _ in selector.select(timeout=timeout):
             s = key.fileobj
             try:
                 data = s.recv(1)
@@ -256,14 +249,31 @@ def abuse(url, root_key, pid, fixtures, connections, flood, header_timeout):
                 closed_after.append(time.monotonic() - opened.pop(s))
                 selector.unregister(s)
                 s.close()
+
+    opening_started = time.monotonic()
+    for n in range(connections):
+        s = socket.socket()
+        s.connect((host, port))
+        s.setblocking(False)
+        opened[s] = time.monotonic()
+        selector.register(s, selectors.EVENT_READ)
+        if n % 100 == 0:
+            reap(0)  # closes are seen as they happen, even while still opening
+            held_rss = max(held_rss, rss_kib(pid)[0])
+    opening = time.monotonic() - opening_started
+    deadline = time.monotonic() + header_timeout + 30
+    while opened and time.monotonic() < deadline:
+        held_rss = max(held_rss, rss_kib(pid)[0])
+        reap(0.2)
     for s in opened:
         s.close()
     during, errors = finish_measuring(measuring)
     latency_rows.append(latency_line(f"{connections:,} idle connections being opened and held", during) + f" {errors} |")
     row(f"{connections:,} idle connections", f"{len(closed_after):,} closed by the server, each "
-        f"{min(closed_after):.1f}–{max(closed_after):.1f} s after it opened (header timeout {header_timeout} s)"
+        f"{min(closed_after):.1f}–{max(closed_after):.1f} s after it opened, p50 {percentile(closed_after, 50):.1f} s, "
+        f"p99 {percentile(closed_after, 99):.1f} s (header timeout {header_timeout} s)"
         if closed_after else "none closed", rss_before,
-        f"RSS while held: up to {held_rss // 1024} MiB")
+        f"opened in {opening:.1f} s; RSS while held: up to {held_rss // 1024} MiB")
     assert len(closed_after) == connections, (len(closed_after), connections)
 
     # Slow-drip clients: one byte of a request head per second, never finishing it.
