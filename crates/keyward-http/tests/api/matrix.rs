@@ -327,10 +327,14 @@ async fn every_operation_answers_every_kind_of_caller_as_expected() {
         json!({"keyId": disabled_id, "enabled": false}),
     )
     .await;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap();
-    let expires = now.as_millis() as i64 + 1_500;
+    let now_ms = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64
+    };
+    // Far enough ahead to still be in the future when a loaded machine creates it.
+    let expires = now_ms() + 3_000;
     let expired = app
         .call(
             "rootKeys.createRootKey",
@@ -345,7 +349,9 @@ async fn every_operation_answers_every_kind_of_caller_as_expected() {
         let api = app.create_api().await;
         app.create_key(&api, json!({})).await.1
     };
-    tokio::time::sleep(Duration::from_millis(1_600)).await;
+    // Until it has expired.
+    let left = u64::try_from(expires + 100 - now_ms()).unwrap_or(0);
+    tokio::time::sleep(Duration::from_millis(left)).await;
 
     let missing: Vec<&str> = {
         let probe = world(&app, 0).await;
