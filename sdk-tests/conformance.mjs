@@ -947,6 +947,68 @@ flow("error handling (typed errors for 400, 401, 403, 404)");
   );
 }
 
+flow("ratelimit.limit / multiLimit / overrides; key rate limits in verifyKey");
+{
+  const LIMIT = S.V2RatelimitLimitResponseBody$inboundSchema;
+  const namespace = `sdk.${RUN}`;
+  const check1 = { namespace, identifier: "user_1", limit: 2, duration: 3_600_000 };
+  const first = await ok("ratelimit.limit (creates the namespace)", LIMIT, () => unkey.ratelimit.limit(check1));
+  checkEqual("ratelimit.limit: success", first.data.success, true);
+  checkEqual("ratelimit.limit: remaining", first.data.remaining, 1);
+  await ok("ratelimit.limit again", LIMIT, () => unkey.ratelimit.limit(check1));
+  const refused = await ok("ratelimit.limit over the limit", LIMIT, () => unkey.ratelimit.limit(check1));
+  checkEqual("ratelimit.limit over the limit: success", refused.data.success, false);
+  const multi = await ok("ratelimit.multiLimit", S.V2RatelimitMultiLimitResponseBody$inboundSchema, () =>
+    unkey.ratelimit.multiLimit([{ namespace, identifier: "user_2", limit: 5, duration: 60_000 }, check1]),
+  );
+  checkEqual("multiLimit: passed", multi.data.passed, false);
+  checkEqual("multiLimit: the passing check is not charged", multi.data.limits[0].remaining, 5);
+  const set = await ok("ratelimit.setOverride", S.V2RatelimitSetOverrideResponseBody$inboundSchema, () =>
+    unkey.ratelimit.setOverride({ namespace, identifier: "*@acme.com", limit: 10, duration: 60_000 }),
+  );
+  const got = await ok("ratelimit.getOverride", S.V2RatelimitGetOverrideResponseBody$inboundSchema, () =>
+    unkey.ratelimit.getOverride({ namespace, identifier: "ceo@acme.com" }),
+  );
+  checkEqual("getOverride: the pattern's", got.data.overrideId, set.data.overrideId);
+  const applied = await ok("ratelimit.limit with an override", LIMIT, () =>
+    unkey.ratelimit.limit({ namespace, identifier: "ceo@acme.com", limit: 1, duration: 1000 }),
+  );
+  checkEqual("limit: overrideId", applied.data.overrideId, set.data.overrideId);
+  await ok("ratelimit.listOverrides", S.V2RatelimitListOverridesResponseBody$inboundSchema, () =>
+    unkey.ratelimit.listOverrides({ namespace }),
+  );
+  await ok("ratelimit.deleteOverride", S.V2RatelimitDeleteOverrideResponseBody$inboundSchema, () =>
+    unkey.ratelimit.deleteOverride({ namespace, identifier: "*@acme.com" }),
+  );
+  await rejects(
+    "getOverride after deleteOverride",
+    { ErrorClass: errors.NotFoundErrorResponse, status: 404, type: "unkey/data/ratelimit_override_not_found" },
+    () => unkey.ratelimit.getOverride({ namespace, identifier: "ceo@acme.com" }),
+  );
+
+  const { data: limitedApi } = await ok("createApi (rate limits)", CREATE_API, () =>
+    unkey.apis.createApi({ name: `sdk-limits-${RUN}` }),
+  );
+  const { data: limitedKey } = await ok("createKey with ratelimits", CREATE_KEY, () =>
+    unkey.keys.createKey({
+      apiId: limitedApi.apiId,
+      credits: { remaining: 10 },
+      ratelimits: [
+        { name: "requests", limit: 1, duration: 60_000, autoApply: true },
+        { name: "tokens", limit: 100, duration: 60_000, autoApply: false },
+      ],
+    }),
+  );
+  const stored = await getKey("with ratelimits", limitedKey.keyId);
+  checkEqual("getKey: ratelimits", stored.ratelimits?.map((r) => r.name).sort(), ["requests", "tokens"]);
+  const v = await verify("with a named limit and its cost", { key: limitedKey.key, ratelimits: [{ name: "tokens", cost: 30 }] }, "VALID");
+  const byName = Object.fromEntries((v.ratelimits ?? []).map((r) => [r.name, r]));
+  checkEqual("verifyKey: tokens remaining", byName.tokens?.remaining, 70);
+  checkEqual("verifyKey: requests auto-applied", byName.requests?.autoApply, true);
+  const limited = await verify("over an auto-applied limit", { key: limitedKey.key }, "RATE_LIMITED");
+  checkEqual("RATE_LIMITED spends no credits", limited.credits, 9);
+}
+
 flow("done");
 console.log(
   `SDK conformance OK: ${checksPassed} checks passed with @unkey/api ${SDK_VERSION} against ${BASE_URL} ` +

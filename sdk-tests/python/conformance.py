@@ -1,8 +1,9 @@
 """Unkey's Python SDK (unkey-py 3.2.2, unchanged) against a live keyward.
 
 Run by crates/keyward-http/tests/sdk_conformance_python.rs with KEYWARD_URL and
-KEYWARD_ROOT_KEY (the bootstrap root key) set. Exercises rootKeys, permissions, identities and
-verifyKey through the SDK's own models: every response must parse, every error must arrive as
+KEYWARD_ROOT_KEY (the bootstrap root key) set. Exercises rootKeys, permissions, identities,
+verifyKey, the standalone rate limiter and the limits of keys and identities through the SDK's
+own models: every response must parse, every error must arrive as
 the SDK's typed exception (or, where the SDK declares no type for it, as an UnkeyError with the
 status). Fails on the first mismatch, naming it.
 """
@@ -222,6 +223,61 @@ def identities(unkey, api_id):
     check(again.data.identity_id != identity_id, "the externalId is free again")
 
 
+def ratelimits(unkey, api_id):
+    # The standalone limiter: a namespace created on first use, Unkey's fields.
+    first = unkey.ratelimit.limit(namespace="sdk.email", identifier="user_1", limit=2, duration=3_600_000)
+    check(first.data.success and first.data.remaining == 1 and first.data.limit == 2, first)
+    check(first.data.reset > int(time.time() * 1000), first)
+    unkey.ratelimit.limit(namespace="sdk.email", identifier="user_1", limit=2, duration=3_600_000)
+    refused = unkey.ratelimit.limit(namespace="sdk.email", identifier="user_1", limit=2, duration=3_600_000)
+    check(not refused.data.success and refused.data.remaining == 0, refused)
+    multi = unkey.ratelimit.multi_limit(request=[
+        {"namespace": "sdk.email", "identifier": "user_2", "limit": 5, "duration": 60_000},
+        {"namespace": "sdk.email", "identifier": "user_1", "limit": 2, "duration": 3_600_000},
+    ])
+    check(not multi.data.passed and multi.data.limits[0].passed and not multi.data.limits[1].passed, multi)
+    check(multi.data.limits[0].remaining == 5, "nothing charged when one check fails")
+    override = unkey.ratelimit.set_override(namespace="sdk.email", identifier="*@acme.com", limit=10, duration=60_000)
+    override_id = override.data.override_id
+    got = unkey.ratelimit.get_override(namespace="sdk.email", identifier="ceo@acme.com")
+    check(got.data.override_id == override_id and got.data.identifier == "*@acme.com", got)
+    applied = unkey.ratelimit.limit(namespace="sdk.email", identifier="ceo@acme.com", limit=1, duration=1000)
+    check(applied.data.override_id == override_id and applied.data.limit == 10, applied)
+    listed = all_pages(unkey.ratelimit.list_overrides(namespace="sdk.email"))
+    check([o.override_id for o in listed] == [override_id], listed)
+    unkey.ratelimit.delete_override(namespace="sdk.email", identifier="*@acme.com")
+    raises(errors.NotFoundErrorResponse, lambda: unkey.ratelimit.get_override(namespace="sdk.email", identifier="ceo@acme.com"))
+
+    # Limits of keys and identities, and a refill, through the SDK's request and response models.
+    unkey.identities.create_identity(
+        external_id="limited_org",
+        ratelimits=[{"name": "shared", "limit": 100, "duration": 60_000, "auto_apply": True}],
+    )
+    created = unkey.keys.create_key(
+        api_id=api_id,
+        external_id="limited_org",
+        credits={"remaining": 10, "refill": {"interval": "daily", "amount": 10}},
+        ratelimits=[
+            {"name": "requests", "limit": 1, "duration": 60_000, "auto_apply": True},
+            {"name": "tokens", "limit": 100, "duration": 60_000, "auto_apply": False},
+        ],
+    )
+    key = created.data.key
+    stored = unkey.keys.get_key(key_id=created.data.key_id)
+    check(sorted(r.name for r in stored.data.ratelimits) == ["requests", "tokens"], stored)
+    check(stored.data.identity.ratelimits[0].name == "shared", stored)
+    check(stored.data.credits.refill.amount == 10, stored)
+    v = unkey.keys.verify_key(key=key, ratelimits=[{"name": "tokens", "cost": 30}])
+    check(v.data.valid and v.data.credits == 9, v)
+    by_name = {r.name: r for r in v.data.ratelimits}
+    check(by_name["tokens"].remaining == 70 and not by_name["tokens"].exceeded, v)
+    check(by_name["requests"].remaining == 0 and by_name["requests"].auto_apply, v)
+    check(by_name["shared"].remaining == 99, v)
+    v = unkey.keys.verify_key(key=key)
+    check(v.data.code == "RATE_LIMITED" and v.data.credits == 9, v)
+    raises(errors.UnkeyError, lambda: unkey.keys.verify_key(key=key, ratelimits=[{"name": "nope"}]), status=412)
+
+
 def main():
     with client() as unkey:
         ws = workspace_id(unkey)
@@ -229,6 +285,7 @@ def main():
         permissions(unkey)
         keys(unkey, api_id, ws)
         identities(unkey, api_id)
+        ratelimits(unkey, api_id)
     print(f"unkey-py 3.2.2 against keyward: {CHECKS} checks passed")
 
 

@@ -8,6 +8,7 @@
 mod baseline;
 mod client;
 mod load;
+mod nodes;
 mod procs;
 
 use std::net::SocketAddr;
@@ -30,6 +31,11 @@ use procs::ChildGuard;
 const ROOT_KEY: &str = "keyward_bench_root_key_do_not_use";
 const VERIFY_PATH: &str = "/v2/keys.verifyKey";
 const VALID_MARKER: &[u8] = br#""valid":true"#;
+const LIMIT_PATH: &str = "/v2/ratelimit.limit";
+const LIMIT_MARKER: &[u8] = br#""success":true"#;
+/// A limit no phase reaches: every check and every limited verification is admitted, so each
+/// request does the full work of a pass (a refusal would skip the credit spend).
+const BENCH_LIMIT: i64 = 1_000_000_000_000;
 /// The most credits a key may hold (keyward-types' `MAX_CREDITS`): no run spends them all.
 const MAX_CREDITS: i64 = 9_007_199_254_740_991;
 
@@ -134,6 +140,18 @@ struct BenchArgs {
     /// verification spending one: the write path of every verification.
     #[arg(long, default_value_t = 1_000)]
     metered_keys: usize,
+    /// Run only the multi-node phase: three keyward nodes over this PostgreSQL database (in a
+    /// schema of its own, dropped at the end), reporting revocation propagation between nodes
+    /// and verification throughput per node against a single node. Example:
+    /// postgres://postgres@127.0.0.1:5432/postgres
+    #[arg(long, value_name = "URL")]
+    nodes: Option<String>,
+    /// Revocations the multi-node phase measures (each seen by two other nodes).
+    #[arg(long, default_value_t = 200)]
+    revocations: usize,
+    /// Identifiers the `ratelimit.limit` phase rotates over (one namespace, a 60 s window).
+    #[arg(long, default_value_t = 10_000)]
+    ratelimit_identifiers: usize,
 }
 
 /// `program args…`, or `wrapper words… program args…`.
@@ -224,6 +242,9 @@ fn bench(args: BenchArgs) -> anyhow::Result<()> {
         .worker_threads(2)
         .enable_all()
         .build()?;
+    if let Some(url) = args.nodes.clone() {
+        return runtime.block_on(nodes::run(&args, &keyward, &url));
+    }
     runtime.block_on(run_all(args, keyward))
 }
 
@@ -248,6 +269,10 @@ struct Round {
     kw_metered: Measured,
     /// keyward closed-loop against keys with permissions, asked a permission query.
     kw_rbac: Option<Measured>,
+    /// keyward closed-loop on `ratelimit.limit`: one namespace, many identifiers.
+    kw_ratelimit: Measured,
+    /// keyward closed-loop on keys with credits and one auto-applied rate limit.
+    kw_limited: Measured,
 }
 
 impl Round {
@@ -258,6 +283,21 @@ impl Round {
     /// Metered verifications per plain (cached, unmetered) one in this round.
     fn metered_ratio(&self) -> f64 {
         self.kw_metered.result.rate() / self.kw_closed.result.rate()
+    }
+
+    /// `ratelimit.limit` checks per plain verification in this round.
+    fn ratelimit_ratio(&self) -> f64 {
+        self.kw_ratelimit.result.rate() / self.kw_closed.result.rate()
+    }
+
+    /// Verifications of keys with credits and an auto-applied limit per plain one.
+    fn limited_ratio(&self) -> f64 {
+        self.kw_limited.result.rate() / self.kw_closed.result.rate()
+    }
+
+    /// The same per metered verification (credits, no limit): what the limit itself costs.
+    fn limited_metered_ratio(&self) -> f64 {
+        self.kw_limited.result.rate() / self.kw_metered.result.rate()
     }
 
     /// Verifications with a permission query against plain ones, both keyward's, this round.
@@ -282,6 +322,10 @@ struct Servers<'a> {
     metered_target: Arc<Target>,
     /// keyward's keys with permissions, and their queries.
     rbac_target: Option<Arc<Target>>,
+    /// `ratelimit.limit` checks.
+    ratelimit_target: Arc<Target>,
+    /// keyward's keys with credits and an auto-applied limit.
+    limited_target: Arc<Target>,
     baseline_pid: u32,
     baseline_target: Arc<Target>,
 }
@@ -295,6 +339,10 @@ enum Against {
     KeywardRbac,
     /// keyward, verifying keys with credits: every verification spends one.
     KeywardMetered,
+    /// keyward, `ratelimit.limit`.
+    KeywardRatelimit,
+    /// keyward, verifying keys with credits and an auto-applied rate limit.
+    KeywardLimited,
 }
 
 impl Servers<'_> {
@@ -335,6 +383,16 @@ impl Servers<'_> {
                 "keyward with a permission query",
             ),
             Against::KeywardMetered => (self.metered_target.clone(), self.keyward.pid(), "keyward"),
+            Against::KeywardRatelimit => (
+                self.ratelimit_target.clone(),
+                self.keyward.pid(),
+                "keyward ratelimit.limit",
+            ),
+            Against::KeywardLimited => (
+                self.limited_target.clone(),
+                self.keyward.pid(),
+                "keyward with a rate limit",
+            ),
             Against::Baseline => (self.baseline_target.clone(), self.baseline_pid, "baseline"),
         };
         let (result, server_cpu, generator_cpu) =
@@ -565,6 +623,7 @@ async fn run_all(args: BenchArgs, keyward: PathBuf) -> anyhow::Result<()> {
                     with_meta: args.with_meta,
                     roles: None,
                     credits: None,
+                    ratelimit: false,
                 };
                 let bodies =
                     create_keys(server.addr, &auth, keys, args.create_concurrency, &shape).await?;
@@ -587,6 +646,7 @@ async fn run_all(args: BenchArgs, keyward: PathBuf) -> anyhow::Result<()> {
             with_meta: args.with_meta,
             roles: None,
             credits: Some(MAX_CREDITS),
+            ratelimit: false,
         };
         let metered = create_keys(
             server.addr,
@@ -602,6 +662,33 @@ async fn run_all(args: BenchArgs, keyward: PathBuf) -> anyhow::Result<()> {
             args.metered_keys,
             metered_seed_time.as_secs_f64()
         );
+        let limited_shape = KeyShape {
+            with_meta: args.with_meta,
+            roles: None,
+            credits: Some(MAX_CREDITS),
+            ratelimit: true,
+        };
+        let limited = create_keys(
+            server.addr,
+            &auth,
+            args.metered_keys,
+            args.create_concurrency,
+            &limited_shape,
+        )
+        .await?;
+        let ratelimit_bodies: Vec<Bytes> = (0..args.ratelimit_identifiers.max(1))
+            .map(|i| {
+                Bytes::from(
+                    serde_json::json!({
+                        "namespace": "bench",
+                        "identifier": format!("user_{i}"),
+                        "limit": BENCH_LIMIT,
+                        "duration": 60_000,
+                    })
+                    .to_string(),
+                )
+            })
+            .collect();
 
         // One checked sample: its body is what the baseline answers, byte for byte in size.
         let mut conn = Conn::open(server.addr).await?;
@@ -648,6 +735,24 @@ async fn run_all(args: BenchArgs, keyward: PathBuf) -> anyhow::Result<()> {
         };
         let (kw_target, base_target) = (target(server.addr, &bodies), target(base.addr, &bodies));
         let metered_target = target(server.addr, &metered.into());
+        let limited_target = target(server.addr, &limited.into());
+        let ratelimit_target = Arc::new(Target {
+            addr: server.addr,
+            path: LIMIT_PATH,
+            authorization: Some(bearer.clone()),
+            bodies: ratelimit_bodies.into(),
+            expect: LIMIT_MARKER,
+        });
+        // The namespace is created by the first check; the limited keys are cached by their first
+        // verification, as the plain ones are by the warm-up pass below.
+        for (name, target) in [
+            ("ratelimit.limit", &ratelimit_target),
+            ("keys with a rate limit", &limited_target),
+        ] {
+            let warm = run_phase(target.clone(), Plan::EachOnce, &args).await?;
+            check(&format!("warm-up pass of {name}"), &warm)
+                .map_err(|e| e.context(server.status_report()))?;
+        }
 
         // Warm the cache: every key once (each a cache miss and a database read).
         let warm = run_phase(kw_target.clone(), Plan::EachOnce, &args).await?;
@@ -668,6 +773,7 @@ async fn run_all(args: BenchArgs, keyward: PathBuf) -> anyhow::Result<()> {
                 with_meta: args.with_meta,
                 roles: Some(roles),
                 credits: None,
+                ratelimit: false,
             };
             let bodies = create_keys(
                 server.addr,
@@ -703,6 +809,8 @@ async fn run_all(args: BenchArgs, keyward: PathBuf) -> anyhow::Result<()> {
             keyward_target: kw_target,
             metered_target,
             rbac_target,
+            ratelimit_target,
+            limited_target,
             baseline_pid: base.pid(),
             baseline_target: base_target,
         };
@@ -765,6 +873,30 @@ async fn run_all(args: BenchArgs, keyward: PathBuf) -> anyhow::Result<()> {
                     &args,
                 )
                 .await?;
+            let kw_ratelimit = servers
+                .run_one(
+                    Against::KeywardRatelimit,
+                    Plan::Closed {
+                        warmup,
+                        duration,
+                        offset: round * args.ratelimit_identifiers / (args.rounds + 1),
+                    },
+                    "closed loop",
+                    &args,
+                )
+                .await?;
+            let kw_limited = servers
+                .run_one(
+                    Against::KeywardLimited,
+                    Plan::Closed {
+                        warmup,
+                        duration,
+                        offset: round * args.metered_keys / (args.rounds + 1),
+                    },
+                    "metered closed loop, one auto-applied limit",
+                    &args,
+                )
+                .await?;
             let round = Round {
                 base_closed,
                 kw_closed,
@@ -773,11 +905,17 @@ async fn run_all(args: BenchArgs, keyward: PathBuf) -> anyhow::Result<()> {
                 kw_open,
                 kw_metered,
                 kw_rbac,
+                kw_ratelimit,
+                kw_limited,
             };
             eprintln!(
-                "round ratios keyward/baseline: {:.2}, metered/plain: {:.2}",
+                "round ratios keyward/baseline: {:.2}, metered/plain: {:.2}, ratelimit.limit/plain: {:.2}, \
+                 limited+metered/plain: {:.2} (/metered: {:.2})",
                 round.ratio(),
-                round.metered_ratio()
+                round.metered_ratio(),
+                round.ratelimit_ratio(),
+                round.limited_ratio(),
+                round.limited_metered_ratio()
             );
             if round.kw_rbac.is_some() {
                 eprintln!(
@@ -1037,6 +1175,8 @@ struct KeyShape {
     roles: Option<Vec<String>>,
     /// Credits to give every key, each of whose verifications then spends one.
     credits: Option<i64>,
+    /// Give every key one auto-applied rate limit ([`BENCH_LIMIT`] per minute).
+    ratelimit: bool,
 }
 
 /// The permissions of the benchmark's 3 roles: 10 in all.
@@ -1091,6 +1231,7 @@ async fn create_keys(
     shape: &KeyShape,
 ) -> anyhow::Result<Vec<Bytes>> {
     let (with_meta, roles, credits) = (shape.with_meta, shape.roles.clone(), shape.credits);
+    let ratelimit = shape.ratelimit;
     let mut conn = Conn::open(addr).await?;
     let (status, body) = conn
         .post(
@@ -1126,6 +1267,11 @@ async fn create_keys(
         }
         if let Some(roles) = &roles {
             body["roles"] = serde_json::json!(roles);
+        }
+        if ratelimit {
+            body["ratelimits"] = serde_json::json!([
+                {"name": "requests", "limit": BENCH_LIMIT, "duration": 60_000, "autoApply": true}
+            ]);
         }
         Bytes::from(body.to_string())
     };
@@ -1386,6 +1532,36 @@ fn print_report(args: &BenchArgs, sections: &[Section], elapsed: Duration) {
                 |t| format!("{:.0}", s.keys as f64 / t.as_secs_f64())
             ),
             s.warm.rate(),
+        );
+    }
+    println!();
+    println!(
+        "| keys | verifyKey (cached) req/s | ratelimit.limit req/s | ratelimit.limit / plain (rounds) | ≥ 0.8 | limit + credits verifyKey req/s | limit + credits / plain | limit + credits / credits only | server CPU/req: plain, ratelimit.limit, credits, limit + credits |"
+    );
+    println!("|---:|---:|---:|---:|:---:|---:|---:|---:|---:|");
+    for s in sections {
+        let rounds: Vec<String> = s
+            .rounds
+            .iter()
+            .map(|r| format!("{:.2}", r.ratelimit_ratio()))
+            .collect();
+        let ratio = s.median(Round::ratelimit_ratio);
+        println!(
+            "| {} | {:.0} | {:.0} | {ratio:.2} ({}) | {} | {:.0} | {:.2} | {:.2} | {}, {}, {}, {} |",
+            s.label(),
+            s.median(|r| r.kw_closed.result.rate()),
+            s.median(|r| r.kw_ratelimit.result.rate()),
+            rounds.join(", "),
+            verdict(ratio >= 0.8),
+            s.median(|r| r.kw_limited.result.rate()),
+            s.median(Round::limited_ratio),
+            s.median(Round::limited_metered_ratio),
+            // CPU per request is what the limiter costs the server; a shared machine moves the
+            // rates of phases run one after the other more than it moves this.
+            s.median_cpu(|r| r.kw_closed.server_cpu),
+            s.median_cpu(|r| r.kw_ratelimit.server_cpu),
+            s.median_cpu(|r| r.kw_metered.server_cpu),
+            s.median_cpu(|r| r.kw_limited.server_cpu),
         );
     }
     for pair in sections.windows(2) {

@@ -67,6 +67,9 @@ names! {
         IdentityDelete => "identity.delete",
         RootKeyUpdate => "rootKey.update",
         RootKeyReroll => "rootKey.reroll",
+        RatelimitNamespaceCreate => "ratelimitNamespace.create",
+        RatelimitSetOverride => "ratelimit.set_override",
+        RatelimitDeleteOverride => "ratelimit.delete_override",
     }
 }
 
@@ -80,6 +83,8 @@ names! {
         Permission => "permission",
         Role => "role",
         Identity => "identity",
+        RatelimitNamespace => "ratelimitNamespace",
+        RatelimitOverride => "ratelimitOverride",
     }
 }
 

@@ -32,7 +32,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -188,6 +188,8 @@ pub struct CacheStats {
     pub entries: u64,
     /// Hashes remembered as matching nothing (bounded apart from `entries`).
     pub absent: u64,
+    /// Lookups that went to the database past the cache, while it was bypassed.
+    pub bypassed: u64,
 }
 
 struct Inner<V> {
@@ -199,6 +201,10 @@ struct Inner<V> {
     misses: Counter,
     loads: Counter,
     refreshes: Counter,
+    /// Set while this node may have missed another node's invalidations ([`crate::nodes`]):
+    /// every lookup then reads the database and caches nothing.
+    bypass: AtomicBool,
+    bypassed: Counter,
 }
 
 /// See the module documentation. Cloning shares the cache.
@@ -242,7 +248,29 @@ impl<V: Clone + Send + Sync + 'static> KeyCache<V> {
                 misses: Counter::default(),
                 loads: Counter::default(),
                 refreshes: Counter::default(),
+                bypass: AtomicBool::new(false),
+                bypassed: Counter::default(),
             }),
+        }
+    }
+
+    /// While `bypass` is set, every lookup runs its load and caches nothing (see
+    /// [`crate::nodes`]). Entries cached before stay, unused; [`KeyCache::clear`] drops them.
+    pub fn set_bypass(&self, bypass: bool) {
+        self.inner
+            .bypass
+            .store(bypass, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Forgets everything: values, remembered absences, and loads and refreshes in flight
+    /// (whose results are then never cached, as with [`KeyCache::invalidate`]).
+    pub fn clear(&self) {
+        for shard in &self.inner.shards {
+            let mut shard = shard.lock().unwrap_or_else(|e| e.into_inner());
+            shard.ready.clear();
+            shard.loading.clear();
+            shard.absent.current.clear();
+            shard.absent.previous.clear();
         }
     }
 
@@ -262,6 +290,12 @@ impl<V: Clone + Send + Sync + 'static> KeyCache<V> {
         F: FnOnce() -> Fut,
         Fut: Future<Output = LoadResult<V>> + Send + 'static,
     {
+        // One relaxed load on the hot path. Relaxed is enough: `set_bypass(false)` follows a
+        // `clear` whose shard locks order it before any lookup that sees the flag down.
+        if self.inner.bypass.load(Relaxed) {
+            self.inner.bypassed.add(1);
+            return load().await;
+        }
         let found = {
             let mut guard = self.shard(&key);
             let shard = &mut *guard;
@@ -426,6 +460,7 @@ impl<V: Clone + Send + Sync + 'static> KeyCache<V> {
             refreshes: self.inner.refreshes.get(),
             entries,
             absent,
+            bypassed: self.inner.bypassed.get(),
         }
     }
 }
@@ -806,5 +841,73 @@ mod tests {
             .unwrap();
         assert_eq!(gone, None);
         assert_eq!((cache.stats().entries, cache.stats().absent), (0, 1));
+    }
+
+    #[tokio::test]
+    async fn a_bypassed_cache_loads_every_time_and_caches_nothing() {
+        let cache = KeyCache::new(100, Duration::from_secs(60));
+        cache
+            .get_or_load(key(1), || async { Ok::<_, LoadError>(Some(100)) })
+            .await
+            .unwrap();
+        cache.set_bypass(true);
+        for n in 0..3 {
+            let v = cache
+                .get_or_load(key(1), move || async move { Ok::<_, LoadError>(Some(n)) })
+                .await
+                .unwrap();
+            assert_eq!(v, Some(n), "read afresh, not the cached value");
+        }
+        let absent = cache
+            .get_or_load(key(2), || async { Ok::<_, LoadError>(None) })
+            .await
+            .unwrap();
+        assert_eq!(absent, None);
+        let stats = cache.stats();
+        assert_eq!((stats.bypassed, stats.entries, stats.absent), (4, 1, 0));
+        cache.set_bypass(false);
+        let v = cache
+            .get_or_load(key(2), || async { Ok::<_, LoadError>(Some(9)) })
+            .await
+            .unwrap();
+        assert_eq!(v, Some(9), "the bypassed absence was never remembered");
+    }
+
+    #[tokio::test]
+    async fn clear_forgets_values_absences_and_loads_in_flight() {
+        let cache = KeyCache::new(100, Duration::from_secs(60));
+        cache
+            .get_or_load(key(1), || async { Ok::<_, LoadError>(Some("old")) })
+            .await
+            .unwrap();
+        cache
+            .get_or_load(key(2), || async { Ok::<_, LoadError>(None) })
+            .await
+            .unwrap();
+        let gate = Arc::new(Notify::new());
+        let slow = {
+            let (cache, gate) = (cache.clone(), gate.clone());
+            tokio::spawn(async move {
+                cache
+                    .get_or_load(key(3), move || async move {
+                        gate.notified().await;
+                        Ok::<_, LoadError>(Some("read before"))
+                    })
+                    .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        cache.clear();
+        assert_eq!((cache.stats().entries, cache.stats().absent), (0, 0));
+        gate.notify_one();
+        assert_eq!(slow.await.unwrap().unwrap(), Some("read before"));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        for n in 1..=3 {
+            let v = cache
+                .get_or_load(key(n), || async { Ok::<_, LoadError>(Some("new")) })
+                .await
+                .unwrap();
+            assert_eq!(v, Some("new"), "key {n}");
+        }
     }
 }

@@ -21,7 +21,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, OnceLock, Weak};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use crate::Keyward;
 use crate::error::{ApiError, ApiResult};
@@ -74,6 +74,8 @@ pub type Handler<R, A> =
 pub struct GroupCommit<R, A> {
     keyward: Weak<Keyward>,
     handler: Handler<R, A>,
+    /// Batches that may commit at once (see [`GroupCommit::new`]).
+    in_flight: usize,
     queue: OnceLock<mpsc::Sender<Pending<R, A>>>,
     stats: Arc<GroupStats>,
 }
@@ -87,10 +89,15 @@ pub struct GroupStats {
 }
 
 impl<R: Send + 'static, A: Send + 'static> GroupCommit<R, A> {
-    pub fn new(keyward: Weak<Keyward>, handler: Handler<R, A>) -> Self {
+    /// A group commit running `handler` on each batch, with up to `in_flight` batches committing
+    /// at once: 1 where the database has one writer (SQLite), more where commits of different
+    /// rows proceed side by side and each waits for its own flush to disk (PostgreSQL), so that
+    /// the disk's latency does not cap the throughput at one batch per flush.
+    pub fn new(keyward: Weak<Keyward>, handler: Handler<R, A>, in_flight: usize) -> Self {
         GroupCommit {
             keyward,
             handler,
+            in_flight: in_flight.max(1),
             queue: OnceLock::new(),
             stats: Arc::default(),
         }
@@ -117,9 +124,17 @@ impl<R: Send + 'static, A: Send + 'static> GroupCommit<R, A> {
     fn start(&self) -> mpsc::Sender<Pending<R, A>> {
         let (queue, mut requests) = mpsc::channel(QUEUE);
         let (keyward, handler, stats) = (self.keyward.clone(), self.handler, self.stats.clone());
+        let slots = Arc::new(Semaphore::new(self.in_flight));
         tokio::spawn(async move {
-            // Ends when the queue's sender, owned by the `Keyward`, is dropped with it.
-            while let Some(first) = requests.recv().await {
+            loop {
+                // A slot first, then the batch: what arrives while every slot is busy joins it.
+                let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
+                    break;
+                };
+                // Ends when the queue's sender, owned by the `Keyward`, is dropped with it.
+                let Some(first) = requests.recv().await else {
+                    break;
+                };
                 let mut batch: Vec<Pending<R, A>> = Vec::with_capacity(MAX_BATCH);
                 batch.push(first);
                 while batch.len() < MAX_BATCH {
@@ -137,11 +152,13 @@ impl<R: Send + 'static, A: Send + 'static> GroupCommit<R, A> {
                 };
                 stats.batches.fetch_add(1, Relaxed);
                 stats.requests.fetch_add(batch.len() as u64, Relaxed);
-                // A panic in a handler is a bug; it must not stop every later request too.
-                let handling = tokio::spawn(handler(keyward, batch));
-                if let Err(panic) = handling.await {
-                    tracing::error!(%panic, "a group commit batch failed");
-                }
+                tokio::spawn(async move {
+                    // A panic in a handler is a bug; it must not stop every later request too.
+                    if let Err(panic) = tokio::spawn(handler(keyward, batch)).await {
+                        tracing::error!(%panic, "a group commit batch failed");
+                    }
+                    drop(slot);
+                });
             }
         });
         queue

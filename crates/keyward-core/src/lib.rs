@@ -20,7 +20,10 @@ pub mod grants;
 pub mod group_commit;
 pub mod key_material;
 pub mod last_used;
+pub mod nodes;
 pub mod permission_query;
+pub mod ratelimit;
+pub mod refill;
 pub mod service;
 pub mod striped;
 pub mod time;
@@ -30,7 +33,7 @@ pub mod work;
 use std::sync::Arc;
 use std::time::Duration;
 
-use keyward_store::Db;
+use keyward_store::{BackendKind, Db};
 
 use keyward_store::keys::LockedSpend;
 use keyward_types::keys::CreateKeyResponseData;
@@ -39,7 +42,10 @@ use crate::auth::RootKey;
 use crate::cache::{CacheStats, KeyCache};
 use crate::group_commit::GroupCommit;
 use crate::last_used::LastUsed;
+use crate::ratelimit::Limiter;
+use crate::ratelimit::namespace::CachedNamespace;
 use crate::service::keys::Creation;
+use crate::time::Clock;
 use crate::verify::{CachedKey, SharedIds, Spend, VerifyStats};
 
 /// Settings of the logic layer.
@@ -53,6 +59,8 @@ pub struct CoreConfig {
     pub cache_ttl: Duration,
     /// How often keys' `lastUsedAt` marks are written to the database.
     pub last_used_flush: Duration,
+    /// The time of the rate limiter and the credit refills (the system's but in tests).
+    pub clock: Clock,
 }
 
 impl Default for CoreConfig {
@@ -61,6 +69,7 @@ impl Default for CoreConfig {
             cache_capacity: 1_000_000,
             cache_ttl: Duration::from_secs(600),
             last_used_flush: Duration::from_secs(300),
+            clock: Clock::system(),
         }
     }
 }
@@ -73,6 +82,12 @@ pub struct Keyward {
     pub last_used: LastUsed,
     /// Verification outcomes, for `/metrics`.
     pub verifications: VerifyStats,
+    /// This node among others on one PostgreSQL: its id and invalidation channel ([`nodes`]).
+    pub nodes: nodes::Nodes,
+    /// The rate limiter's counters and decision counts.
+    pub limiter: Limiter,
+    /// What the limiter and the refills take as now.
+    pub clock: Clock,
     /// Credit spends of metered verifications, committed in batches ([`group_commit`]).
     pub spends: GroupCommit<Spend, LockedSpend>,
     /// `keys.createKey`s without grants, committed in batches.
@@ -89,21 +104,46 @@ pub struct Caches {
     pub shared_ids: Arc<SharedIds>,
     /// Root key hash → the root key (or that it is unknown or deleted).
     pub root_keys: KeyCache<Arc<RootKey>>,
+    /// Rate-limit namespaces with their overrides, by [`namespace_lookup`] of (workspace, name
+    /// or id).
+    pub namespaces: KeyCache<Arc<CachedNamespace>>,
+}
+
+/// The cache key of a namespace named `name_or_id` in `workspace_id`: a digest, so the cache of
+/// namespaces is the same structure as the key caches (single flight, linearizable invalidation,
+/// bounded absences).
+pub fn namespace_lookup(workspace_id: &str, name_or_id: &str) -> crate::key_material::KeyHash {
+    crate::key_material::KeyHash::of(&format!("{workspace_id}\0{name_or_id}"))
 }
 
 impl Keyward {
     pub fn new(db: Db, config: &CoreConfig) -> Arc<Keyward> {
+        // SQLite has one writer: one batch at a time. On PostgreSQL spends of different keys
+        // commit side by side (their row locks are taken in one order, so they cannot
+        // deadlock); creations stay one batch at a time, as concurrent batches could find or
+        // create the same identities in opposite orders.
+        let spend_batches = match db.kind() {
+            BackendKind::Sqlite => 1,
+            BackendKind::Postgres => 4,
+        };
         Arc::new_cyclic(|this| Keyward {
-            spends: GroupCommit::new(this.clone(), verify::spend_credits),
-            creations: GroupCommit::new(this.clone(), service::keys::create_keys),
+            spends: GroupCommit::new(this.clone(), verify::spend_credits, spend_batches),
+            creations: GroupCommit::new(this.clone(), service::keys::create_keys, 1),
             db,
             caches: Caches {
                 keys: KeyCache::new(config.cache_capacity, config.cache_ttl),
                 shared_ids: Default::default(),
                 root_keys: KeyCache::new(config.cache_capacity.clamp(1, 100_000), config.cache_ttl),
+                namespaces: KeyCache::new(
+                    config.cache_capacity.clamp(1, 100_000),
+                    config.cache_ttl,
+                ),
             },
             last_used: LastUsed::new(config.last_used_flush),
             verifications: VerifyStats::default(),
+            nodes: nodes::Nodes::new(),
+            limiter: Limiter::default(),
+            clock: config.clock.clone(),
         })
     }
 
@@ -116,10 +156,11 @@ impl Keyward {
     }
 
     /// Statistics of each cache, named as `/metrics` shows them.
-    pub fn cache_stats(&self) -> [(&'static str, CacheStats); 2] {
+    pub fn cache_stats(&self) -> [(&'static str, CacheStats); 3] {
         [
             ("keys", self.caches.keys.stats()),
             ("root_keys", self.caches.root_keys.stats()),
+            ("ratelimit_namespaces", self.caches.namespaces.stats()),
         ]
     }
 }

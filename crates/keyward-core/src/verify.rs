@@ -22,8 +22,10 @@ use serde_json::{Map, Value};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use keyward_store::keys::{self, KeyRecord, LockedSpend};
+use keyward_store::ratelimits::{self, LimitRecord};
 use keyward_store::rbac;
 use keyward_store::{Db, StoreResult};
+use keyward_types::keys::RatelimitResponse;
 use keyward_types::permissions::{Action, Target};
 
 use crate::Keyward;
@@ -35,6 +37,7 @@ use crate::group_commit::{Pending, answer_all};
 use crate::key_material::KeyHash;
 use crate::last_used::Mark;
 use crate::permission_query::Query;
+use crate::ratelimit::keys::{self as key_limits, KeyLimit};
 use crate::striped::Striped;
 use crate::time::now_ms;
 
@@ -57,9 +60,13 @@ pub struct CachedKey {
     pub identity: Option<Arc<RawValue>>,
     /// The identity's id, for forgetting the keys of an identity that changes.
     pub identity_id: Option<Box<str>>,
+    /// The identity's externalId, for the detail of a 412.
+    identity_external_id: Option<Box<str>>,
     /// What the key holds, resolved when it was loaded (`None`: no permission and no role, as
     /// most keys, which then pay one pointer for it).
     pub grants: Option<Box<CachedGrants>>,
+    /// The key's rate limits and its identity's, by name (`None`: none, as most keys).
+    pub ratelimits: Option<Box<[KeyLimit]>>,
     /// When the key was last used, as this node knows it (see [`crate::last_used`]).
     pub last_used: Mark,
     /// The `data` of a VALID answer, rendered once: for an unmetered key it is the same on every
@@ -78,6 +85,11 @@ pub struct CachedGrants {
 }
 
 impl CachedKey {
+    /// The externalId of the key's identity (`""` without one).
+    fn identity_external_id(&self) -> &str {
+        self.identity_external_id.as_deref().unwrap_or_default()
+    }
+
     /// Whether the key holds the permission with this id, directly or through a role.
     pub fn holds_permission(&self, permission_id: &str) -> bool {
         self.grants.as_ref().is_some_and(|g| {
@@ -109,17 +121,35 @@ pub fn parse_meta(text: Option<&str>) -> Option<Map<String, Value>> {
     text.and_then(|t| serde_json::from_str(t).ok())
 }
 
-/// The identity a key belongs to, in wire form.
-pub fn identity_view(row: &KeyRecord) -> Option<Identity> {
+/// The identity a key belongs to, in wire form, with its rate limits (those of `limits` that
+/// are the identity's).
+pub fn identity_view(row: &KeyRecord, limits: &[LimitRecord]) -> Option<Identity> {
     match (&row.identity_id, &row.identity_external_id) {
-        (Some(id), Some(external_id)) => Some(Identity {
-            id: id.clone(),
-            external_id: external_id.clone(),
-            meta: parse_meta(row.identity_meta.as_deref()),
-            ratelimits: None,
-        }),
+        (Some(id), Some(external_id)) => {
+            let own: Vec<LimitRecord> = limits
+                .iter()
+                .filter(|l| l.identity_id.as_deref() == Some(id))
+                .cloned()
+                .collect();
+            Some(Identity {
+                id: id.clone(),
+                external_id: external_id.clone(),
+                meta: parse_meta(row.identity_meta.as_deref()),
+                ratelimits: key_limits::views(&own),
+            })
+        }
         _ => None,
     }
+}
+
+/// The key's own limits among `limits`, in wire form.
+pub fn key_ratelimits_view(key_id: &str, limits: &[LimitRecord]) -> Option<Vec<RatelimitResponse>> {
+    let own: Vec<LimitRecord> = limits
+        .iter()
+        .filter(|l| l.key_id.as_deref() == Some(key_id))
+        .cloned()
+        .collect();
+    key_limits::views(&own)
 }
 
 /// The workspace and API ids of cached keys, each stored once. A million cached keys name a few
@@ -142,8 +172,20 @@ impl SharedIds {
 }
 
 impl CachedKey {
-    pub fn from_row(row: KeyRecord, grants: KeyGrants, ids: &SharedIds) -> CachedKey {
-        let identity = identity_view(&row).as_ref().and_then(raw_json);
+    pub fn from_row(
+        row: KeyRecord,
+        grants: KeyGrants,
+        limits: Vec<LimitRecord>,
+        ids: &SharedIds,
+    ) -> CachedKey {
+        let identity = identity_view(&row, &limits).as_ref().and_then(raw_json);
+        // A deleted identity is not joined (`identity_external_id` is then absent): its limits
+        // do not apply.
+        let identity_id = row
+            .identity_external_id
+            .as_ref()
+            .and(row.identity_id.as_deref());
+        let ratelimits = key_limits::key_limits(&row.id, identity_id, limits);
         let grants = (!grants.is_empty()).then(|| {
             Box::new(CachedGrants {
                 permissions: grants.permission_set(),
@@ -166,8 +208,10 @@ impl CachedKey {
             expires_at: row.expires_at,
             metered: row.remaining.is_some(),
             identity,
+            identity_external_id: row.identity_external_id.clone().map(String::into_boxed_str),
             identity_id: row.identity_id.map(String::into_boxed_str),
             grants,
+            ratelimits,
             valid_answer: None,
         };
         if !key.metered {
@@ -268,9 +312,19 @@ async fn load(
         .await
         .map_err(LoadError::store)?;
     let grants = grants::by_key(grants).remove(&row.id).unwrap_or_default();
+    // Its limits and its live identity's, so that applying them needs no I/O.
+    let identity_id = row
+        .identity_external_id
+        .as_ref()
+        .and(row.identity_id.as_deref());
+    let limits = ratelimits::limits_for_verification(&mut conn, &row.id, identity_id)
+        .await
+        .map_err(LoadError::store)?;
     let mut row = row;
     row.last_used_at = row.last_used_at.max(marked);
-    Ok(Some(Arc::new(CachedKey::from_row(row, grants, ids))))
+    Ok(Some(Arc::new(CachedKey::from_row(
+        row, grants, limits, ids,
+    ))))
 }
 
 pub async fn verify_key(
@@ -323,8 +377,14 @@ pub async fn verify_key(
         VerifyCode::Valid
     };
 
-    if code == VerifyCode::Valid {
-        check_requested_ratelimits(&key, &req)?;
+    // Rate limits, decided before credits are spent: a RATE_LIMITED call spends none.
+    let limited = if code == VerifyCode::Valid {
+        apply_ratelimits(keyward, &key, &req)?
+    } else {
+        None
+    };
+    if limited.as_ref().is_some_and(|l| !l.decision.passed) {
+        code = VerifyCode::RateLimited;
     }
 
     let mut credits = None;
@@ -332,7 +392,13 @@ pub async fn verify_key(
         let cost = req.credits.as_ref().map_or(1, |c| c.cost);
         // Boxed: the database futures are kilobytes, and kept inline they would make every
         // verification's future that large, to be moved and copied on every request.
-        match Box::pin(settle_credits(keyward, &key.id, code, cost)).await? {
+        let settled = Box::pin(settle_credits(keyward, &key.id, code, cost)).await;
+        // A verification that fails (the database) or finds the key gone meanwhile charges none
+        // of its limits either.
+        if !matches!(settled, Ok(Settled::Balance { .. })) {
+            give_back(keyward, limited.as_ref());
+        }
+        match settled? {
             Settled::Gone => return Ok(not_found(keyward)),
             Settled::Balance { code: after, left } => {
                 code = after;
@@ -342,11 +408,76 @@ pub async fn verify_key(
     }
 
     keyward.verifications.record(code);
+    if let Some(limited) = limited {
+        // Refused for its credits: the limits it was charged give the charge back.
+        let refund = code == VerifyCode::UsageExceeded && give_back(keyward, Some(&limited));
+        let mut answer = key.answer(code, credits);
+        answer.ratelimits = Some(key_limits::results(
+            &limited.planned,
+            &limited.decision,
+            refund,
+        ));
+        return Ok(answer.into());
+    }
     Ok(if code == VerifyCode::Valid && key.valid_answer.is_some() {
         Verification::Prerendered(key)
     } else {
         key.answer(code, credits).into()
     })
+}
+
+/// Takes back the charges of `limited` if its limits were charged; whether they were.
+fn give_back(keyward: &Keyward, limited: Option<&Limited>) -> bool {
+    match limited {
+        Some(limited) if limited.decision.passed => {
+            keyward.limiter.refund(&limited.checks, limited.at);
+            true
+        }
+        _ => false,
+    }
+}
+
+/// The limits a verification applied and how they decided.
+struct Limited {
+    planned: Vec<key_limits::Planned>,
+    checks: Vec<crate::ratelimit::Check>,
+    decision: crate::ratelimit::Decision,
+    at: i64,
+}
+
+/// Decides the rate limits of verifying `key` with `req` (none: `None`); 412 for a requested
+/// limit the key does not have.
+fn apply_ratelimits(
+    keyward: &Keyward,
+    key: &CachedKey,
+    req: &VerifyKeyRequest,
+) -> ApiResult<Option<Limited>> {
+    if key.ratelimits.is_none() && req.ratelimits.is_none() {
+        return Ok(None);
+    }
+    let identity = key
+        .identity_id
+        .as_deref()
+        .map(|id| (id, key.identity_external_id()));
+    let planned = key_limits::plan(
+        &key.id,
+        identity,
+        key.ratelimits.as_deref(),
+        req.ratelimits.as_deref(),
+    )?;
+    if planned.is_empty() {
+        return Ok(None);
+    }
+    let checks = key_limits::checks(&planned);
+    let at = keyward.clock.now();
+    let decision = keyward.limiter.decide(&checks, at);
+    keyward.limiter.key_limits.record(decision.passed);
+    Ok(Some(Limited {
+        planned,
+        checks,
+        decision,
+        at,
+    }))
 }
 
 /// The NOT_FOUND answer, counted.
@@ -474,29 +605,6 @@ async fn spend_many(
     Ok(outcomes)
 }
 
-/// Keys and identities cannot carry rate limits yet, so any named limit a request asks for does
-/// not exist (412, as Unkey answers for an unknown name), and ad-hoc limits are refused (400).
-fn check_requested_ratelimits(key: &CachedKey, req: &VerifyKeyRequest) -> ApiResult<()> {
-    let Some(limit) = req.ratelimits.as_ref().and_then(|l| l.first()) else {
-        return Ok(());
-    };
-    if limit.limit.is_some() && limit.duration.is_some() {
-        return Err(ApiError::invalid_field(
-            "ratelimits",
-            "ad-hoc rate limits are not supported by this keyward version",
-            "remove ratelimits from the request",
-        ));
-    }
-    Err(ApiError::new(
-        ErrorCode::PreconditionFailed,
-        format!(
-            "ratelimit '{}' was requested but does not exist for key '{}'. Configure it on the key, \
-             or pass both limit and duration.",
-            limit.name, key.id
-        ),
-    ))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -520,6 +628,7 @@ mod tests {
             remaining,
             refill_amount: None,
             refill_day: None,
+            last_refill_at: None,
             created_at: 1,
             updated_at: None,
             last_used_at: None,
@@ -531,6 +640,7 @@ mod tests {
         let key = Arc::new(CachedKey::from_row(
             row(None),
             KeyGrants::default(),
+            Vec::new(),
             &SharedIds::default(),
         ));
         let prerendered = serde_json::to_string(&Verification::Prerendered(key.clone())).unwrap();
@@ -550,9 +660,14 @@ mod tests {
     fn metered_keys_are_not_prerendered() {
         // Their answers carry the balance left, which changes on every verification.
         assert!(
-            CachedKey::from_row(row(Some(5)), KeyGrants::default(), &SharedIds::default())
-                .valid_answer
-                .is_none()
+            CachedKey::from_row(
+                row(Some(5)),
+                KeyGrants::default(),
+                Vec::new(),
+                &SharedIds::default()
+            )
+            .valid_answer
+            .is_none()
         );
     }
 
@@ -560,8 +675,8 @@ mod tests {
     fn keys_of_one_workspace_and_api_share_their_ids() {
         let ids = SharedIds::default();
         let (a, b) = (
-            CachedKey::from_row(row(None), KeyGrants::default(), &ids),
-            CachedKey::from_row(row(None), KeyGrants::default(), &ids),
+            CachedKey::from_row(row(None), KeyGrants::default(), Vec::new(), &ids),
+            CachedKey::from_row(row(None), KeyGrants::default(), Vec::new(), &ids),
         );
         assert!(Arc::ptr_eq(&a.workspace_id, &b.workspace_id));
         assert!(Arc::ptr_eq(&a.api_id, &b.api_id));

@@ -19,12 +19,14 @@ pub struct App {
 pub type AppState = Arc<App>;
 
 impl App {
-    /// The metrics text: routes, verification outcomes and caches.
+    /// The metrics text: routes, verification outcomes, caches and the invalidation channel.
     pub fn render_metrics(&self) -> String {
-        let mut text = self
+        let mut out = self
             .metrics
             .render(&self.keyward.verifications, &self.keyward.cache_stats());
-        crate::metrics::render_group_commits(&mut text, &self.keyward.group_commit_stats());
-        text
+        crate::metrics::render_ratelimits(&mut out, &self.keyward.limiter);
+        crate::metrics::render_group_commits(&mut out, &self.keyward.group_commit_stats());
+        crate::metrics::render_invalidation(&mut out, &self.keyward);
+        out
     }
 }

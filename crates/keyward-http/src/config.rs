@@ -42,6 +42,13 @@ pub struct ServeConfig {
     pub idle_timeout: Duration,
     /// Most connections served at once; further ones wait in the listen queue until one closes.
     pub max_connections: usize,
+    /// How often credit refills are looked for (`keyward_core::refill`).
+    pub refill_interval: std::time::Duration,
+    /// How often the rate limiter forgets idle counters and checkpoints its long windows.
+    pub ratelimit_housekeeping: std::time::Duration,
+    /// The time of the rate limiter and the refills: the system's. Only code embedding the
+    /// server (tests) sets another; no flag or variable reaches it.
+    pub clock: keyward_core::time::Clock,
 }
 
 impl Default for ServeConfig {
@@ -61,6 +68,9 @@ impl Default for ServeConfig {
             body_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(60),
             max_connections: 10_000,
+            refill_interval: Duration::from_secs(60),
+            ratelimit_housekeeping: Duration::from_secs(60),
+            clock: keyward_core::time::Clock::system(),
         }
     }
 }
@@ -72,6 +82,7 @@ impl ServeConfig {
             cache_capacity: self.cache_capacity,
             cache_ttl: self.cache_ttl,
             last_used_flush: self.last_used_flush,
+            clock: self.clock.clone(),
         }
     }
 

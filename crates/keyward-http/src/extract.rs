@@ -153,6 +153,9 @@ fn field_error(path: &str, err: &serde_json::Error) -> ValidationError {
     };
     let base = if path == "." {
         "body".to_owned()
+    } else if path.starts_with('[') {
+        // An item of a body that is an array (`ratelimit.multiLimit`).
+        format!("body{path}")
     } else {
         format!("body.{path}")
     };

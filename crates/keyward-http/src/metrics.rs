@@ -208,6 +208,81 @@ impl Metrics {
     }
 }
 
+/// The invalidation channel of a node ([`keyward_core::nodes`]): its state as a gauge per state
+/// (1 for the current one), the losses since the start, and the lookups that bypassed the caches
+/// while it was lost.
+pub fn render_invalidation(out: &mut String, keyward: &keyward_core::Keyward) {
+    use keyward_types::liveness::InvalidationState;
+    let state = keyward.nodes.state();
+    out.push_str("# HELP keyward_invalidation_state Whether this node hears the other nodes' invalidations: 1 for its current state (local: SQLite; subscribed; degraded: lost, caches bypassed).\n");
+    out.push_str("# TYPE keyward_invalidation_state gauge\n");
+    for each in [
+        InvalidationState::Local,
+        InvalidationState::Subscribed,
+        InvalidationState::Degraded,
+    ] {
+        let _ = writeln!(
+            out,
+            "keyward_invalidation_state{{state=\"{}\"}} {}",
+            each.as_str(),
+            u8::from(each == state)
+        );
+    }
+    out.push_str("# HELP keyward_invalidation_losses_total Times this node lost its invalidation channel (and bypassed its caches until it was restored).\n");
+    out.push_str("# TYPE keyward_invalidation_losses_total counter\n");
+    let _ = writeln!(
+        out,
+        "keyward_invalidation_losses_total {}",
+        keyward.nodes.losses()
+    );
+    out.push_str("# HELP keyward_cache_bypassed_total Lookups that read the database past the cache while the invalidation channel was lost.\n");
+    out.push_str("# TYPE keyward_cache_bypassed_total counter\n");
+    for (cache, stats) in keyward.cache_stats() {
+        let _ = writeln!(
+            out,
+            "keyward_cache_bypassed_total{{cache=\"{cache}\"}} {}",
+            stats.bypassed
+        );
+    }
+}
+
+/// The rate limiter's lines: decisions per namespace (by id) and of verifications' limits, and
+/// the counters held.
+pub fn render_ratelimits(out: &mut String, limiter: &keyward_core::ratelimit::Limiter) {
+    out.push_str("# HELP keyward_ratelimit_decisions_total ratelimit.limit and ratelimit.multiLimit checks, by namespace id and outcome.\n");
+    out.push_str("# TYPE keyward_ratelimit_decisions_total counter\n");
+    for (namespace, admitted, rejected) in limiter.namespaces.counts() {
+        let _ = writeln!(
+            out,
+            "keyward_ratelimit_decisions_total{{namespace=\"{namespace}\",outcome=\"admitted\"}} {admitted}"
+        );
+        let _ = writeln!(
+            out,
+            "keyward_ratelimit_decisions_total{{namespace=\"{namespace}\",outcome=\"rejected\"}} {rejected}"
+        );
+    }
+    let (admitted, rejected) = limiter.key_limits.counts();
+    out.push_str("# HELP keyward_key_ratelimit_decisions_total keys.verifyKey calls with rate limits, by outcome of their limits.\n");
+    out.push_str("# TYPE keyward_key_ratelimit_decisions_total counter\n");
+    let _ = writeln!(
+        out,
+        "keyward_key_ratelimit_decisions_total{{outcome=\"admitted\"}} {admitted}"
+    );
+    let _ = writeln!(
+        out,
+        "keyward_key_ratelimit_decisions_total{{outcome=\"rejected\"}} {rejected}"
+    );
+    out.push_str(
+        "# HELP keyward_ratelimit_counters Identifiers the rate limiter holds counts of.\n",
+    );
+    out.push_str("# TYPE keyward_ratelimit_counters gauge\n");
+    let _ = writeln!(
+        out,
+        "keyward_ratelimit_counters {}",
+        limiter.counters().len()
+    );
+}
+
 /// Appends the group commits' counters ([`keyward_core::group_commit`]): batches committed and
 /// the requests they held, whose ratio is the mean batch size.
 pub fn render_group_commits(out: &mut String, stats: &[(&str, &GroupStats)]) {
@@ -261,6 +336,7 @@ mod tests {
                     refreshes: 0,
                     entries: 1,
                     absent: 2,
+                    bypassed: 0,
                 },
             )],
         );

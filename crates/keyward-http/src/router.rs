@@ -18,7 +18,7 @@ use crate::app::AppState;
 use crate::error::ErrorResponse;
 use crate::request_id;
 use crate::routes::{
-    apis, audit_logs, identities, keys, permissions, root_keys, system, workspaces,
+    apis, audit_logs, identities, keys, permissions, ratelimit, root_keys, system, workspaces,
 };
 
 /// Largest accepted request body.
@@ -106,7 +106,13 @@ pub fn api_routes() -> Router<AppState> {
     .add::<op::ListRootKeysUnkey, _, _>(root_keys::list_keys::list_keys)
     .add::<op::UpdateRootKey, _, _>(root_keys::update_key::update_key)
     .add::<op::RerollRootKey, _, _>(root_keys::reroll_key::reroll_key)
-    .add::<op::DeleteRootKeyUnkey, _, _>(root_keys::delete_key::delete_key);
+    .add::<op::DeleteRootKeyUnkey, _, _>(root_keys::delete_key::delete_key)
+    .add::<op::Limit, _, _>(ratelimit::limit::limit)
+    .add::<op::MultiLimit, _, _>(ratelimit::multi_limit::multi_limit)
+    .add::<op::SetOverride, _, _>(ratelimit::set_override::set_override)
+    .add::<op::GetOverride, _, _>(ratelimit::get_override::get_override)
+    .add::<op::ListOverrides, _, _>(ratelimit::list_overrides::list_overrides)
+    .add::<op::DeleteOverride, _, _>(ratelimit::delete_override::delete_override);
     let missing: Vec<&str> = op::ALL
         .iter()
         .filter(|registered| !routes.served.iter().any(|s| s.name == registered.name))

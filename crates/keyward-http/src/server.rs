@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 use keyward_core::Keyward;
 use keyward_core::bootstrap::bootstrap;
 use keyward_core::last_used::LastUsed;
+use keyward_core::nodes;
 use keyward_store::Db;
 use keyward_types::operations;
 
@@ -29,6 +30,13 @@ pub struct Server {
     serving: JoinHandle<()>,
     /// Writes `lastUsedAt` marks every flush period ([`LastUsed::run_flusher`]).
     flusher: JoinHandle<()>,
+    /// Hears the other nodes' invalidations (PostgreSQL only; [`keyward_core::nodes`]).
+    invalidations: Option<nodes::Listener>,
+    /// Stops the refill job and the limiter's housekeeping.
+    stop_background: tokio::sync::watch::Sender<bool>,
+    /// The credit refills ([`keyward_core::refill::run_every`]) and the rate limiter's
+    /// housekeeping ([`keyward_core::ratelimit::checkpoint::run_every`]).
+    background: Vec<JoinHandle<()>>,
 }
 
 impl Server {
@@ -50,6 +58,9 @@ impl Server {
             "database open"
         );
         let keyward = Keyward::new(db, &config.core_config());
+        // Before the first request: a node on PostgreSQL serves from its caches only while it
+        // hears the other nodes' changes.
+        let invalidations = nodes::start(&keyward).await;
         bootstrap(
             &keyward,
             &config.data_dir,
@@ -74,6 +85,30 @@ impl Server {
             metrics,
             openapi_json,
         });
+        // The limiter's long windows as the last process left them, before anything is counted.
+        let restored = keyward_core::ratelimit::checkpoint::restore(
+            &keyward.db,
+            &keyward.limiter,
+            keyward.clock.now(),
+        )
+        .await
+        .context("cannot read the rate limiter's checkpoint")?;
+        if restored > 0 {
+            tracing::info!(counters = restored, "rate-limit counters restored");
+        }
+        let (stop_background, background_stopped) = tokio::sync::watch::channel(false);
+        let background = vec![
+            tokio::spawn(keyward_core::refill::run_every(
+                keyward.clone(),
+                config.refill_interval,
+                background_stopped.clone(),
+            )),
+            tokio::spawn(keyward_core::ratelimit::checkpoint::run_every(
+                keyward.clone(),
+                config.ratelimit_housekeeping,
+                background_stopped,
+            )),
+        ];
         let flusher = tokio::spawn(LastUsed::run_flusher(keyward));
 
         let listener = TcpListener::bind(config.listen)
@@ -103,6 +138,9 @@ impl Server {
             stop: Some(stop),
             serving,
             flusher,
+            invalidations,
+            stop_background,
+            background,
         })
     }
 
@@ -120,7 +158,7 @@ impl Server {
     }
 
     /// Stops accepting connections, lets requests in flight finish, writes the last `lastUsedAt`
-    /// marks, and closes the database (checkpointing its write-ahead log).
+    /// marks and the rate limiter's checkpoint, and closes the database (checkpointing its write-ahead log).
     pub async fn shutdown(mut self) -> anyhow::Result<()> {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
@@ -128,11 +166,27 @@ impl Server {
         (&mut self.serving)
             .await
             .context("the server task failed")?;
+        // Stops listening (no request is left to serve from the caches).
+        drop(self.invalidations.take());
         // The flusher writes the marks of the requests just finished, then ends.
         self.app.keyward.last_used.stop();
         (&mut self.flusher)
             .await
             .context("the last-used flusher failed")?;
+        // The refills and the housekeeping stop; the last checkpoint of the limiter's counters
+        // is written once no request can count any more.
+        let _ = self.stop_background.send(true);
+        for task in self.background.drain(..) {
+            task.await.context("a background task failed")?;
+        }
+        let keyward = &self.app.keyward;
+        keyward_core::ratelimit::checkpoint::save(
+            &keyward.db,
+            &keyward.limiter,
+            keyward.clock.now(),
+        )
+        .await
+        .context("cannot write the rate limiter's checkpoint")?;
         self.app.keyward.db.close().await;
         tracing::info!("keyward stopped");
         Ok(())

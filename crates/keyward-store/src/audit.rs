@@ -2,7 +2,9 @@
 
 use sqlx::AssertSqlSafe;
 
-use crate::{AsConn, StoreResult, on_conn, rows_affected};
+use crate::{
+    AsConn, BackendKind, StoreResult, backend_of, on_conn, placeholder_rows, rows_affected,
+};
 
 /// An event as stored and listed.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -37,7 +39,11 @@ pub async fn insert(c: &mut impl AsConn, events: &[NewAuditEvent]) -> StoreResul
         return Ok(());
     }
     let targets: usize = events.iter().map(|e| e.target_ids.len()).sum();
-    let (events_sql, targets_sql) = (insert_events_sql(events.len()), insert_targets_sql(targets));
+    let backend = backend_of(c);
+    let (events_sql, targets_sql) = (
+        insert_events_sql(backend, events.len()),
+        insert_targets_sql(backend, targets),
+    );
     on_conn!(c, |conn| {
         let mut query = sqlx::query(AssertSqlSafe(events_sql));
         for NewAuditEvent { record: r, .. } in events {
@@ -112,40 +118,31 @@ pub async fn list(
     })
 }
 
-/// `insert into audit_logs … values (12 placeholders), …` for `events` events.
-/// Built from placeholders only, never from data.
-fn insert_events_sql(events: usize) -> String {
-    let rows: Vec<String> = (0..events)
-        .map(|e| {
-            let cols: Vec<String> = (1..=12).map(|c| format!("${}", e * 12 + c)).collect();
-            format!("({})", cols.join(", "))
-        })
-        .collect();
+/// `insert into audit_logs … values (…), (…), …` for `events` events.
+fn insert_events_sql(backend: BackendKind, events: usize) -> String {
     format!(
         "insert into audit_logs (id, workspace_id, time, event, description, actor_type, actor_id, \
          actor_name, remote_ip, user_agent, request_id, targets) values {}",
-        rows.join(", ")
+        placeholder_rows(backend, events, 12)
     )
 }
 
-/// `insert into audit_log_targets … values ($1, $2), ($3, $4), …` for `targets` (event id,
-/// target id) pairs. Built from placeholders only, never from data.
-fn insert_targets_sql(targets: usize) -> String {
-    let rows: Vec<String> = (0..targets)
-        .map(|n| format!("(${}, ${})", 2 * n + 1, 2 * n + 2))
-        .collect();
+/// `insert into audit_log_targets … values (…), …` for `targets` (event id, target id) pairs.
+fn insert_targets_sql(backend: BackendKind, targets: usize) -> String {
     format!(
         "insert into audit_log_targets (log_id, target_id) values {} on conflict do nothing",
-        rows.join(", ")
+        placeholder_rows(backend, targets, 2)
     )
 }
 
 #[cfg(test)]
 mod tests {
+    use crate::BackendKind;
+
     #[test]
     fn one_row_of_placeholders_per_target() {
         assert_eq!(
-            super::insert_targets_sql(2),
+            super::insert_targets_sql(BackendKind::Postgres, 2),
             "insert into audit_log_targets (log_id, target_id) values ($1, $2), ($3, $4) \
              on conflict do nothing"
         );
@@ -153,7 +150,7 @@ mod tests {
 
     #[test]
     fn one_row_of_placeholders_per_event() {
-        let sql = super::insert_events_sql(2);
+        let sql = super::insert_events_sql(BackendKind::Postgres, 2);
         assert!(sql.ends_with(
             "values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12), \
              ($13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)"

@@ -43,6 +43,10 @@ pub const TABLES: &[Table] = &[
     Table::new("roles_permissions", &["role_id", "permission_id"]),
     Table::new("keys_permissions", &["key_id", "permission_id"]),
     Table::new("keys_roles", &["key_id", "role_id"]),
+    Table::new("ratelimit_namespaces", &["id"]),
+    Table::new("ratelimit_overrides", &["id"]),
+    Table::new("ratelimits", &["id"]),
+    Table::new("ratelimit_counters", &["scope", "identifier", "duration"]),
 ];
 
 /// Tables that are not data: each database keeps its own record of its migrations.
@@ -396,18 +400,10 @@ async fn write_rows(
     rows: &[Vec<Cell>],
 ) -> StoreResult<()> {
     let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
-    let values: Vec<String> = (0..rows.len())
-        .map(|r| {
-            let row: Vec<String> = (1..=columns.len())
-                .map(|c| format!("${}", r * columns.len() + c))
-                .collect();
-            format!("({})", row.join(", "))
-        })
-        .collect();
     let sql = format!(
         "insert into {table} ({}) values {}",
         names.join(", "),
-        values.join(", ")
+        crate::placeholder_rows(crate::backend_of(c), rows.len(), columns.len())
     );
     on_conn!(c, |conn| {
         let mut query = sqlx::query(AssertSqlSafe(sql));

@@ -3,7 +3,7 @@
 use sqlx::AssertSqlSafe;
 
 use crate::patch::{Changes, Value};
-use crate::{AsConn, StoreResult, Tx, on_conn, rows_affected};
+use crate::{AsConn, StoreResult, Tx, backend_of, on_conn, placeholder_rows, rows_affected};
 
 /// A key with its identity, as every read returns it.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -28,6 +28,8 @@ pub struct KeyRecord {
     pub remaining: Option<i64>,
     pub refill_amount: Option<i64>,
     pub refill_day: Option<i64>,
+    /// When the balance was last refilled (`refills::claim`).
+    pub last_refill_at: Option<i64>,
     pub created_at: i64,
     pub updated_at: Option<i64>,
     /// As last flushed to the database (keyward-core keeps the fresher in-memory mark).
@@ -41,7 +43,7 @@ macro_rules! select_keys {
             "select k.id, k.workspace_id, k.api_id, k.hash, k.start, k.byte_length, k.name, \
              k.identity_id, i.external_id as identity_external_id, i.meta as identity_meta, \
              k.meta, k.enabled, k.expires_at, k.credits_id, c.remaining, c.refill_amount, \
-             c.refill_day, k.created_at, k.updated_at, k.last_used_at \
+             c.refill_day, c.last_refill_at, k.created_at, k.updated_at, k.last_used_at \
              from keys k join apis a on a.id = k.api_id \
              join credits c on c.id = k.credits_id \
              left join identities i on i.id = k.identity_id and i.deleted_at is null \
@@ -83,20 +85,6 @@ pub async fn insert(c: &mut impl AsConn, k: &NewKey) -> StoreResult<()> {
     insert_many(c, std::slice::from_ref(k)).await
 }
 
-/// `values ($1, …, $n), ($n+1, …), …` for `rows` rows of `columns` placeholders: built from
-/// placeholders only, never from data.
-fn values_placeholders(rows: usize, columns: usize) -> String {
-    let rows: Vec<String> = (0..rows)
-        .map(|r| {
-            let cols: Vec<String> = (1..=columns)
-                .map(|c| format!("${}", r * columns + c))
-                .collect();
-            format!("({})", cols.join(", "))
-        })
-        .collect();
-    rows.join(", ")
-}
-
 /// Inserts `keys` in one statement (a batch of `keys.createKey`s: docs/ARCHITECTURE.md, group
 /// commit). At most a few hundred at a time: 13 bound parameters each.
 pub async fn insert_many(c: &mut impl AsConn, keys: &[NewKey]) -> StoreResult<()> {
@@ -106,7 +94,7 @@ pub async fn insert_many(c: &mut impl AsConn, keys: &[NewKey]) -> StoreResult<()
     let sql = format!(
         "insert into keys (id, workspace_id, api_id, hash, start, byte_length, name, identity_id, \
          meta, enabled, expires_at, credits_id, created_at) values {}",
-        values_placeholders(keys.len(), 13)
+        placeholder_rows(backend_of(c), keys.len(), 13)
     );
     on_conn!(c, |conn| {
         let mut query = sqlx::query(AssertSqlSafe(sql));
@@ -152,7 +140,7 @@ pub async fn insert_credits_many(c: &mut impl AsConn, balances: &[NewCredits]) -
     }
     let sql = format!(
         "insert into credits (id, workspace_id, remaining, refill_amount, refill_day) values {}",
-        values_placeholders(balances.len(), 5)
+        placeholder_rows(backend_of(c), balances.len(), 5)
     );
     on_conn!(c, |conn| {
         let mut query = sqlx::query(AssertSqlSafe(sql));
@@ -384,16 +372,13 @@ pub const LAST_USED_BATCH: usize = 128;
 /// at most [`LAST_USED_BATCH`] keys at a time. Deleted keys are written too (their record is kept
 /// for audit), and ids of erased keys match nothing.
 pub async fn record_last_used(c: &mut impl AsConn, batch: &[(String, i64)]) -> StoreResult<()> {
-    let values: Vec<String> = (0..batch.len())
-        .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
-        .collect();
     // `update … from (values …)`: SQLite 3.33+ and PostgreSQL both name the columns of a
     // `values` list column1, column2.
     let sql = format!(
         "update keys set last_used_at = v.column2 from (values {}) as v \
          where keys.id = v.column1 \
          and (keys.last_used_at is null or keys.last_used_at < v.column2)",
-        values.join(", ")
+        placeholder_rows(backend_of(c), batch.len(), 2)
     );
     // Only placeholders are generated; every value is bound.
     on_conn!(c, |conn| {
@@ -557,11 +542,11 @@ pub async fn spend_credits_batch(
     let mut ids: Vec<&str> = spends.iter().map(|(id, _)| *id).collect();
     ids.sort_unstable();
     ids.dedup();
-    let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+    let backend = backend_of(tx);
     let select = format!(
         "select k.id, c.id, c.remaining from keys k join credits c on c.id = k.credits_id \
-         where k.deleted_at is null and k.id in ({})",
-        placeholders.join(", ")
+         where k.deleted_at is null and k.id in {}",
+        placeholder_rows(backend, 1, ids.len())
     );
     // Only placeholders are generated; every value is bound.
     let rows: Vec<(String, String, Option<i64>)> = on_conn!(
@@ -613,14 +598,11 @@ pub async fn spend_credits_batch(
     changed.sort_unstable();
     changed.dedup();
     if !changed.is_empty() {
-        let values: Vec<String> = (0..changed.len())
-            .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
-            .collect();
         // Both backends name the columns of a `values` list column1, column2.
         let update = format!(
             "update credits set remaining = v.column2 from (values {}) as v \
              where credits.id = v.column1",
-            values.join(", ")
+            placeholder_rows(backend, changed.len(), 2)
         );
         on_conn!(tx, |conn| {
             let mut query = sqlx::query(AssertSqlSafe(update));

@@ -26,14 +26,19 @@ pub mod audit;
 pub mod copy;
 pub mod identities;
 pub mod keys;
+pub mod notify;
 pub mod patch;
 pub mod private_files;
+pub mod ratelimits;
 pub mod rbac;
+pub mod refills;
 pub mod root_keys;
+pub mod serve_lock;
 pub mod workspaces;
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -207,8 +212,15 @@ pub struct Db {
 
 #[derive(Clone)]
 enum Backend {
-    Sqlite { read: SqlitePool, write: SqlitePool },
-    Postgres { pool: PgPool },
+    Sqlite {
+        read: SqlitePool,
+        write: SqlitePool,
+    },
+    /// `channel`: where this database's invalidations are published ([`notify`]).
+    Postgres {
+        pool: PgPool,
+        channel: Arc<str>,
+    },
 }
 
 /// An open write transaction. Dropped without [`Tx::commit`], it rolls back.
@@ -357,8 +369,13 @@ impl Db {
             .connect_with(options)
             .await
             .context("cannot connect to PostgreSQL")?;
+        let schema: Option<String> = sqlx::query_scalar("select current_schema()")
+            .fetch_one(&pool)
+            .await
+            .context("cannot read the current schema")?;
+        let channel = notify::channel_of(schema.as_deref().unwrap_or("public")).into();
         Ok(Db {
-            backend: Backend::Postgres { pool },
+            backend: Backend::Postgres { pool, channel },
         })
     }
 
@@ -368,7 +385,7 @@ impl Db {
                 .run(write)
                 .await
                 .context("cannot apply database migrations")?,
-            Backend::Postgres { pool } => sqlx::migrate!("migrations/postgres")
+            Backend::Postgres { pool, .. } => sqlx::migrate!("migrations/postgres")
                 .run(pool)
                 .await
                 .context("cannot apply database migrations")?,
@@ -390,7 +407,7 @@ impl Db {
             Backend::Sqlite { write, .. } => {
                 TxInner::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?)
             }
-            Backend::Postgres { pool } => TxInner::Postgres(pool.begin().await?),
+            Backend::Postgres { pool, .. } => TxInner::Postgres(pool.begin().await?),
         };
         Ok(Tx { inner })
     }
@@ -400,7 +417,7 @@ impl Db {
     pub async fn snapshot(&self) -> StoreResult<Tx> {
         let inner = match &self.backend {
             Backend::Sqlite { read, .. } => TxInner::Sqlite(read.begin_with("BEGIN").await?),
-            Backend::Postgres { pool } => TxInner::Postgres(
+            Backend::Postgres { pool, .. } => TxInner::Postgres(
                 pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
                     .await?,
             ),
@@ -412,7 +429,7 @@ impl Db {
     pub async fn reader(&self) -> StoreResult<Conn> {
         let inner = match &self.backend {
             Backend::Sqlite { read, .. } => ConnInner::Sqlite(read.acquire().await?),
-            Backend::Postgres { pool } => ConnInner::Postgres(pool.acquire().await?),
+            Backend::Postgres { pool, .. } => ConnInner::Postgres(pool.acquire().await?),
         };
         Ok(Conn { inner })
     }
@@ -422,7 +439,7 @@ impl Db {
     pub async fn writer(&self) -> StoreResult<Conn> {
         let inner = match &self.backend {
             Backend::Sqlite { write, .. } => ConnInner::Sqlite(write.acquire().await?),
-            Backend::Postgres { pool } => ConnInner::Postgres(pool.acquire().await?),
+            Backend::Postgres { pool, .. } => ConnInner::Postgres(pool.acquire().await?),
         };
         Ok(Conn { inner })
     }
@@ -434,9 +451,44 @@ impl Db {
                 read.close().await;
                 write.close().await;
             }
-            Backend::Postgres { pool } => pool.close().await,
+            Backend::Postgres { pool, .. } => pool.close().await,
         }
     }
+}
+
+/// The backend `c` runs on.
+pub(crate) fn backend_of(c: &mut impl AsConn) -> BackendKind {
+    match c.conn() {
+        ConnRef::Sqlite(_) => BackendKind::Sqlite,
+        ConnRef::Postgres(_) => BackendKind::Postgres,
+    }
+}
+
+/// `(…), (…), …`: `rows` groups of `columns` placeholders for a statement whose every parameter
+/// is one of them, bound in order. PostgreSQL numbers them (`$1, $2, …`); SQLite gets plain
+/// `?`s, since it finds a numbered parameter by a linear scan of the statement's named ones once
+/// per bound value, which made binding a batch of a few hundred rows (thousands of values)
+/// quadratic: most of a group commit's time (docs/BENCHMARKS.md). Built from placeholders only,
+/// never from data.
+pub(crate) fn placeholder_rows(backend: BackendKind, rows: usize, columns: usize) -> String {
+    let mut out = String::with_capacity(rows * (columns * 6 + 4));
+    for r in 0..rows {
+        out.push_str(if r == 0 { "(" } else { ", (" });
+        for c in 0..columns {
+            if c > 0 {
+                out.push_str(", ");
+            }
+            match backend {
+                BackendKind::Sqlite => out.push('?'),
+                BackendKind::Postgres => {
+                    use std::fmt::Write;
+                    let _ = write!(out, "${}", r * columns + c + 1);
+                }
+            }
+        }
+        out.push(')');
+    }
+    out
 }
 
 /// Rows a statement changed: the one result of `execute` both backends share, so an
@@ -470,6 +522,19 @@ fn prepare_database_file(path: &Path) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn placeholders_are_numbered_on_postgres_and_plain_on_sqlite() {
+        assert_eq!(
+            placeholder_rows(BackendKind::Postgres, 2, 3),
+            "($1, $2, $3), ($4, $5, $6)"
+        );
+        assert_eq!(
+            placeholder_rows(BackendKind::Sqlite, 2, 2),
+            "(?, ?), (?, ?)"
+        );
+        assert_eq!(placeholder_rows(BackendKind::Postgres, 1, 1), "($1)");
+    }
 
     #[test]
     fn driver_errors_become_what_callers_act_on() {

@@ -140,6 +140,10 @@ error_codes! {
     RoleAlreadyExists => (409, "Conflicting Resource", "unkey", "data", "role_already_exists"),
     /// The root key has been disabled.
     KeyDisabled => (403, "Key is disabled", "unkey", "authorization", "key_disabled"),
+    /// No live rate-limit namespace has this name or id in the workspace.
+    RatelimitNamespaceNotFound => (404, "Not Found", "unkey", "data", "ratelimit_namespace_not_found"),
+    /// No live override of the namespace matches the identifier.
+    RatelimitOverrideNotFound => (404, "Not Found", "unkey", "data", "ratelimit_override_not_found"),
 }
 
 impl ErrorCode {

@@ -36,10 +36,10 @@ pub struct CreateIdentityRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub meta: Option<Map<String, Value>>,
-    // Rate limits of identities arrive with keyward's rate limiter; until then the server refuses
-    // them (400), so the document does not offer them.
+    /// Rate limits shared by every key of the identity (at most 50, names unique): counted per
+    /// identity; a key's own limit of the same name wins.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(ignore)]
+    #[schema(max_items = 50)]
     pub ratelimits: Option<Vec<RatelimitRequest>>,
 }
 
@@ -55,6 +55,9 @@ impl Validate for CreateIdentityRequest {
         );
         if let Some(m) = &self.meta {
             meta(v, m);
+        }
+        if let Some(r) = &self.ratelimits {
+            crate::keys::ratelimits(v, r);
         }
     }
 }
@@ -91,9 +94,9 @@ pub struct UpdateIdentityRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub meta: Option<Map<String, Value>>,
-    // See `CreateIdentityRequest::ratelimits`.
+    /// Replaces the identity's rate limits by name (`[]` removes them all).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(ignore)]
+    #[schema(max_items = 50)]
     pub ratelimits: Option<Vec<RatelimitRequest>>,
 }
 
@@ -102,6 +105,9 @@ impl Validate for UpdateIdentityRequest {
         v.length("identity", &self.identity, 1, 255);
         if let Some(m) = &self.meta {
             meta(v, m);
+        }
+        if let Some(r) = &self.ratelimits {
+            crate::keys::ratelimits(v, r);
         }
     }
 }

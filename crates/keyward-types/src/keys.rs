@@ -77,10 +77,22 @@ pub struct CreditsRefill {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(minimum = 1, maximum = 31)]
     pub refill_day: Option<i64>,
+    /// When the credits were last refilled, unix ms (in answers only; absent until the first
+    /// refill). keyward extension, as Unkey's v1 `refill.lastRefillAt`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(read_only)]
+    pub last_refill_at: Option<i64>,
 }
 
 fn refill(v: &mut Violations, field: &str, r: &CreditsRefill) {
     v.range(&format!("{field}.amount"), r.amount, 1, MAX_CREDITS);
+    if r.last_refill_at.is_some() {
+        v.push(
+            &format!("{field}.lastRefillAt"),
+            "is set by keyward when it refills, not by requests",
+            Some("remove lastRefillAt".to_string()),
+        );
+    }
     match (r.interval, r.refill_day) {
         (RefillInterval::Daily, Some(_)) => v.push(
             &format!("{field}.refillDay"),
@@ -126,13 +138,43 @@ fn credits(v: &mut Violations, c: &KeyCredits) {
 pub struct RatelimitRequest {
     #[schema(min_length = 3, max_length = 128)]
     pub name: String,
-    #[schema(minimum = 1)]
+    /// Cost admitted per window.
+    #[schema(minimum = 1, maximum = 9007199254740991_i64)]
     pub limit: i64,
-    /// Window length in milliseconds, at least 1000.
-    #[schema(minimum = 1000)]
+    /// Window length in milliseconds, 1000 to 2592000000 (30 days).
+    #[schema(minimum = 1000, maximum = 2592000000_i64)]
     pub duration: i64,
+    /// Whether every verification applies it (cost 1); otherwise only those naming it.
     #[serde(default)]
     pub auto_apply: bool,
+}
+
+/// Most rate limits a key or an identity may have.
+pub const MAX_RATELIMITS: usize = 50;
+/// Longest rate-limit window: 30 days, in ms.
+pub const MAX_RATELIMIT_DURATION: i64 = 2_592_000_000;
+
+/// The `ratelimits` of a createKey, updateKey, createIdentity or updateIdentity request: at most
+/// 50, names unique.
+pub fn ratelimits(v: &mut Violations, limits: &[RatelimitRequest]) {
+    v.items("ratelimits", limits.len(), 0, MAX_RATELIMITS);
+    for (i, r) in limits.iter().enumerate() {
+        v.length(&format!("ratelimits[{i}].name"), &r.name, 3, 128);
+        v.range(&format!("ratelimits[{i}].limit"), r.limit, 1, MAX_CREDITS);
+        v.range(
+            &format!("ratelimits[{i}].duration"),
+            r.duration,
+            1000,
+            MAX_RATELIMIT_DURATION,
+        );
+        if limits[..i].iter().any(|earlier| earlier.name == r.name) {
+            v.push(
+                &format!("ratelimits[{i}].name"),
+                format!("'{}' is given twice; names are unique", r.name),
+                Some("merge the two limits or rename one".to_string()),
+            );
+        }
+    }
 }
 
 /// A rate limit as stored.
@@ -252,8 +294,9 @@ pub struct CreateKeyRequest {
     pub expires: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credits: Option<KeyCredits>,
+    /// Rate limits of the key (at most 50, names unique); see docs/API.md.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(ignore)]
+    #[schema(max_items = 50)]
     pub ratelimits: Option<Vec<RatelimitRequest>>,
     /// Whether the key can be used right away (default true).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -285,6 +328,9 @@ impl Validate for CreateKeyRequest {
         }
         if let Some(c) = &self.credits {
             credits(v, c);
+        }
+        if let Some(r) = &self.ratelimits {
+            ratelimits(v, r);
         }
         grants(v, self.roles.as_deref(), self.permissions.as_deref());
     }
@@ -412,8 +458,9 @@ pub struct UpdateKeyRequest {
     #[serde(default, skip_serializing_if = "Nullable::is_absent")]
     #[schema(value_type = Option<UpdateCredits>)]
     pub credits: Nullable<UpdateCredits>,
+    /// Rate limits of the key (at most 50, names unique); see docs/API.md.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(ignore)]
+    #[schema(max_items = 50)]
     pub ratelimits: Option<Vec<RatelimitRequest>>,
     /// `false` disables the key (verifications answer DISABLED) until set back to `true`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -433,6 +480,9 @@ impl Validate for UpdateKeyRequest {
     fn validate(&self, v: &mut Violations) {
         key_id(v, &self.key_id);
         grants(v, self.roles.as_deref(), self.permissions.as_deref());
+        if let Some(r) = &self.ratelimits {
+            ratelimits(v, r);
+        }
         if let Nullable::Value(name) = &self.name {
             v.length("name", name, 1, 255);
         }
@@ -574,6 +624,9 @@ pub struct VerifyCredits {
     pub cost: i64,
 }
 
+/// Largest cost (and ad-hoc limit) a verification's rate limit takes: 10^12, like credits.
+pub const MAX_RATELIMIT_COST: i64 = 1_000_000_000_000;
+
 /// A rate limit to apply to this verification.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -583,10 +636,12 @@ pub struct VerifyRatelimit {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(minimum = 0)]
     pub cost: Option<i64>,
-    /// With `duration`, an ad-hoc limit: not supported yet (400).
+    /// With `duration`, an ad-hoc limit of this name, counted per key (the key's or identity's
+    /// limit of the name is then not used).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(minimum = 0)]
     pub limit: Option<i64>,
+    /// Window of an ad-hoc limit, ms: 1000 to 2592000000.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(minimum = 0)]
     pub duration: Option<i64>,
@@ -644,8 +699,22 @@ impl Validate for VerifyKeyRequest {
                     ("duration", r.duration),
                 ] {
                     if let Some(n) = value {
-                        v.range(&format!("ratelimits[{i}].{field}"), n, 0, i64::MAX);
+                        v.range(
+                            &format!("ratelimits[{i}].{field}"),
+                            n,
+                            0,
+                            MAX_RATELIMIT_COST,
+                        );
                     }
+                }
+                if let (Some(_), Some(duration)) = (r.limit, r.duration) {
+                    // An ad-hoc limit: its window is bounded as a stored one's is.
+                    v.range(
+                        &format!("ratelimits[{i}].duration"),
+                        duration,
+                        1000,
+                        MAX_RATELIMIT_DURATION,
+                    );
                 }
             }
         }
@@ -711,8 +780,8 @@ impl VerifyCode {
 #[serde(rename_all = "camelCase")]
 pub struct VerifyRatelimitResult {
     pub exceeded: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
+    /// The limit's id (`rl_…`); `""` for an ad-hoc limit, as Unkey answers.
+    pub id: String,
     pub name: String,
     pub limit: i64,
     pub duration: i64,
@@ -815,8 +884,23 @@ mod tests {
                     interval: RefillInterval::Daily,
                     amount: 0,
                     refill_day: Some(3),
+                    last_refill_at: Some(1),
                 }),
             }),
+            ratelimits: Some(vec![
+                RatelimitRequest {
+                    name: "ab".into(),
+                    limit: 0,
+                    duration: 999,
+                    auto_apply: true,
+                },
+                RatelimitRequest {
+                    name: "ab".into(),
+                    limit: 1,
+                    duration: MAX_RATELIMIT_DURATION + 1,
+                    auto_apply: false,
+                },
+            ]),
             ..Default::default()
         };
         let p = problems(&bad);
@@ -829,6 +913,11 @@ mod tests {
             "body.credits.refill",
             "body.credits.refill.amount",
             "body.credits.refill.refillDay",
+            "body.credits.refill.lastRefillAt",
+            "body.ratelimits[0].name",
+            "body.ratelimits[0].limit",
+            "body.ratelimits[0].duration",
+            "body.ratelimits[1].duration",
         ] {
             assert!(
                 p.iter().any(|m| m.starts_with(&format!("{expected}:"))),

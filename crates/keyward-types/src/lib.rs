@@ -24,6 +24,7 @@ pub mod nullable;
 pub mod openapi;
 pub mod operations;
 pub mod permissions;
+pub mod ratelimit;
 pub mod rbac;
 pub mod root_keys;
 pub mod validate;

@@ -542,15 +542,6 @@ fn cross_field_rules() -> Vec<(&'static str, Map<String, Value>)> {
                 ],
             })),
         ),
-        (
-            "VerifyRatelimit",
-            object(json!({
-                "not": {
-                    "required": ["limit", "duration"],
-                    "properties": {"limit": {"type": "integer"}, "duration": {"type": "integer"}},
-                },
-            })),
-        ),
     ]
 }
 

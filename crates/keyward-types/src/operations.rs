@@ -15,7 +15,9 @@ use utoipa::ToSchema;
 
 use crate::permissions::Action;
 use crate::validate::Validate;
-use crate::{Empty, apis, audit_logs, identities, keys, liveness, rbac, root_keys, workspaces};
+use crate::{
+    Empty, apis, audit_logs, identities, keys, liveness, ratelimit, rbac, root_keys, workspaces,
+};
 
 /// How an operation is called.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -581,6 +583,67 @@ operations! {
         summary: "Delete a root key",
         description: "Deletes a root key; it is refused from the moment this returns. The caller must hold every permission of the key. Needs `rootKeys/<keyId>#delete` or `rootkey.*.delete_root_key`. `rootKeys.deleteRootKey` is keyward's earlier name for it.",
     }
+
+    Limit = "ratelimit.limit" in "ratelimit" {
+        request: ratelimit::LimitRequest,
+        data: ratelimit::LimitResponseData,
+        shape: Object,
+        needs: [Limit],
+        errors: [],
+        extension: false,
+        summary: "Apply a rate limit",
+        description: "Spends `cost` (default 1) of `identifier`'s `limit` per `duration` in `namespace`, on Unkey's sliding window: always HTTP 200, `success` says whether the call may proceed. An override of the identifier replaces limit and duration (`overrideId` names it). An unknown namespace name is created on first use when the root key also has `ratelimit.*.create_namespace` (403 otherwise). Needs `ratelimit.*.limit` or `ratelimit.<namespaceId>.limit`.",
+    }
+    MultiLimit = "ratelimit.multiLimit" in "ratelimit" {
+        request: ratelimit::MultiLimitRequest,
+        data: ratelimit::MultiLimitResponseData,
+        shape: Object,
+        needs: [Limit],
+        errors: [],
+        extension: false,
+        summary: "Apply several rate limits at once",
+        description: "Decides up to 100 checks (the body is an array of `ratelimit.limit` requests) together: every one is charged if all pass, none if any fails; `passed` is the whole, each entry its own. Namespaces are created as by `ratelimit.limit`. Needs `limit` on every namespace.",
+    }
+    SetOverride = "ratelimit.setOverride" in "ratelimit" {
+        request: ratelimit::SetOverrideRequest,
+        data: ratelimit::SetOverrideResponseData,
+        shape: Object,
+        needs: [SetOverride],
+        errors: [404],
+        extension: false,
+        summary: "Set a rate-limit override",
+        description: "Gives an identifier, or every identifier matching a `*` pattern, its own limit and duration in a namespace; setting it again changes it in place (same `overrideId`). Applies from the next check. Needs `ratelimit.*.set_override` or `ratelimit.<namespaceId>.set_override`.",
+    }
+    GetOverride = "ratelimit.getOverride" in "ratelimit" {
+        request: ratelimit::OverrideRequest,
+        data: ratelimit::RatelimitOverride,
+        shape: Object,
+        needs: [ReadOverride],
+        errors: [404],
+        extension: false,
+        summary: "Get the override of an identifier",
+        description: "The override that applies to `identifier`, matched as `ratelimit.limit` matches: an exact override first, else the oldest pattern matching it. Needs `ratelimit.*.read_override`, `ratelimit.<namespaceId>.read_override` or `unkey:v1:<workspaceId>:ratelimits/namespaces/<namespaceId>/overrides/*#read_override`.",
+    }
+    ListOverrides = "ratelimit.listOverrides" in "ratelimit" {
+        request: ratelimit::ListOverridesRequest,
+        data: ratelimit::RatelimitOverride,
+        shape: Page,
+        needs: [ReadOverride],
+        errors: [404],
+        extension: false,
+        summary: "List a namespace's overrides",
+        description: "The live overrides of a namespace in id order, 10 per page by default. Needs `read_override` on the namespace, as Unkey checks.",
+    }
+    DeleteOverride = "ratelimit.deleteOverride" in "ratelimit" {
+        request: ratelimit::OverrideRequest,
+        data: Empty,
+        shape: Object,
+        needs: [DeleteOverride],
+        errors: [404],
+        extension: false,
+        summary: "Delete a rate-limit override",
+        description: "Deletes the override whose identifier (or pattern) is exactly `identifier`; matching identifiers get the request's limit from the next check. Needs `ratelimit.*.delete_override` or `ratelimit.<namespaceId>.delete_override`.",
+    }
 }
 
 /// `GET /v2/liveness`: answers while the server is up; needs no root key.
@@ -590,10 +653,10 @@ pub const LIVENESS: &Operation = &Operation {
     method: Method::Get,
     group: "liveness",
     summary: "Liveness",
-    description: "Answers while the server is up. Needs no root key.",
+    description: "Answers while the server is up, with its database and whether it hears the other nodes' changes. Needs no root key. A node on PostgreSQL whose invalidation channel is lost answers 503 until it has resubscribed (it still answers every other request correctly, reading the database instead of its caches), so that a load balancer takes it out meanwhile.",
     authenticated: false,
     needs: &[],
-    errors: &[],
+    errors: &[503],
     shape: Shape::Object,
     extension: false,
 };

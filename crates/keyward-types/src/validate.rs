@@ -46,10 +46,16 @@ impl Violations {
         self.errors
     }
 
-    /// Records a problem at `body.<field>`.
+    /// Records a problem at `body.<field>` (`body` for an empty `field`, `body[<i>]…` for one
+    /// starting with `[`: an item of a body that is an array).
     pub fn push(&mut self, field: &str, message: impl Into<String>, fix: Option<String>) {
+        let location = match field {
+            "" => "body".to_owned(),
+            f if f.starts_with('[') => format!("body{f}"),
+            f => format!("body.{f}"),
+        };
         self.errors.push(ValidationError {
-            location: format!("body.{field}"),
+            location,
             message: message.into(),
             fix,
         });

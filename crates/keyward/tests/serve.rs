@@ -459,3 +459,67 @@ async fn connection_settings_apply_and_the_cap_fits_the_descriptor_limit() {
     process.child.kill().unwrap();
     process.child.wait().unwrap();
 }
+
+/// A second process on one SQLite database would never hear of the first one's changes (a key
+/// the first deleted would stay VALID in its cache): it refuses to start and says to use
+/// PostgreSQL. SQLite only, by nature: on PostgreSQL any number of processes serve one database
+/// (tests/nodes.rs).
+#[tokio::test]
+async fn a_second_process_on_one_sqlite_database_refuses_to_start() {
+    let storage = TestStorage::sqlite();
+    let first = Process::start(&storage);
+    let second = serve(&storage)
+        .env("KEYWARD_BOOTSTRAP_ROOT_KEY", ROOT_KEY)
+        .stdout(Stdio::null())
+        .output()
+        .expect("keyward runs");
+    assert!(
+        !second.status.success(),
+        "the second process must not serve"
+    );
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        stderr.contains("another keyward process is already serving the SQLite database")
+            && stderr.contains("postgres://"),
+        "{stderr}"
+    );
+    // The same file named by URL is the same database.
+    let url = format!(
+        "sqlite://{}",
+        storage.data_dir().join("keyward.db").display()
+    );
+    let by_url = Command::new(env!("CARGO_BIN_EXE_keyward"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            &url,
+            "--data-dir",
+        ])
+        .arg(tempfile::tempdir().unwrap().path())
+        .env_clear()
+        .stdout(Stdio::null())
+        .output()
+        .expect("keyward runs");
+    assert!(!by_url.status.success());
+    // The first one serves on, and once it is gone (even by kill -9) the lock goes with it.
+    let client = reqwest::Client::new();
+    post(
+        &client,
+        &first.url,
+        "apis.createApi",
+        json!({"name": "still-here"}),
+    )
+    .await;
+    first.kill_9();
+    let again = Process::start(&storage);
+    post(
+        &client,
+        &again.url,
+        "apis.createApi",
+        json!({"name": "after-restart"}),
+    )
+    .await;
+    again.kill_9();
+}

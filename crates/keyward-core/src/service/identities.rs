@@ -4,12 +4,13 @@
 
 use std::sync::Arc;
 
-use keyward_store::StoreError;
 use keyward_store::identities::{self, IdentityRecord};
+use keyward_store::ratelimits::{self, LimitRecord, Owner};
+use keyward_store::{AsConn, StoreError};
 use keyward_types::identities::{
     CreateIdentityRequest, CreateIdentityResponseData, IdentityRequest, UpdateIdentityRequest,
 };
-use keyward_types::keys::{Identity, RatelimitRequest};
+use keyward_types::keys::Identity;
 use keyward_types::permissions::{Action, Target};
 use keyward_types::rbac::ListRequest;
 use keyward_types::{Empty, ErrorCode, Pagination};
@@ -19,19 +20,32 @@ use crate::audit::{Actor, Event, Origin, Target as AuditTarget, TargetKind};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::key_material::new_id;
+use crate::ratelimit::keys as key_limits;
+use crate::service::keys::set_ratelimits;
 use crate::service::paginate;
 use crate::time::now_ms;
 use crate::verify::parse_meta;
 use crate::work::{Invalidation, Work};
 
-/// The wire form of a stored identity.
-pub(crate) fn identity_view(record: IdentityRecord) -> Identity {
+/// The wire form of a stored identity with `limits` (its rate limits).
+pub(crate) fn identity_view(record: IdentityRecord, limits: &[LimitRecord]) -> Identity {
+    let own: Vec<LimitRecord> = limits
+        .iter()
+        .filter(|l| l.identity_id.as_deref() == Some(record.id.as_str()))
+        .cloned()
+        .collect();
     Identity {
         meta: parse_meta(record.meta.as_deref()),
         id: record.id,
         external_id: record.external_id,
-        ratelimits: None,
+        ratelimits: key_limits::views(&own),
     }
+}
+
+/// The rate limits of `records`.
+async fn limits_of(c: &mut impl AsConn, records: &[IdentityRecord]) -> ApiResult<Vec<LimitRecord>> {
+    let owners: Vec<Owner<'_>> = records.iter().map(|r| Owner::Identity(&r.id)).collect();
+    Ok(ratelimits::limits_of(c, &owners).await?)
 }
 
 fn not_found(identity: &str) -> ApiError {
@@ -47,18 +61,6 @@ fn target(record: &IdentityRecord) -> AuditTarget {
     AuditTarget::new(TargetKind::Identity, &record.id, Some(&record.external_id))
 }
 
-/// Refuses what this version cannot honour yet rather than storing limits that do not act.
-fn refuse_ratelimits(ratelimits: &Option<Vec<RatelimitRequest>>) -> ApiResult<()> {
-    match ratelimits {
-        Some(_) => Err(ApiError::invalid_field(
-            "ratelimits",
-            "is not supported yet",
-            "remove the field; rate limits of identities arrive in a later keyward version",
-        )),
-        None => Ok(()),
-    }
-}
-
 /// Metadata as stored: compact JSON object text; an empty object is no metadata.
 fn meta_text(meta: &serde_json::Map<String, serde_json::Value>) -> Option<String> {
     (!meta.is_empty()).then(|| serde_json::Value::Object(meta.clone()).to_string())
@@ -71,7 +73,6 @@ pub async fn create_identity(
     req: CreateIdentityRequest,
 ) -> ApiResult<CreateIdentityResponseData> {
     caller.require(Action::CreateIdentity, &Target::Workspace)?;
-    refuse_ratelimits(&req.ratelimits)?;
     let mut work = Work::begin(keyward, Actor::root_key(caller, origin)).await?;
     let record = IdentityRecord {
         id: new_id("id"),
@@ -93,6 +94,15 @@ pub async fn create_identity(
         }
         other => other?,
     }
+    if let Some(limits) = &req.ratelimits {
+        set_ratelimits(
+            &mut work,
+            caller.workspace_id(),
+            Owner::Identity(&record.id),
+            limits,
+        )
+        .await?;
+    }
     work.audit(
         caller.workspace_id(),
         Event::IdentityCreate,
@@ -110,15 +120,13 @@ pub async fn get_identity(
     caller: &Caller,
     req: IdentityRequest,
 ) -> ApiResult<Identity> {
-    let record = identities::find_live(
-        &mut keyward.db.reader().await?,
-        caller.workspace_id(),
-        &req.identity,
-    )
-    .await?
-    .ok_or_else(|| not_found(&req.identity))?;
+    let mut conn = keyward.db.reader().await?;
+    let record = identities::find_live(&mut conn, caller.workspace_id(), &req.identity)
+        .await?
+        .ok_or_else(|| not_found(&req.identity))?;
     caller.require(Action::ReadIdentity, &Target::Identity(&record.id))?;
-    Ok(identity_view(record))
+    let limits = limits_of(&mut conn, std::slice::from_ref(&record)).await?;
+    Ok(identity_view(record, &limits))
 }
 
 pub async fn list_identities(
@@ -127,8 +135,9 @@ pub async fn list_identities(
     req: ListRequest,
 ) -> ApiResult<(Vec<Identity>, Pagination)> {
     let limit = req.limit.unwrap_or(100);
+    let mut conn = keyward.db.reader().await?;
     let rows = identities::list(
-        &mut keyward.db.reader().await?,
+        &mut conn,
         caller.workspace_id(),
         req.search.as_deref(),
         req.cursor.as_deref(),
@@ -141,7 +150,13 @@ pub async fn list_identities(
     for row in &rows {
         caller.require(Action::ReadIdentity, &Target::Identity(&row.id))?;
     }
-    Ok((rows.into_iter().map(identity_view).collect(), pagination))
+    let limits = limits_of(&mut conn, &rows).await?;
+    Ok((
+        rows.into_iter()
+            .map(|row| identity_view(row, &limits))
+            .collect(),
+        pagination,
+    ))
 }
 
 pub async fn update_identity(
@@ -150,7 +165,6 @@ pub async fn update_identity(
     origin: Origin,
     req: UpdateIdentityRequest,
 ) -> ApiResult<Identity> {
-    refuse_ratelimits(&req.ratelimits)?;
     let mut work = Work::begin(keyward, Actor::root_key(caller, origin)).await?;
     let mut record =
         identities::find_live_for_update(work.tx(), caller.workspace_id(), &req.identity)
@@ -168,6 +182,21 @@ pub async fn update_identity(
             "meta removed"
         };
     }
+    if let Some(limits) = &req.ratelimits {
+        set_ratelimits(
+            &mut work,
+            caller.workspace_id(),
+            Owner::Identity(&record.id),
+            limits,
+        )
+        .await?;
+        changed = if req.meta.is_some() {
+            "meta and ratelimits"
+        } else {
+            "ratelimits"
+        };
+    }
+    let limits = limits_of(work.tx(), std::slice::from_ref(&record)).await?;
     work.audit(
         caller.workspace_id(),
         Event::IdentityUpdate,
@@ -177,7 +206,7 @@ pub async fn update_identity(
     // Every verification of its keys carries its meta.
     work.invalidate(Invalidation::KeysOfIdentity(Arc::from(record.id.as_str())));
     work.commit().await?;
-    Ok(identity_view(record))
+    Ok(identity_view(record, &limits))
 }
 
 pub async fn delete_identity(

@@ -8,12 +8,13 @@ use std::sync::Arc;
 use keyward_store::keys::{
     self, CreditsChange, CreditsPatch, KeyPatch, KeyRecord, NewCredits, NewKey,
 };
+use keyward_store::ratelimits::{self, NewLimit, Owner};
 use keyward_store::rbac::{self, Link};
-use keyward_store::{AsConn, apis, identities};
+use keyward_store::{AsConn, apis, identities, refills};
 use keyward_types::keys::{
     CreateKeyRequest, CreateKeyResponseData, CreditsOperation, CreditsRefill, DeleteKeyRequest,
-    GetKeyRequest, KeyCredits, KeyResponseData, MAX_CREDITS, RefillInterval, RerollKeyRequest,
-    RerollKeyResponseData, UpdateCreditsRequest, UpdateKeyRequest, WhoamiRequest,
+    GetKeyRequest, KeyCredits, KeyResponseData, MAX_CREDITS, RatelimitRequest, RefillInterval,
+    RerollKeyRequest, RerollKeyResponseData, UpdateCreditsRequest, UpdateKeyRequest, WhoamiRequest,
 };
 use keyward_types::permissions::{Action, Target};
 use keyward_types::{Empty, ErrorCode, Nullable};
@@ -28,7 +29,7 @@ use crate::key_material::{self, KeyHash, new_id};
 use crate::last_used::LastUsed;
 use crate::service::rbac::{self as rbac_service, Creating};
 use crate::time::now_ms;
-use crate::verify::{identity_view, parse_meta};
+use crate::verify::{identity_view, key_ratelimits_view, parse_meta};
 use crate::work::{Invalidation, Work};
 
 /// Default number of random bytes in a key.
@@ -43,11 +44,22 @@ pub async fn key_views(
 ) -> ApiResult<Vec<KeyResponseData>> {
     let ids: Vec<String> = rows.iter().map(|row| row.id.clone()).collect();
     let mut grants = grants::by_key(rbac::grants_of_keys(c, &ids).await?);
+    // Their rate limits and their identities' (an identity's once, however many keys share it).
+    let mut owners: Vec<Owner<'_>> = rows.iter().map(|row| Owner::Key(&row.id)).collect();
+    let mut identities: Vec<&str> = rows
+        .iter()
+        .filter(|row| row.identity_external_id.is_some())
+        .filter_map(|row| row.identity_id.as_deref())
+        .collect();
+    identities.sort_unstable();
+    identities.dedup();
+    owners.extend(identities.into_iter().map(Owner::Identity));
+    let limits = ratelimits::limits_of(c, &owners).await?;
     Ok(rows
         .into_iter()
         .map(|row| {
             let held = grants.remove(&row.id).unwrap_or_default();
-            key_view(keyward, row, &held)
+            key_view(keyward, row, &held, &limits)
         })
         .collect())
 }
@@ -64,13 +76,19 @@ async fn one_view(
 
 /// The wire form of a stored key holding `grants`. `lastUsedAt` is the later of the stored
 /// time and this node's unflushed mark.
-fn key_view(keyward: &Keyward, row: KeyRecord, grants: &KeyGrants) -> KeyResponseData {
+fn key_view(
+    keyward: &Keyward,
+    row: KeyRecord,
+    grants: &KeyGrants,
+    limits: &[ratelimits::LimitRecord],
+) -> KeyResponseData {
     let last_used_at = LastUsed::merged(keyward, &row.hash, row.last_used_at);
     let credits = row.remaining.map(|remaining| KeyCredits {
         remaining: Some(remaining),
-        refill: refill_view(row.refill_amount, row.refill_day),
+        refill: refill_view(row.refill_amount, row.refill_day, row.last_refill_at),
     });
-    let identity = identity_view(&row);
+    let identity = identity_view(&row, limits);
+    let ratelimits = key_ratelimits_view(&row.id, limits);
     KeyResponseData {
         key_id: row.id,
         start: row.start,
@@ -86,11 +104,15 @@ fn key_view(keyward: &Keyward, row: KeyRecord, grants: &KeyGrants) -> KeyRespons
         credits,
         identity,
         plaintext: None,
-        ratelimits: None,
+        ratelimits,
     }
 }
 
-fn refill_view(amount: Option<i64>, day: Option<i64>) -> Option<CreditsRefill> {
+fn refill_view(
+    amount: Option<i64>,
+    day: Option<i64>,
+    last_refill_at: Option<i64>,
+) -> Option<CreditsRefill> {
     amount.map(|amount| CreditsRefill {
         interval: if day.is_some() {
             RefillInterval::Monthly
@@ -99,6 +121,7 @@ fn refill_view(amount: Option<i64>, day: Option<i64>) -> Option<CreditsRefill> {
         },
         amount,
         refill_day: day,
+        last_refill_at,
     })
 }
 
@@ -114,15 +137,24 @@ fn refill_columns(refill: Option<&CreditsRefill>) -> (Option<i64>, Option<i64>) 
     }
 }
 
-/// Refuses what this version cannot store yet rather than silently dropping it.
-fn refuse_unsupported(ratelimits_sent: bool) -> ApiResult<()> {
-    if ratelimits_sent {
-        return Err(ApiError::invalid_field(
-            "ratelimits",
-            "is not supported yet",
-            "remove the field; rate limits on keys arrive in a later keyward version",
-        ));
-    }
+/// Makes `limits` the rate limits of `owner` (new ones get fresh `rl_…` ids).
+pub(crate) async fn set_ratelimits(
+    work: &mut Work,
+    workspace_id: &str,
+    owner: Owner<'_>,
+    limits: &[RatelimitRequest],
+) -> ApiResult<()> {
+    let limits: Vec<NewLimit> = limits
+        .iter()
+        .map(|l| NewLimit {
+            id: new_id("rl"),
+            name: l.name.clone(),
+            max_requests: l.limit,
+            duration: l.duration,
+            auto_apply: l.auto_apply,
+        })
+        .collect();
+    ratelimits::replace_limits(work.tx(), workspace_id, owner, &limits, now_ms()).await?;
     Ok(())
 }
 
@@ -241,7 +273,6 @@ pub async fn create_key(
     origin: Origin,
     req: CreateKeyRequest,
 ) -> ApiResult<CreateKeyResponseData> {
-    refuse_unsupported(req.ratelimits.is_some())?;
     let now = now_ms();
     refuse_expired_at_birth(req.expires, now)?;
     if req.recoverable == Some(true) {
@@ -251,8 +282,9 @@ pub async fn create_key(
         ));
     }
     let (roles, permissions) = (req.roles.clone(), req.permissions.clone());
-    let creation = Creation::new(caller.clone(), origin, req, now);
-    if roles.is_none() && permissions.is_none() {
+    let ratelimits = req.ratelimits.clone();
+    let creation = Creation::new(caller.clone(), origin, req, now, keyward.clock.now());
+    if roles.is_none() && permissions.is_none() && ratelimits.is_none() {
         return keyward.creations.submit(creation).await;
     }
     let mut work = Work::begin(keyward, Actor::system()).await?;
@@ -260,8 +292,19 @@ pub async fn create_key(
     let key_id = creation.key.id.clone();
     batch.stage(&mut work, &creation).await?;
     batch.insert(&mut work).await?;
-    let record = lock_key(&mut work, caller, &key_id).await?;
-    give_grants(&mut work, caller, &record, roles, permissions, false).await?;
+    if let Some(limits) = &ratelimits {
+        set_ratelimits(
+            &mut work,
+            caller.workspace_id(),
+            Owner::Key(&key_id),
+            limits,
+        )
+        .await?;
+    }
+    if roles.is_some() || permissions.is_some() {
+        let record = lock_key(&mut work, caller, &key_id).await?;
+        give_grants(&mut work, caller, &record, roles, permissions, false).await?;
+    }
     work.commit().await?;
     Ok(creation.answer())
 }
@@ -269,6 +312,8 @@ pub async fn create_key(
 /// A `keys.createKey` about to be written: its records, made before the API is looked up.
 pub struct Creation {
     caller: Caller,
+    /// When its refill, if any, was configured ([`refills::configured`]).
+    refill_since: Option<i64>,
     actor: Actor,
     external_id: Option<String>,
     credits: NewCredits,
@@ -277,7 +322,14 @@ pub struct Creation {
 }
 
 impl Creation {
-    fn new(caller: Caller, origin: Origin, req: CreateKeyRequest, now: i64) -> Creation {
+    /// `clock_now`: the limiter's and refills' time, when a refill is configured.
+    fn new(
+        caller: Caller,
+        origin: Origin,
+        req: CreateKeyRequest,
+        now: i64,
+        clock_now: i64,
+    ) -> Creation {
         let byte_length = req.byte_length.unwrap_or(DEFAULT_BYTE_LENGTH);
         let material = key_material::generate(req.prefix.as_deref(), byte_length as usize);
         let (refill_amount, refill_day) =
@@ -307,6 +359,8 @@ impl Creation {
         };
         Creation {
             actor: Actor::root_key(&caller, origin),
+            // The first refill is at the next period's start, not at once.
+            refill_since: credits.refill_amount.map(|_| clock_now),
             caller,
             external_id: req.external_id,
             credits,
@@ -333,6 +387,8 @@ struct CreationBatch {
     identities: HashMap<(String, String), String>,
     credits: Vec<NewCredits>,
     keys: Vec<NewKey>,
+    /// Balances with a refill, and when it was configured.
+    refills: Vec<(String, i64)>,
 }
 
 impl CreationBatch {
@@ -376,8 +432,11 @@ impl CreationBatch {
             ],
         );
         // Drop a cached "not found" for this hash, should anyone have tried it before it existed.
-        work.invalidate(Invalidation::Key(creation.material.hash));
+        work.invalidate_here(Invalidation::Key(creation.material.hash));
         self.credits.push(creation.credits.clone());
+        if let Some(since) = creation.refill_since {
+            self.refills.push((creation.credits.id.clone(), since));
+        }
         self.keys.push(key);
         Ok(())
     }
@@ -386,6 +445,9 @@ impl CreationBatch {
     async fn insert(&mut self, work: &mut Work) -> ApiResult<()> {
         keys::insert_credits_many(work.tx(), &self.credits).await?;
         keys::insert_many(work.tx(), &self.keys).await?;
+        for (credits_id, since) in &self.refills {
+            refills::configured(work.tx(), credits_id, *since).await?;
+        }
         Ok(())
     }
 }
@@ -490,10 +552,18 @@ pub async fn update_key(
     origin: Origin,
     req: UpdateKeyRequest,
 ) -> ApiResult<Empty> {
-    refuse_unsupported(req.ratelimits.is_some())?;
     let mut work = Work::begin(keyward, Actor::root_key(caller, origin)).await?;
     let key = lock_key(&mut work, caller, &req.key_id).await?;
     caller.require(Action::UpdateKey, &on(&key))?;
+    if let Some(limits) = &req.ratelimits {
+        set_ratelimits(
+            &mut work,
+            caller.workspace_id(),
+            Owner::Key(&key.id),
+            limits,
+        )
+        .await?;
+    }
     if req.roles.is_some() || req.permissions.is_some() {
         give_grants(&mut work, caller, &key, req.roles, req.permissions, true).await?;
     }
@@ -552,11 +622,18 @@ pub async fn update_key(
         }
         changed.push("credits");
     }
+    if req.ratelimits.is_some() {
+        changed.push("ratelimits");
+    }
 
     keys::update(work.tx(), &key.id, &patch, now_ms()).await?;
     if credits_patch != CreditsPatch::default() {
         // The balance is every generation's of the key: all of them see the change.
         keys::update_credits(work.tx(), &key.credits_id, &credits_patch).await?;
+        if matches!(credits_patch.refill, Some(Some(_))) {
+            // A new refill acts from the next period's start.
+            refills::configured(work.tx(), &key.credits_id, keyward.clock.now()).await?;
+        }
         invalidate_sharing(&mut work, &key.credits_id).await?;
     }
     let description = if changed.is_empty() {
@@ -628,7 +705,7 @@ pub async fn update_credits(
     work.commit().await?;
     Ok(KeyCredits {
         remaining: after.remaining,
-        refill: refill_view(after.refill_amount, after.refill_day),
+        refill: refill_view(after.refill_amount, after.refill_day, key.last_refill_at),
     })
 }
 
@@ -688,6 +765,26 @@ pub async fn reroll_key(
         .collect();
     rbac::link(work.tx(), Link::KeyPermissions, &new_row.id, &direct, now).await?;
     rbac::link(work.tx(), Link::KeyRoles, &new_row.id, &roles, now).await?;
+    // And its own rate limits, as copies (counted for the new key from zero: they count per key).
+    let limits: Vec<RatelimitRequest> = ratelimits::limits_of(work.tx(), &[Owner::Key(&old.id)])
+        .await?
+        .into_iter()
+        .map(|l| RatelimitRequest {
+            name: l.name,
+            limit: l.max_requests,
+            duration: l.duration,
+            auto_apply: l.auto_apply,
+        })
+        .collect();
+    if !limits.is_empty() {
+        set_ratelimits(
+            &mut work,
+            &old.workspace_id,
+            Owner::Key(&new_row.id),
+            &limits,
+        )
+        .await?;
+    }
     // The old key keeps working for `expiration` ms (never longer than it already would);
     // `null` leaves its expiry as it is.
     let old_expires = match req.expiration.value() {
@@ -718,7 +815,8 @@ pub async fn reroll_key(
         ],
     );
     invalidate(&mut work, &old);
-    work.invalidate(Invalidation::Key(new_key.hash));
+    // The new key's hash is fresh: forgetting a remembered absence of it matters here only.
+    work.invalidate_here(Invalidation::Key(new_key.hash));
     work.commit().await?;
     Ok(RerollKeyResponseData {
         key_id: new_row.id,

@@ -13,6 +13,7 @@ pub mod apis;
 pub mod audit_logs;
 pub mod identities;
 pub mod keys;
+pub mod ratelimit;
 pub mod rbac;
 pub mod root_keys;
 pub mod workspaces;

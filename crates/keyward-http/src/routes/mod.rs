@@ -7,6 +7,7 @@ pub mod audit_logs;
 pub mod identities;
 pub mod keys;
 pub mod permissions;
+pub mod ratelimit;
 pub mod root_keys;
 pub mod system;
 pub mod workspaces;

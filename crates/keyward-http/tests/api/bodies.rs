@@ -62,7 +62,8 @@ async fn array_bodies_are_refused_where_serde_would_read_them_as_structs() {
     reply.error(400, "/unkey/application/invalid_input");
     assert_eq!(reply.error_locations(), vec!["body"]);
 
-    for operation in operations() {
+    // ratelimit.multiLimit's body is an array, as Unkey's is (ratelimit.rs tests it).
+    for operation in operations().filter(|op| *op != "ratelimit.multiLimit") {
         for body in ["[]", r#"["x", null]"#, "null", "\"x\"", "42", "true"] {
             let reply = send(&app, operation, Some("application/json"), body).await;
             reply.error(400, "/unkey/application/invalid_input");

@@ -173,13 +173,13 @@ async fn identity_errors() {
         ),
         (
             "identities.createIdentity",
-            json!({"externalId": "u", "ratelimits": [{"name": "requests", "limit": 1, "duration": 1000}]}),
-            "body.ratelimits",
+            json!({"externalId": "u", "ratelimits": [{"name": "requests", "limit": 1, "duration": 999}]}),
+            "body.ratelimits[0].duration",
         ),
         (
             "identities.updateIdentity",
-            json!({"identity": "u", "ratelimits": []}),
-            "body.ratelimits",
+            json!({"identity": "u", "ratelimits": [{"name": "requests", "limit": 1, "duration": 1000}, {"name": "requests", "limit": 2, "duration": 1000}]}),
+            "body.ratelimits[1].name",
         ),
     ] {
         let reply = app.post(operation, body.clone()).await;

@@ -173,11 +173,11 @@ async fn unsupported_fields_are_refused_not_dropped() {
     let reply = app
         .post(
             "keys.createKey",
-            json!({"apiId": api_id, "permissions": ["documents.read"], "ratelimits": [{"name": "requests", "limit": 10, "duration": 1000}]}),
+            json!({"apiId": api_id, "permissions": ["documents.read"], "ratelimits": [{"name": "requests", "limit": 0, "duration": 1000}]}),
         )
         .await;
     reply.error(400, "/invalid_input");
-    assert_eq!(reply.error_locations(), vec!["body.ratelimits"]);
+    assert_eq!(reply.error_locations(), vec!["body.ratelimits[0].limit"]);
     // An unknown role is a 404, and the key is not created without it.
     app.post(
         "keys.createKey",

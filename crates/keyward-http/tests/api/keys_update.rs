@@ -139,7 +139,7 @@ async fn update_key_errors_change_nothing() {
     .error(404, "/role_not_found");
     app.post(
         "keys.updateKey",
-        json!({"keyId": key_id, "name": "x", "ratelimits": [{"name": "requests", "limit": 1, "duration": 1000}]}),
+        json!({"keyId": key_id, "name": "x", "ratelimits": [{"name": "rq", "limit": 1, "duration": 1000}]}),
     )
     .await
     .error(400, "/invalid_input");

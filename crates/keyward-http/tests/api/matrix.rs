@@ -87,6 +87,9 @@ struct World {
     identity_b: (String, String),
     root_key_a: String,
     root_key_b: String,
+    /// A rate-limit namespace's name (requests name it), and the other namespace's id.
+    namespace_a: String,
+    namespace_b: String,
     /// Every id and name of this world, none of which a foreign caller may see.
     secrets: Vec<String>,
     /// The ids and names of the `a` resources, none of which a denied caller may see.
@@ -167,8 +170,39 @@ fn fixture(operation: &str, w: &World) -> Option<Fixture> {
         "identities.listIdentities" => fx(json!({})).foreign(Own),
         "identities.updateIdentity" => fx(json!({"identity": identity, "meta": {"a": 1}})),
         "identities.deleteIdentity" => fx(json!({"identity": identity})),
+        // A foreign caller's `limit` creates a namespace of that name in its own workspace.
+        "ratelimit.limit" => fx(limit(w)).foreign(Own),
+        "ratelimit.multiLimit" => fx(json!([limit(w)])).foreign(Own),
+        "ratelimit.setOverride" => fx(
+            json!({"namespace": w.namespace_a, "identifier": "new", "limit": 5, "duration": 1000}),
+        ),
+        "ratelimit.getOverride" | "ratelimit.deleteOverride" => {
+            fx(json!({"namespace": w.namespace_a, "identifier": "user_a"}))
+        }
+        "ratelimit.listOverrides" => fx(json!({"namespace": w.namespace_a})),
         _ => return None,
     })
+}
+
+/// A `ratelimit.limit` request on `w`'s namespace.
+fn limit(w: &World) -> Value {
+    json!({"namespace": w.namespace_a, "identifier": "user_a", "limit": 100, "duration": 60_000})
+}
+
+/// Creates the rate-limit namespace `name` (by its first use) and returns its id.
+async fn namespace(app: &TestApp, name: &str) -> String {
+    app.call(
+        "ratelimit.limit",
+        json!({"namespace": name, "identifier": "x", "limit": 100, "duration": 60_000}),
+    )
+    .await;
+    let events = app
+        .call(
+            "auditLogs.listLogs",
+            json!({"event": "ratelimitNamespace.create", "limit": 1}),
+        )
+        .await;
+    events[0]["targets"][0]["id"].as_str().unwrap().to_owned()
 }
 
 async fn world(app: &TestApp, n: usize) -> World {
@@ -209,6 +243,14 @@ async fn world(app: &TestApp, n: usize) -> World {
     }
     let (root_key_a, _) = app.root_key_id_with(&["api.*.read_api"]).await;
     let (root_key_b, _) = app.root_key_id_with(&["api.*.read_api"]).await;
+    let namespace_a = format!("matrix-ns-a-{n}");
+    let namespace_a_id = namespace(app, &namespace_a).await;
+    let namespace_b = namespace(app, &format!("matrix-ns-b-{n}")).await;
+    app.call(
+        "ratelimit.setOverride",
+        json!({"namespace": namespace_a, "identifier": "user_a", "limit": 10, "duration": 1000}),
+    )
+    .await;
     let identity_b = identities.pop().unwrap();
     let identity_a = identities.pop().unwrap();
     let mut secrets = vec![
@@ -224,6 +266,8 @@ async fn world(app: &TestApp, n: usize) -> World {
         identity_b.0.clone(),
         root_key_a.clone(),
         root_key_b.clone(),
+        namespace_a_id.clone(),
+        namespace_b.clone(),
     ];
     secrets.extend(ids);
     let a_secrets = vec![
@@ -231,6 +275,7 @@ async fn world(app: &TestApp, n: usize) -> World {
         key_a.0.clone(),
         identity_a.0.clone(),
         root_key_a.clone(),
+        namespace_a_id,
     ];
     World {
         n,
@@ -243,6 +288,8 @@ async fn world(app: &TestApp, n: usize) -> World {
         identity_b,
         root_key_a,
         root_key_b,
+        namespace_a,
+        namespace_b,
         secrets,
         a_secrets,
     }
@@ -255,6 +302,7 @@ fn for_other_resource(action: Action, w: &World) -> Option<String> {
         Resource::Api => &w.api_b,
         Resource::Identity => &w.identity_b.0,
         Resource::RootKey => &w.root_key_b,
+        Resource::Ratelimit => &w.namespace_b,
         // rbac, audit-log and workspace permissions are workspace-wide: no narrower grant exists.
         _ => return None,
     };

@@ -15,7 +15,20 @@ async fn liveness_needs_no_key() {
         .unwrap();
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.unwrap();
-    assert_eq!(body["data"], json!({"message": "OK"}));
+    // The database and, on PostgreSQL, whether the node hears the other nodes' changes.
+    let (database, invalidation) = match keyward_testing::backend() {
+        keyward_testing::Backend::Sqlite => ("sqlite", "local"),
+        keyward_testing::Backend::Postgres => ("postgres", "subscribed"),
+    };
+    let node = body["data"]["node"]
+        .as_str()
+        .expect("the node's id")
+        .to_owned();
+    assert_eq!(node, app.server.app().keyward.nodes.id.to_string());
+    assert_eq!(
+        body["data"],
+        json!({"message": "OK", "database": database, "invalidation": invalidation, "node": node})
+    );
     assert!(
         body["meta"]["requestId"]
             .as_str()
@@ -197,15 +210,6 @@ async fn openapi_document_states_what_the_server_enforces() {
     assert_eq!(create_key["expires"]["maximum"], 4_102_444_800_000_i64);
     assert_eq!(create_key["meta"]["maxProperties"], 100);
     assert_eq!(create_key["recoverable"]["enum"], json!([false, null]));
-    assert!(
-        create_key.get("ratelimits").is_none(),
-        "ratelimits is offered"
-    );
-    assert!(
-        schemas["UpdateKeyRequest"]["properties"]
-            .get("ratelimits")
-            .is_none()
-    );
     for request in ["CreateKeyRequest", "UpdateKeyRequest"] {
         let properties = &schemas[request]["properties"];
         assert_eq!(properties["permissions"]["maxItems"], 1000, "{request}");
@@ -215,12 +219,22 @@ async fn openapi_document_states_what_the_server_enforces() {
         );
         assert_eq!(properties["roles"]["items"]["maxLength"], 128, "{request}");
     }
-    for refused in ["CreateIdentityRequest", "UpdateIdentityRequest"] {
-        assert!(
-            schemas[refused]["properties"].get("ratelimits").is_none(),
-            "{refused} offers ratelimits"
+    // Rate limits of keys and identities: offered, with the bounds the server enforces.
+    for request in [
+        "CreateKeyRequest",
+        "UpdateKeyRequest",
+        "CreateIdentityRequest",
+        "UpdateIdentityRequest",
+    ] {
+        assert_eq!(
+            schemas[request]["properties"]["ratelimits"]["maxItems"], 50,
+            "{request}"
         );
     }
+    let limit = &schemas["RatelimitRequest"]["properties"];
+    assert_eq!(limit["duration"]["minimum"], 1000);
+    assert_eq!(limit["duration"]["maximum"], 2_592_000_000_i64);
+    assert_eq!(limit["name"]["minLength"], 3);
     assert_eq!(
         schemas["RerollKeyRequest"]["required"],
         json!(["keyId", "expiration"])

@@ -25,7 +25,8 @@ async fn raw(app: &TestApp, operation: &str, body: Vec<u8>) -> Reply {
 #[tokio::test]
 async fn unknown_fields_are_refused_everywhere() {
     let app = TestApp::start().await;
-    for operation in operations() {
+    // ratelimit.multiLimit's body is an array of checks: its items refuse unknown fields.
+    for operation in operations().filter(|op| *op != "ratelimit.multiLimit") {
         let reply = app
             .post(operation, json!({"definitelyNotAField": true}))
             .await;

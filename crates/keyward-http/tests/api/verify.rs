@@ -260,12 +260,15 @@ async fn rate_limits_that_do_not_exist() {
         detail.contains("'requests'") && detail.contains(&key_id),
         "{detail}"
     );
-    app.post(
-        "keys.verifyKey",
-        json!({"key": key, "ratelimits": [{"name": "requests", "limit": 10, "duration": 60000}]}),
-    )
-    .await
-    .error(400, "/invalid_input");
+    // An ad-hoc limit's window is bounded as a stored one's is.
+    let reply = app
+        .post(
+            "keys.verifyKey",
+            json!({"key": key, "ratelimits": [{"name": "requests", "limit": 10, "duration": 10}]}),
+        )
+        .await;
+    reply.error(400, "/invalid_input");
+    assert_eq!(reply.error_locations(), vec!["body.ratelimits[0].duration"]);
     assert_eq!(
         app.call("keys.getKey", json!({"keyId": key_id})).await["credits"]["remaining"],
         json!(5),

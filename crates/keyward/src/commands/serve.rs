@@ -28,7 +28,19 @@ pub async fn run(args: ServeArgs) -> ExitCode {
         body_timeout: Duration::from_secs(args.body_timeout_secs),
         idle_timeout: Duration::from_secs(args.idle_timeout_secs),
         max_connections: args.max_connections as usize,
+        // The refill job's and the limiter's periods, and the clock, are not settings: the
+        // defaults are what every deployment needs.
+        ..ServeConfig::default()
     };
+    // One process per SQLite database (keyward_store::serve_lock says why); held until exit.
+    let _serving =
+        match keyward_store::serve_lock::lock(config.database_url.as_deref(), &config.data_dir) {
+            Ok(lock) => lock,
+            Err(err) => {
+                eprintln!("keyward: cannot start: {err:#}");
+                return ExitCode::FAILURE;
+            }
+        };
     let server = match Server::start(config).await {
         Ok(server) => server,
         Err(err) => {

@@ -11,6 +11,7 @@ mod db;
 mod errors;
 mod keys;
 mod misc;
+mod ratelimit;
 mod rbac;
 mod support;
 mod tty;

@@ -1,7 +1,5 @@
 //! The remaining groups (root-keys, workspaces, audit-logs, liveness), completions and help.
 
-use serde_json::json;
-
 use crate::support::{ROOT_KEY, TestServer};
 
 #[test]
@@ -167,7 +165,18 @@ fn audit_logs_and_liveness() {
     // Liveness needs no root key.
     let live = t.bare(&["api", "liveness", "--api-url", &t.url]).run();
     live.ok();
-    assert_eq!(live.data(), json!({"message": "OK"}));
+    let data = live.data();
+    let (database, invalidation) = match keyward_testing::backend() {
+        keyward_testing::Backend::Sqlite => ("sqlite", "local"),
+        keyward_testing::Backend::Postgres => ("postgres", "subscribed"),
+    };
+    assert_eq!(data["message"], "OK");
+    assert_eq!(data["database"], database);
+    assert_eq!(data["invalidation"], invalidation);
+    assert!(
+        data["node"].as_str().is_some_and(|n| !n.is_empty()),
+        "{data}"
+    );
 }
 
 #[test]

@@ -4,6 +4,8 @@ use clap::Subcommand;
 
 use super::keys::Meta;
 use super::permissions::ListArgs;
+use keyward_types::keys::RatelimitRequest;
+
 use crate::args::{Json, json};
 
 #[derive(Debug, Subcommand)]
@@ -12,7 +14,8 @@ pub enum IdentitiesCommand {
     /// created with the same --external-id belong to it. Needs `identity.*.create_identity`.
     #[command(after_help = "Examples:
   keyward api identities create-identity --external-id=user_123
-  keyward api identities create-identity --external-id=org_9 --meta-json='{\"plan\":\"pro\"}'")]
+  keyward api identities create-identity --external-id=org_9 --meta-json='{\"plan\":\"pro\"}'
+  keyward api identities create-identity --external-id=org_9 --ratelimits-json='[{\"name\":\"requests\",\"limit\":1000,\"duration\":60000,\"autoApply\":true}]'")]
     CreateIdentity(CreateIdentityArgs),
 
     /// Show an identity, by id or externalId. Needs `identity.*.read_identity`.
@@ -49,6 +52,10 @@ pub struct CreateIdentityArgs {
     /// Any JSON object returned with every verification of its keys. Example: --meta-json='{"plan":"pro"}'
     #[arg(long, value_name = "JSON", value_parser = json::<Meta>)]
     pub meta_json: Option<Json<Meta>>,
+    /// Rate limits shared by all its keys: a JSON array of {name, limit, duration, autoApply}.
+    /// Example: --ratelimits-json='[{"name":"requests","limit":1000,"duration":86400000,"autoApply":true}]'
+    #[arg(long, value_name = "JSON", value_parser = json::<Vec<RatelimitRequest>>)]
+    pub ratelimits_json: Option<Json<Vec<RatelimitRequest>>>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -66,4 +73,8 @@ pub struct UpdateIdentityArgs {
     /// The new meta object; `{}` removes it. Example: --meta-json='{"plan":"enterprise"}'
     #[arg(long, value_name = "JSON", value_parser = json::<Meta>)]
     pub meta_json: Option<Json<Meta>>,
+    /// Replaces its rate limits by name (`[]` removes them all). Example:
+    /// --ratelimits-json='[{"name":"requests","limit":10,"duration":1000}]'
+    #[arg(long, value_name = "JSON", value_parser = json::<Vec<RatelimitRequest>>)]
+    pub ratelimits_json: Option<Json<Vec<RatelimitRequest>>>,
 }

@@ -1,12 +1,11 @@
 //! `keyward api <group> <command>`: one module per group, one struct per operation.
-//!
-//! Groups still to come with their endpoints: `ratelimit`.
 
 pub mod apis;
 pub mod audit_logs;
 pub mod identities;
 pub mod keys;
 pub mod permissions;
+pub mod ratelimit;
 pub mod root_keys;
 pub mod workspaces;
 
@@ -46,6 +45,9 @@ pub enum ApiGroup {
     /// Identities: your users or customers, whose meta their keys carry.
     #[command(subcommand)]
     Identities(identities::IdentitiesCommand),
+    /// The standalone rate limiter: limit any identifier in a namespace; overrides.
+    #[command(subcommand)]
+    Ratelimit(ratelimit::RatelimitCommand),
     /// Check that the server answers (GET /v2/liveness). Needs no root key.
     #[command(after_help = "Examples:
   keyward api liveness

@@ -22,7 +22,7 @@ pub async fn run(ctx: &Ctx, command: IdentitiesCommand) -> CliResult {
             let request = CreateIdentityRequest {
                 external_id: a.external_id,
                 meta: a.meta_json.map(|Json(m)| m),
-                ratelimits: None,
+                ratelimits: a.ratelimits_json.map(|Json(r)| r),
             };
             ctx.call::<op::CreateIdentity>(&request, &[]).await
         }
@@ -40,7 +40,7 @@ pub async fn run(ctx: &Ctx, command: IdentitiesCommand) -> CliResult {
             let request = UpdateIdentityRequest {
                 identity: a.identity,
                 meta: a.meta_json.map(|Json(m)| m),
-                ratelimits: None,
+                ratelimits: a.ratelimits_json.map(|Json(r)| r),
             };
             ctx.call::<op::UpdateIdentity>(&request, &[]).await
         }

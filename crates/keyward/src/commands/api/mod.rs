@@ -8,6 +8,7 @@ mod audit_logs;
 mod identities;
 mod keys;
 mod permissions;
+mod ratelimit;
 mod root_keys;
 mod workspaces;
 
@@ -71,6 +72,7 @@ pub async fn run(args: ApiArgs) -> ExitStatus {
             ApiGroup::AuditLogs(command) => audit_logs::run(&ctx, command).await,
             ApiGroup::Permissions(command) => permissions::run(&ctx, command).await,
             ApiGroup::Identities(command) => identities::run(&ctx, command).await,
+            ApiGroup::Ratelimit(command) => ratelimit::run(&ctx, command).await,
             ApiGroup::Liveness => {
                 let success = Client::new(&ctx.settings.api_url.value, None)?
                     .liveness()
