@@ -23,7 +23,7 @@ const SHARDS: usize = 64;
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct CounterKey {
     /// The limit: a namespace's id (`rlns_…`), a key's or identity's limit id (`rl_…`), or an
-    /// ad-hoc limit of a verification (`adhoc:<keyId>:<name>`).
+    /// ad-hoc limit of a verification (`adhoc:<name>`, with the key's id as the identifier).
     pub scope: Arc<str>,
     pub identifier: Box<str>,
     /// Window length, ms.
@@ -128,7 +128,7 @@ fn locked<'a>(guards: &'a mut [(usize, MutexGuard<'_, Shard>)], i: usize) -> &'a
     &mut guards[at].1
 }
 
-/// The effective count and the counter of `key` at `now`, rolled forward.
+/// The counter of `key`, created if there is none, rolled forward to the window of `now`.
 fn counter<'a>(shard: &'a mut Shard, key: &CounterKey, now: i64) -> &'a mut Windows {
     let sequence = window::sequence(now, key.duration);
     // Probe before inserting: a check of a counter already held allocates nothing.

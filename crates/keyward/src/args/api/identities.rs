@@ -73,8 +73,8 @@ pub struct UpdateIdentityArgs {
     /// The new meta object; `{}` removes it. Example: --meta-json='{"plan":"enterprise"}'
     #[arg(long, value_name = "JSON", value_parser = json::<Meta>)]
     pub meta_json: Option<Json<Meta>>,
-    /// Replaces its rate limits by name (`[]` removes them all). Example:
-    /// --ratelimits-json='[{"name":"requests","limit":10,"duration":1000}]'
+    /// Replaces its rate limits by name (`[]` removes them all).
+    /// Example: --ratelimits-json='[{"name":"requests","limit":10,"duration":1000}]'
     #[arg(long, value_name = "JSON", value_parser = json::<Vec<RatelimitRequest>>)]
     pub ratelimits_json: Option<Json<Vec<RatelimitRequest>>>,
 }
