@@ -382,6 +382,22 @@ fn complete(doc: &mut Value) {
             json!(["keyId", "expiration"]),
         );
     }
+    // verifyKey's `ratelimits`: each number is bounded, and an ad-hoc limit (both `limit` and
+    // `duration` given) has a window bounded as a stored limit's is (`VerifyKeyRequest::validate`).
+    let max = crate::keys::MAX_RATELIMIT_COST;
+    for field in ["cost", "limit", "duration"] {
+        set(
+            schemas,
+            &["VerifyRatelimit", "properties", field, "maximum"],
+            json!(max),
+        );
+    }
+    let schema = &mut schemas["VerifyRatelimit"];
+    schema["if"] = json!({"required": ["limit", "duration"]});
+    schema["then"] = json!({"properties": {"duration": {
+        "minimum": 1000,
+        "maximum": crate::keys::MAX_RATELIMIT_DURATION,
+    }}});
     add_links(doc);
 }
 
