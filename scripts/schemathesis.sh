@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Schemathesis against a live keyward: every operation of /openapi.json, with the bootstrap root
 # key, checking that no request gets a 5xx, that every status code and response body is the one
-# the document describes, and that the document's own examples are accepted.
+# the document describes, and that the document's own examples are accepted; in its stateful
+# phase it also chains operations along the document's links (create → read, verify, delete).
+# Before that, openapi-spec-validator checks that the document is valid OpenAPI 3.1.
 #
 #   scripts/schemathesis.sh                    # 100 examples per operation
 #   SCHEMATHESIS_MAX_EXAMPLES=20 scripts/schemathesis.sh
@@ -20,6 +22,10 @@ if [ ! -x "$venv/bin/st" ]; then
   echo "== installing schemathesis $version into $venv"
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$version"
+fi
+validator_version=0.9.0
+if [ ! -x "$venv/bin/openapi-spec-validator" ] || ! "$venv/bin/pip" show openapi-spec-validator 2>/dev/null | grep -q "^Version: $validator_version$"; then
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "openapi-spec-validator==$validator_version"
 fi
 
 echo "== building keyward"
@@ -52,6 +58,26 @@ for _ in $(seq 100); do
   fi
   sleep 0.1
 done
+
+# The document itself is valid OpenAPI 3.1 (its schemas valid JSON Schema 2020-12, its links
+# naming operations that exist).
+python3 -c "import urllib.request; open('$data_dir/openapi.json', 'wb').write(urllib.request.urlopen('$url/openapi.json').read())"
+echo "== openapi-spec-validator $validator_version on $url/openapi.json"
+"$venv/bin/python" - "$data_dir/openapi.json" <<'PY'
+import json, sys
+from openapi_spec_validator import validate
+from openapi_spec_validator.validation.validators import OpenAPIV31SpecValidator
+doc = json.load(open(sys.argv[1]))
+assert doc["openapi"].startswith("3.1"), doc["openapi"]
+validate(doc, cls=OpenAPIV31SpecValidator)
+operations = {op["operationId"] for path in doc["paths"].values() for op in path.values()}
+links = [(source, name, link["operationId"])
+         for path in doc["paths"].values() for source in path.values()
+         for response in source["responses"].values() for name, link in response.get("links", {}).items()]
+unknown = [l for l in links if l[2] not in operations]
+assert not unknown, unknown
+print(f"   valid OpenAPI {doc['openapi']}: {len(doc['paths'])} paths, {len(operations)} operations, {len(links)} links")
+PY
 
 # Real ids and keys, so that generated requests also reach past "not found": APIs, keys with and
 # without credits, root keys, offered as values for apiId, keyId and key (half of the time).
@@ -115,7 +141,7 @@ scripts_dir="$PWD/scripts"
 (cd "$data_dir" && SCHEMATHESIS_HOOKS=schemathesis_hooks PYTHONPATH="$scripts_dir" \
   "$venv/bin/st" --config-file "$config" run "$url/openapi.json" \
   --header "Authorization: Bearer $root_key" \
-  --phases examples,coverage,fuzzing \
+  --phases examples,coverage,fuzzing,stateful \
   --max-examples "$max_examples" \
   --seed 1 \
   --generation-database none \

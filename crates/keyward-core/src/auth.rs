@@ -109,6 +109,18 @@ fn accepted(workspace_id: &str, action: Action, target: &Target<'_>) -> Vec<Stri
     list
 }
 
+/// The token of an `Authorization` header's `Bearer <token>`, the scheme in any case (RFC 9110
+/// §11.1); `None` when malformed. Here rather than in the HTTP crate so that the fuzz targets
+/// (`fuzz/`) exercise the very parser the server uses.
+pub fn bearer_token(header: &str) -> Option<&str> {
+    let (scheme, token) = header.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer")
+        && !token.is_empty()
+        && !token.contains(char::is_whitespace))
+    .then_some(token)
+}
+
 /// Authenticates a bearer token: the live root key it is, through the cache.
 pub async fn authenticate(keyward: &Keyward, token: &str) -> ApiResult<Arc<RootKey>> {
     let hash = KeyHash::of(token);

@@ -11,13 +11,13 @@ use keyward_types::{ErrorCode, Validate, ValidationError, Violations};
 use serde::de::DeserializeOwned;
 
 use keyward_core::audit::Origin;
-use keyward_core::auth::{Caller, authenticate};
+use keyward_core::auth::{Caller, authenticate, bearer_token};
 use keyward_core::error::ApiError;
 
 use crate::app::AppState;
 use crate::connection::BodyTimedOut;
 use crate::error::ErrorResponse;
-use crate::json_body::JsonBody;
+use keyward_types::json_body::JsonBody;
 
 /// A JSON request body, deserialized strictly (an object, at every depth; unknown fields are
 /// errors) and validated against the documented limits. Every problem becomes a 400 listing
@@ -111,10 +111,7 @@ fn timed_out(rejection: &BytesRejection) -> bool {
 }
 
 fn parse_fast<T: DeserializeOwned>(bytes: &[u8]) -> Option<T> {
-    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let value = T::deserialize(JsonBody(&mut deserializer)).ok()?;
-    deserializer.end().ok()?;
-    Some(value)
+    keyward_types::json_body::from_slice(bytes).ok()
 }
 
 fn parse<T: DeserializeOwned>(bytes: &[u8], context: &str) -> Result<T, ApiError> {
@@ -218,16 +215,6 @@ impl FromRequestParts<AppState> for Authenticated {
         let root_key = authenticate(&app.keyward, token).await?;
         Ok(Authenticated(Caller { root_key }))
     }
-}
-
-/// The token of `Bearer <token>`, the scheme in any case; `None` when malformed.
-fn bearer_token(header: &str) -> Option<&str> {
-    let (scheme, token) = header.split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer")
-        && !token.is_empty()
-        && !token.contains(char::is_whitespace))
-    .then_some(token)
 }
 
 /// Where a mutation comes from, for its audit event: the request id, the client's address and

@@ -11,7 +11,6 @@ pub mod config;
 pub mod connection;
 pub mod error;
 pub mod extract;
-mod json_body;
 pub mod metrics;
 pub mod request_id;
 pub mod respond;

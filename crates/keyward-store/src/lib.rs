@@ -116,6 +116,24 @@ fn is_transient(err: &dyn sqlx::error::DatabaseError) -> bool {
         .is_ok_and(|n| matches!(n & 0xff, 5 | 6 | 10 | 13))
 }
 
+/// Whether a SQLite connection going back to its pool can serve the next request: not when sqlx
+/// still counts a transaction open on it. SQLite rolls a transaction back by itself on some
+/// errors (`SQLITE_FULL` among them: a full disk); the `ROLLBACK` sqlx then sends fails ("no
+/// transaction is active"), its count stays at one, and every later `BEGIN` on the connection
+/// would fail ("attempted to call begin_with at non-zero transaction depth") — the writer, the
+/// only one, would refuse every write until a restart. Such a connection is closed instead, and
+/// the pool opens a fresh one. A dropped transaction's rollback is queued on the connection's
+/// worker, so a count above zero is first confirmed after a round trip through that queue (only
+/// then: a committed transaction costs nothing here).
+async fn still_usable(conn: &mut SqliteConnection) -> Result<bool, sqlx::Error> {
+    use sqlx::Connection;
+    if !conn.is_in_transaction() {
+        return Ok(true);
+    }
+    conn.ping().await?;
+    Ok(!conn.is_in_transaction())
+}
+
 /// A connection to one backend, borrowed for one query.
 #[doc(hidden)]
 pub enum ConnRef<'a> {
@@ -322,12 +340,14 @@ impl Db {
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(pool.acquire_timeout)
+            .after_release(|conn, _| Box::pin(still_usable(conn)))
             .connect_with(options.clone())
             .await
             .context("cannot open the SQLite database")?;
         let read = SqlitePoolOptions::new()
             .max_connections(pool.max_connections.clamp(1, 4))
             .acquire_timeout(pool.acquire_timeout)
+            .after_release(|conn, _| Box::pin(still_usable(conn)))
             .connect_with(options.read_only(true))
             .await
             .context("cannot open the SQLite database for reading")?;

@@ -17,6 +17,7 @@ pub mod audit_logs;
 pub mod envelope;
 pub mod error;
 pub mod identities;
+pub mod json_body;
 pub mod keys;
 pub mod liveness;
 pub mod nullable;

@@ -382,6 +382,105 @@ fn complete(doc: &mut Value) {
             json!(["keyId", "expiration"]),
         );
     }
+    // verifyKey's `ratelimits`: each number is bounded, and an ad-hoc limit (both `limit` and
+    // `duration` given) has a window bounded as a stored limit's is (`VerifyKeyRequest::validate`).
+    let max = crate::keys::MAX_RATELIMIT_COST;
+    for field in ["cost", "limit", "duration"] {
+        set(
+            schemas,
+            &["VerifyRatelimit", "properties", field, "maximum"],
+            json!(max),
+        );
+    }
+    let schema = &mut schemas["VerifyRatelimit"];
+    schema["if"] = json!({"required": ["limit", "duration"]});
+    schema["then"] = json!({"properties": {"duration": {
+        "minimum": 1000,
+        "maximum": crate::keys::MAX_RATELIMIT_DURATION,
+    }}});
+    add_links(doc);
+}
+
+/// OpenAPI links: which field of a 200 answer is what another operation's request names. For
+/// people reading the document, and for schemathesis's stateful phase (scripts/schemathesis.sh),
+/// which follows them to chain a create into the operations on what it created. Only targets
+/// whose request needs nothing but that field are linked (a link's body is the whole request).
+const LINKS: &[(&str, &str, &str, &[&str])] = &[
+    (
+        "apis.createApi",
+        "apiId",
+        "apiId",
+        &[
+            "apis.getApi",
+            "apis.listKeys",
+            "keys.createKey",
+            "apis.deleteApi",
+        ],
+    ),
+    (
+        "keys.createKey",
+        "keyId",
+        "keyId",
+        &["keys.getKey", "keys.deleteKey"],
+    ),
+    (
+        "keys.createKey",
+        "key",
+        "key",
+        &["keys.verifyKey", "keys.whoami"],
+    ),
+    (
+        "keys.rerollKey",
+        "key",
+        "key",
+        &["keys.verifyKey", "keys.whoami"],
+    ),
+    (
+        "rootKeys.createKey",
+        "keyId",
+        "keyId",
+        &["rootKeys.deleteKey"],
+    ),
+    (
+        "permissions.createPermission",
+        "permissionId",
+        "permission",
+        &["permissions.getPermission", "permissions.deletePermission"],
+    ),
+    (
+        "permissions.createRole",
+        "roleId",
+        "role",
+        &["permissions.getRole", "permissions.deleteRole"],
+    ),
+    (
+        "identities.createIdentity",
+        "identityId",
+        "identity",
+        &["identities.getIdentity", "identities.deleteIdentity"],
+    ),
+];
+
+fn add_links(doc: &mut Value) {
+    for (source, field, target_field, targets) in LINKS {
+        let response = &mut doc["paths"][format!("/v2/{source}")]["post"]["responses"]["200"];
+        assert!(
+            response.is_object(),
+            "a link from unknown operation {source}"
+        );
+        for target in *targets {
+            assert!(
+                crate::operations::find(target).is_some(),
+                "a link to unknown operation {target}"
+            );
+            let name = format!("{}_{field}", target.replace('.', "_"));
+            response["links"][name] = json!({
+                "operationId": target,
+                "requestBody": {*target_field: format!("$response.body#/data/{field}")},
+                "description": format!("`data.{field}` of this answer is `{target_field}` of {target}."),
+            });
+        }
+    }
 }
 
 /// Sets `value` at `path`, which must exist up to its last step.

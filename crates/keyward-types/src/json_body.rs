@@ -14,6 +14,9 @@
 //! map and sequence accesses and seeds), so both rules hold at any depth, for every request type
 //! at once; everything else is forwarded untouched. Generic and inlined: the fast path costs what
 //! plain `serde_json` costs.
+//!
+//! It lives with the wire types (it is the wire's reading rule) so that the HTTP crate's
+//! extractor and the fuzz targets (`fuzz/`) decode with one and the same code.
 
 use std::fmt;
 
@@ -21,6 +24,15 @@ use serde::de::{self, DeserializeSeed, Deserializer, Visitor};
 
 /// A deserializer that reads by JSON's rules. See the module docs.
 pub struct JsonBody<D>(pub D);
+
+/// `bytes` as one `T` by JSON's rules, nothing after it but whitespace: how every request body
+/// is read (the HTTP crate's fast path; a body that fails is read again to name the field).
+pub fn from_slice<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> serde_json::Result<T> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = T::deserialize(JsonBody(&mut deserializer))?;
+    deserializer.end()?;
+    Ok(value)
+}
 
 macro_rules! forward {
     ($($method:ident)*) => {$(
