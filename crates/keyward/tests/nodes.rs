@@ -12,14 +12,16 @@
 //! The bound checked here is generous (2 s): the benchmark (`keyward-bench --nodes`) measures
 //! the real distribution.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod support;
+
+use std::process::Command;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use keyward_testing::{Backend, TestDatabase, backend, postgres_admin_url};
 use serde_json::{Value, json};
+use support::Process;
 use tempfile::TempDir;
 
 const ROOT_KEY: &str = "nodes_test_root_key_0123456789";
@@ -39,69 +41,47 @@ fn postgres_only(test: &str) -> Option<TestDatabase> {
     Some(TestDatabase::postgres_on(&postgres_admin_url()))
 }
 
-/// A running `keyward serve` whose stderr is collected.
+/// A running `keyward serve` (its stderr collected) with a data directory of its own.
 struct Node {
-    child: Child,
-    url: String,
-    log: Arc<Mutex<String>>,
+    process: Process,
     _dir: TempDir,
 }
 
 impl Node {
     fn start(database_url: &str) -> Node {
         let dir = tempfile::tempdir().unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_keyward"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_keyward"));
+        command
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(dir.path())
             .args(["--database-url", database_url])
             .env_clear()
             .env("KEYWARD_BOOTSTRAP_ROOT_KEY", ROOT_KEY)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("keyward starts");
-        let stderr = child.stderr.take().unwrap();
-        let log = Arc::new(Mutex::new(String::new()));
-        let (url_tx, url_rx) = std::sync::mpsc::channel();
-        {
-            let log = log.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                    if let Some(url) = line.strip_prefix("keyward listening on ") {
-                        let _ = url_tx.send(url.to_owned());
-                    }
-                    let mut log = log.lock().unwrap();
-                    log.push_str(&line);
-                    log.push('\n');
-                }
-            });
-        }
-        let url = url_rx
-            .recv_timeout(Duration::from_secs(30))
-            .unwrap_or_else(|_| panic!("keyward did not start:\n{}", log.lock().unwrap()));
+            .env("RUST_LOG", "info");
         Node {
-            child,
-            url,
-            log,
+            process: Process::spawn(command),
             _dir: dir,
         }
     }
 
+    fn url(&self) -> &str {
+        &self.process.url
+    }
+
     fn log(&self) -> String {
-        self.log.lock().unwrap().clone()
+        self.process.log()
     }
 
     fn kill_9(&mut self) {
-        self.child.kill().unwrap(); // SIGKILL
-        self.child.wait().unwrap();
+        self.process.child.kill().unwrap(); // SIGKILL
+        self.process.child.wait().unwrap();
     }
 }
 
 impl Drop for Node {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let _ = self.process.child.kill();
+        let _ = self.process.child.wait();
     }
 }
 
@@ -154,7 +134,7 @@ impl Cluster {
     async fn post(&self, node: usize, bearer: &str, op: &str, body: &Value) -> (u16, Value) {
         let response = self
             .client
-            .post(format!("{}/v2/{op}", self.nodes[node].url))
+            .post(format!("{}/v2/{op}", self.nodes[node].url()))
             .bearer_auth(bearer)
             .json(body)
             .send()
@@ -192,7 +172,7 @@ impl Cluster {
 
     async fn metrics(&self, node: usize) -> String {
         self.client
-            .get(format!("{}/metrics", self.nodes[node].url))
+            .get(format!("{}/metrics", self.nodes[node].url()))
             .send()
             .await
             .unwrap()
@@ -211,7 +191,7 @@ impl Cluster {
     async fn liveness(&self, node: usize) -> (u16, Value) {
         let response = self
             .client
-            .get(format!("{}/v2/liveness", self.nodes[node].url))
+            .get(format!("{}/v2/liveness", self.nodes[node].url()))
             .send()
             .await
             .unwrap();
@@ -869,7 +849,7 @@ async fn a_node_killed_mid_load_loses_no_acknowledged_write_and_rejoins() {
         .as_str()
         .unwrap()
         .to_owned();
-    let urls: Vec<String> = c.nodes.iter().map(|n| n.url.clone()).collect();
+    let urls: Vec<String> = c.nodes.iter().map(|n| n.url().to_owned()).collect();
     let stop = Arc::new(AtomicBool::new(false));
     // Writers on every node: a created key is acknowledged when its 200 arrives.
     let writers: Vec<_> = (0..6)

@@ -1,22 +1,15 @@
 //! `keyward serve` as a process: crash durability (kill -9), graceful shutdown, and the promise
 //! that plaintext keys never reach the database files or the logs.
 
+mod support;
+
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use keyward_testing::TestStorage;
 use serde_json::{Value, json};
-
-const ROOT_KEY: &str = "serve_test_root_key_0123456789";
-
-/// A running `keyward serve` whose stderr is collected.
-struct Process {
-    child: Child,
-    url: String,
-    log: Arc<Mutex<String>>,
-}
+use support::{Process, ROOT_KEY, post};
 
 /// `keyward serve` on `storage`, listening on a free port, with nothing else in its environment.
 fn serve(storage: &TestStorage) -> Command {
@@ -29,69 +22,6 @@ fn serve(storage: &TestStorage) -> Command {
         command.arg("--database-url").arg(url);
     }
     command
-}
-
-impl Process {
-    fn start(storage: &TestStorage) -> Process {
-        let mut command = serve(storage);
-        command
-            .env("KEYWARD_BOOTSTRAP_ROOT_KEY", ROOT_KEY)
-            // The most verbose logging: plaintext must not leak even here.
-            .env("RUST_LOG", "trace");
-        Process::spawn(command)
-    }
-
-    /// Runs `command` (a `keyward serve` that prints its address) with stderr collected.
-    fn spawn(mut command: Command) -> Process {
-        let mut child = command
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("keyward starts");
-        let stderr = child.stderr.take().unwrap();
-        let log = Arc::new(Mutex::new(String::new()));
-        let (url_tx, url_rx) = std::sync::mpsc::channel();
-        {
-            let log = log.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                    if let Some(url) = line.strip_prefix("keyward listening on ") {
-                        let _ = url_tx.send(url.to_owned());
-                    }
-                    let mut log = log.lock().unwrap();
-                    log.push_str(&line);
-                    log.push('\n');
-                }
-            });
-        }
-        let url = url_rx
-            .recv_timeout(Duration::from_secs(30))
-            .unwrap_or_else(|_| panic!("keyward did not start:\n{}", log.lock().unwrap()));
-        Process { child, url, log }
-    }
-
-    fn log(&self) -> String {
-        self.log.lock().unwrap().clone()
-    }
-
-    fn kill_9(mut self) -> String {
-        self.child.kill().unwrap(); // SIGKILL
-        self.child.wait().unwrap();
-        self.log()
-    }
-}
-
-async fn post(client: &reqwest::Client, url: &str, op: &str, body: Value) -> Value {
-    let response = client
-        .post(format!("{url}/v2/{op}"))
-        .bearer_auth(ROOT_KEY)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200, "{op}");
-    let body: Value = response.json().await.unwrap();
-    body["data"].clone()
 }
 
 fn contains(haystack: &[u8], needle: &str) -> bool {
@@ -109,7 +39,7 @@ fn hex(bytes: &[u8]) -> String {
 async fn acknowledged_writes_survive_kill_9_and_plaintext_is_never_stored_or_logged() {
     let storage = TestStorage::new();
     let client = reqwest::Client::new();
-    let first = Process::start(&storage);
+    let first = Process::start(&storage, "trace");
     let url = first.url.clone();
 
     let api_id = post(&client, &url, "apis.createApi", json!({"name": "durable"})).await["apiId"]
@@ -162,7 +92,7 @@ async fn acknowledged_writes_survive_kill_9_and_plaintext_is_never_stored_or_log
 
     let first_log = first.kill_9();
 
-    let second = Process::start(&storage);
+    let second = Process::start(&storage, "trace");
     let url = second.url.clone();
     let verdict = |key: String| {
         let (client, url) = (client.clone(), url.clone());
@@ -279,7 +209,7 @@ async fn kill_9_under_a_write_load_loses_no_acknowledged_write() {
     const CREDITS: i64 = 1_000_000;
     let storage = TestStorage::new();
     let client = reqwest::Client::new();
-    let first = Process::start(&storage);
+    let first = Process::start(&storage, "trace");
     let url = first.url.clone();
     let api_id = post(&client, &url, "apis.createApi", json!({"name": "load"})).await["apiId"]
         .as_str()
@@ -350,7 +280,7 @@ async fn kill_9_under_a_write_load_loses_no_acknowledged_write() {
         created.len()
     );
 
-    let second = Process::start(&storage);
+    let second = Process::start(&storage, "trace");
     let url = second.url.clone();
     for (key_id, key) in &created {
         let data = post(&client, &url, "keys.verifyKey", json!({"key": key})).await;
@@ -467,7 +397,7 @@ async fn connection_settings_apply_and_the_cap_fits_the_descriptor_limit() {
 #[tokio::test]
 async fn a_second_process_on_one_sqlite_database_refuses_to_start() {
     let storage = TestStorage::sqlite();
-    let first = Process::start(&storage);
+    let first = Process::start(&storage, "trace");
     let second = serve(&storage)
         .env("KEYWARD_BOOTSTRAP_ROOT_KEY", ROOT_KEY)
         .stdout(Stdio::null())
@@ -513,7 +443,7 @@ async fn a_second_process_on_one_sqlite_database_refuses_to_start() {
     )
     .await;
     first.kill_9();
-    let again = Process::start(&storage);
+    let again = Process::start(&storage, "trace");
     post(
         &client,
         &again.url,
