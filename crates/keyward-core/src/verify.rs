@@ -179,13 +179,7 @@ impl CachedKey {
         ids: &SharedIds,
     ) -> CachedKey {
         let identity = identity_view(&row, &limits).as_ref().and_then(raw_json);
-        // A deleted identity is not joined (`identity_external_id` is then absent): its limits
-        // do not apply.
-        let identity_id = row
-            .identity_external_id
-            .as_ref()
-            .and(row.identity_id.as_deref());
-        let ratelimits = key_limits::key_limits(&row.id, identity_id, limits);
+        let ratelimits = key_limits::key_limits(&row.id, row.live_identity_id(), limits);
         let grants = (!grants.is_empty()).then(|| {
             Box::new(CachedGrants {
                 permissions: grants.permission_set(),
@@ -313,11 +307,7 @@ async fn load(
         .map_err(LoadError::store)?;
     let grants = grants::by_key(grants).remove(&row.id).unwrap_or_default();
     // Its limits and its live identity's, so that applying them needs no I/O.
-    let identity_id = row
-        .identity_external_id
-        .as_ref()
-        .and(row.identity_id.as_deref());
-    let limits = ratelimits::limits_for_verification(&mut conn, &row.id, identity_id)
+    let limits = ratelimits::limits_for_verification(&mut conn, &row.id, row.live_identity_id())
         .await
         .map_err(LoadError::store)?;
     let mut row = row;
@@ -585,9 +575,10 @@ async fn spend_one(db: &Db, spend: &Spend) -> StoreResult<LockedSpend> {
     // (SQLite's one writer connection must be free for the transaction).
     drop(conn);
     let mut tx = db.begin().await?;
-    let outcome = keys::spend_credits_locked(&mut tx, &spend.key_id, spend.cost).await?;
+    let outcome =
+        keys::spend_credits_batch(&mut tx, &[(spend.key_id.as_str(), spend.cost)]).await?;
     tx.commit().await?;
-    Ok(outcome)
+    Ok(outcome[0])
 }
 
 /// Several spends: one transaction, three statements ([`keys::spend_credits_batch`]).

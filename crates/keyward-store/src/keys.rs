@@ -36,6 +36,16 @@ pub struct KeyRecord {
     pub last_used_at: Option<i64>,
 }
 
+impl KeyRecord {
+    /// The key's identity, if it is live: a deleted identity is not joined (its externalId is
+    /// then absent), and neither it nor its limits apply.
+    pub fn live_identity_id(&self) -> Option<&str> {
+        self.identity_external_id
+            .as_ref()
+            .and(self.identity_id.as_deref())
+    }
+}
+
 /// Selects [`KeyRecord`]s, deleted or not; append `and …` conditions.
 macro_rules! select_keys {
     ($($condition:literal),*) => {
@@ -476,7 +486,7 @@ pub async fn spend_credits(c: &mut impl AsConn, id: &str, cost: i64) -> StoreRes
     Ok(row.map(|(remaining,)| remaining))
 }
 
-/// How a spend decided under the balance's lock ([`spend_credits_locked`]) ended.
+/// How a spend decided under the balance's lock ([`spend_credits_batch`]) ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LockedSpend {
     /// Spent; the credits left.
@@ -489,50 +499,14 @@ pub enum LockedSpend {
     Gone,
 }
 
-/// Spends `cost` credits of the live key `id`'s balance if at least that many remain, deciding on
-/// a balance read under its lock (PostgreSQL `for update`; SQLite's write lock, which `begin`
-/// took), so that a refusal reports the very balance it refused. The slow path of
-/// [`spend_credits`], for when that single statement found too few credits: a concurrent
-/// increment may have landed since, and reading the balance outside the lock would report credits
-/// the refusal never saw.
-pub async fn spend_credits_locked(tx: &mut Tx, id: &str, cost: i64) -> StoreResult<LockedSpend> {
-    const BALANCE: &str = "select c.id, c.remaining from keys k join credits c on c.id = k.credits_id \
-         where k.id = $1 and k.deleted_at is null";
-    let row: Option<(String, Option<i64>)> = on_conn!(
-        tx,
-        sqlite | conn | sqlx::query_as(BALANCE).bind(id).fetch_optional(conn).await,
-        postgres
-            | conn
-            | sqlx::query_as(AssertSqlSafe(format!("{BALANCE} for update of c")))
-                .bind(id)
-                .fetch_optional(conn)
-                .await,
-    )?;
-    Ok(match row {
-        None => LockedSpend::Gone,
-        Some((_, None)) => LockedSpend::Unlimited,
-        Some((_, Some(remaining))) if remaining < cost => LockedSpend::Refused(remaining),
-        Some((credits_id, Some(_))) => {
-            let (left,): (i64,) = on_conn!(tx, |conn| {
-                sqlx::query_as(
-                    "update credits set remaining = remaining - $2 where id = $1 returning remaining",
-                )
-                .bind(&credits_id)
-                .bind(cost)
-                .fetch_one(conn)
-                .await
-            })?;
-            LockedSpend::Spent(left)
-        }
-    })
-}
-
-/// Decides a batch of spends, `(live key id, cost)` in arrival order, as [`spend_credits_locked`]
-/// decides one, in three statements however many there are: the balances are read under their
-/// locks (PostgreSQL `for update`, in a fixed order so concurrent batches cannot deadlock;
-/// SQLite's write lock, which `begin` took), each spend is decided in order on the balance the
-/// earlier ones left (an insufficient balance spends nothing for that request), and the balances
-/// that changed are written back in one statement.
+/// Decides a batch of spends, `(live key id, cost)` in arrival order, in three statements however
+/// many there are: the balances are read under their locks (PostgreSQL `for update`, in a fixed
+/// order so concurrent batches cannot deadlock; SQLite's write lock, which `begin` took), so that
+/// a refusal reports the very balance it refused (read outside the lock, it could show credits a
+/// concurrent increment had just added); each spend is decided in order on the balance the
+/// earlier ones left (an insufficient balance spends nothing for that request); and the balances
+/// that changed are written back in one statement. A batch of one is the slow path of
+/// [`spend_credits`], for when that single statement found too few credits.
 pub async fn spend_credits_batch(
     tx: &mut Tx,
     spends: &[(&str, i64)],
