@@ -581,7 +581,8 @@ async fn spend_one(db: &Db, spend: &Spend) -> StoreResult<LockedSpend> {
     Ok(outcome[0])
 }
 
-/// Several spends: one transaction, three statements ([`keys::spend_credits_batch`]).
+/// Several spends: one round trip on PostgreSQL, one transaction on SQLite
+/// ([`keys::spend_credits_committed`]).
 async fn spend_many(
     db: &Db,
     batch: &[Pending<Spend, LockedSpend>],
@@ -590,10 +591,7 @@ async fn spend_many(
         .iter()
         .map(|p| (p.request.key_id.as_str(), p.request.cost))
         .collect();
-    let mut tx = db.begin().await?;
-    let outcomes = keys::spend_credits_batch(&mut tx, &spends).await?;
-    tx.commit().await?;
-    Ok(outcomes)
+    keys::spend_credits_committed(db, &spends).await
 }
 
 #[cfg(test)]

@@ -3,7 +3,9 @@
 use sqlx::AssertSqlSafe;
 
 use crate::patch::{Changes, Value};
-use crate::{AsConn, StoreResult, Tx, backend_of, on_conn, placeholder_rows, rows_affected};
+use crate::{
+    AsConn, StoreError, StoreResult, Tx, backend_of, on_conn, placeholder_rows, rows_affected,
+};
 
 /// A key with its identity, as every read returns it.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -513,6 +515,10 @@ pub async fn spend_credits_batch(
 ) -> StoreResult<Vec<LockedSpend>> {
     use std::collections::HashMap;
 
+    // `in ()` is no SQL PostgreSQL accepts.
+    if spends.is_empty() {
+        return Ok(Vec::new());
+    }
     let mut ids: Vec<&str> = spends.iter().map(|(id, _)| *id).collect();
     ids.sort_unstable();
     ids.dedup();
@@ -587,6 +593,54 @@ pub async fn spend_credits_batch(
         })?;
     }
     Ok(outcomes)
+}
+
+/// [`spend_credits_batch`] committed by itself, in as few round trips as the backend allows:
+/// on PostgreSQL one statement (`keyward_spend_credits`, migration 0011, the same decision made
+/// in the server) that commits on its own; on SQLite, whose one writer is in-process, a
+/// transaction around [`spend_credits_batch`]. Either way the spends are durable on return.
+pub async fn spend_credits_committed(
+    db: &crate::Db,
+    spends: &[(&str, i64)],
+) -> StoreResult<Vec<LockedSpend>> {
+    if db.kind() == crate::BackendKind::Sqlite {
+        let mut tx = db.begin().await?;
+        let outcomes = spend_credits_batch(&mut tx, spends).await?;
+        tx.commit().await?;
+        return Ok(outcomes);
+    }
+    let (ids, costs): (Vec<&str>, Vec<i64>) = spends.iter().copied().unzip();
+    let mut conn = db.writer().await?;
+    let crate::ConnRef::Postgres(conn) = crate::AsConn::conn(&mut conn) else {
+        return Err(StoreError::Other(
+            "a PostgreSQL database gave a SQLite connection".into(),
+        ));
+    };
+    let rows: Vec<(i32, i16, Option<i64>)> = sqlx::query_as(
+        "select spend_index, outcome, balance from keyward_spend_credits($1, $2) order by spend_index",
+    )
+    .bind(&ids)
+    .bind(&costs)
+    .fetch_all(conn)
+    .await?;
+    if rows.len() != spends.len() {
+        return Err(StoreError::Other(format!(
+            "keyward_spend_credits answered {} of {} spends",
+            rows.len(),
+            spends.len()
+        )));
+    }
+    rows.into_iter()
+        .map(|(_, outcome, balance)| match (outcome, balance) {
+            (0, Some(left)) => Ok(LockedSpend::Spent(left)),
+            (1, Some(left)) => Ok(LockedSpend::Refused(left)),
+            (2, _) => Ok(LockedSpend::Unlimited),
+            (3, _) => Ok(LockedSpend::Gone),
+            other => Err(StoreError::Other(format!(
+                "keyward_spend_credits answered {other:?}"
+            ))),
+        })
+        .collect()
 }
 
 /// The credits of a live key: `None` if there is no such key, `Some(None)` when unlimited.

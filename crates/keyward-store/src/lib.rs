@@ -23,6 +23,7 @@
 
 pub mod apis;
 pub mod audit;
+mod checkpoint;
 pub mod copy;
 pub mod identities;
 pub mod keys;
@@ -215,12 +216,13 @@ enum Backend {
     Sqlite {
         read: SqlitePool,
         write: SqlitePool,
+        /// The background checkpointer's connection ([`checkpoint`]).
+        checkpoints: SqlitePool,
+        /// Dropped with the last clone of the `Db`, which stops the checkpointer.
+        _checkpointer: Arc<tokio::sync::oneshot::Sender<()>>,
     },
     /// `channel`: where this database's invalidations are published ([`notify`]).
-    Postgres {
-        pool: PgPool,
-        channel: Arc<str>,
-    },
+    Postgres { pool: PgPool, channel: Arc<str> },
 }
 
 /// An open write transaction. Dropped without [`Tx::commit`], it rolls back.
@@ -336,23 +338,51 @@ impl Db {
             // or kernel crash can lose the last commits; FULL would fsync every commit.
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(pool.statement_timeout);
+            .busy_timeout(pool.statement_timeout)
+            // A multi-row statement inside a transaction keeps a statement journal (to undo
+            // itself alone on a constraint error); in a file, each one costs an open, an unlink
+            // and a close.
+            .pragma("temp_store", "memory");
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(pool.acquire_timeout)
             .after_release(|conn, _| Box::pin(still_usable(conn)))
-            .connect_with(options.clone())
+            // The one writer walks the key-hash index at a random place per new key: a page
+            // cache of 32 MiB (SQLite's default is 2 MiB) keeps those pages rather than reading
+            // them back from the file on every write.
+            .connect_with(
+                options
+                    .clone()
+                    .pragma("cache_size", "-32768")
+                    // Checkpoints run beside the writer, not in its commits (checkpoint.rs).
+                    .pragma(
+                        "wal_autocheckpoint",
+                        checkpoint::WRITER_FALLBACK_PAGES.to_string(),
+                    ),
+            )
             .await
             .context("cannot open the SQLite database")?;
         let read = SqlitePoolOptions::new()
             .max_connections(pool.max_connections.clamp(1, 4))
             .acquire_timeout(pool.acquire_timeout)
             .after_release(|conn, _| Box::pin(still_usable(conn)))
-            .connect_with(options.read_only(true))
+            .connect_with(options.clone().read_only(true))
             .await
             .context("cannot open the SQLite database for reading")?;
+        let checkpoints = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.busy_timeout(checkpoint::RESTART_WAIT))
+            .await
+            .context("cannot open the SQLite database for checkpoints")?;
+        let (checkpointer, stop) = tokio::sync::oneshot::channel();
+        tokio::spawn(checkpoint::run(checkpoints.clone(), stop));
         Ok(Db {
-            backend: Backend::Sqlite { read, write },
+            backend: Backend::Sqlite {
+                read,
+                write,
+                checkpoints,
+                _checkpointer: Arc::new(checkpointer),
+            },
         })
     }
 
@@ -447,7 +477,13 @@ impl Db {
     /// Closes every connection, checkpointing SQLite's WAL into the main file.
     pub async fn close(&self) {
         match &self.backend {
-            Backend::Sqlite { read, write } => {
+            Backend::Sqlite {
+                read,
+                write,
+                checkpoints,
+                ..
+            } => {
+                checkpoints.close().await;
                 read.close().await;
                 write.close().await;
             }

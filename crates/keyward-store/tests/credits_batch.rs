@@ -1,6 +1,8 @@
-//! `keys::spend_credits_batch`, the group commit of credit spends: a batch decides each spend
-//! in order on the balance the earlier ones left, exactly as the same spends one after another
-//! would, on the suite's backend (SQLite, or PostgreSQL with `KEYWARD_TEST_DATABASE=postgres`).
+//! `keys::spend_credits_batch` and `keys::spend_credits_committed`, the group commit of credit
+//! spends: a batch decides each spend in order on the balance the earlier ones left, exactly as
+//! the same spends one after another would, on the suite's backend (SQLite, or PostgreSQL with
+//! `KEYWARD_TEST_DATABASE=postgres`, where the committed form is one statement of its own,
+//! `keyward_spend_credits`, and must decide as the transaction's form does).
 
 use keyward_store::apis::{self, ApiRecord};
 use keyward_store::keys::{self, LockedSpend, NewCredits, NewKey};
@@ -61,8 +63,36 @@ async fn balance(db: &Db, key_id: &str) -> Option<Option<i64>> {
     keys::remaining(&mut conn, key_id).await.unwrap()
 }
 
+/// How a batch is spent: inside a transaction the caller commits, or committed by itself.
+#[derive(Clone, Copy)]
+enum Spender {
+    InTransaction,
+    Committed,
+}
+
+async fn spend(db: &Db, spender: Spender, spends: &[(&str, i64)]) -> Vec<LockedSpend> {
+    match spender {
+        Spender::InTransaction => {
+            let mut tx = db.begin().await.unwrap();
+            let outcomes = keys::spend_credits_batch(&mut tx, spends).await.unwrap();
+            tx.commit().await.unwrap();
+            outcomes
+        }
+        Spender::Committed => keys::spend_credits_committed(db, spends).await.unwrap(),
+    }
+}
+
 #[tokio::test]
 async fn a_batch_decides_each_spend_on_what_the_earlier_ones_left() {
+    decides_in_order(Spender::InTransaction).await;
+}
+
+#[tokio::test]
+async fn a_batch_committed_by_itself_decides_as_one_in_a_transaction() {
+    decides_in_order(Spender::Committed).await;
+}
+
+async fn decides_in_order(spender: Spender) {
     let storage = TestStorage::new();
     let db = open(&storage).await;
     let mut tx = db.begin().await.unwrap();
@@ -106,9 +136,7 @@ async fn a_batch_decides_each_spend_on_what_the_earlier_ones_left() {
         ("key_missing", 1),
         ("key_a", 1), // nothing left
     ];
-    let mut tx = db.begin().await.unwrap();
-    let outcomes = keys::spend_credits_batch(&mut tx, &spends).await.unwrap();
-    tx.commit().await.unwrap();
+    let outcomes = spend(&db, spender, &spends).await;
     use LockedSpend::*;
     assert_eq!(
         outcomes,
@@ -128,6 +156,9 @@ async fn a_batch_decides_each_spend_on_what_the_earlier_ones_left() {
     assert_eq!(balance(&db, "key_a").await, Some(Some(0)));
     assert_eq!(balance(&db, "key_b1").await, Some(Some(0)));
     assert_eq!(balance(&db, "key_unlimited").await, Some(None));
+
+    // An empty batch decides nothing.
+    assert_eq!(spend(&db, spender, &[]).await, vec![]);
 
     // Dropped without a commit, a batch spends nothing.
     key(&db, "key_c", "cred_c", Some(Some(3))).await;

@@ -1,6 +1,6 @@
 //! `keys.*` except verification (see [`crate::verify`]).
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -290,7 +290,11 @@ pub async fn create_key(
     let mut work = Work::begin(keyward, Actor::system()).await?;
     let mut batch = CreationBatch::default();
     let key_id = creation.key.id.clone();
-    batch.stage(&mut work, &creation).await?;
+    let api = batch.check(&mut work, &creation).await?;
+    batch
+        .resolve_identities(&mut work, [&creation].into_iter())
+        .await?;
+    batch.stage(&mut work, &creation, &api);
     batch.insert(&mut work).await?;
     if let Some(limits) = &ratelimits {
         set_ratelimits(
@@ -392,9 +396,9 @@ struct CreationBatch {
 }
 
 impl CreationBatch {
-    /// Checks `creation` (its API exists in the caller's workspace, the caller may create keys
-    /// in it), resolves its identity, and stages its rows and audit event in `work`.
-    async fn stage(&mut self, work: &mut Work, creation: &Creation) -> ApiResult<()> {
+    /// Checks `creation`: its API exists in the caller's workspace and the caller may create
+    /// keys in it. Reads only, so a refusal leaves nothing of it in the transaction.
+    async fn check(&mut self, work: &mut Work, creation: &Creation) -> ApiResult<apis::ApiRecord> {
         let caller = &creation.caller;
         let workspace_id = caller.workspace_id();
         let api_key = (workspace_id.to_owned(), creation.key.api_id.clone());
@@ -409,18 +413,42 @@ impl CreationBatch {
         // Deleted APIs take no new keys (Unkey allows it; see docs/API.md).
         let api = api.ok_or_else(|| ApiError::api_not_found(&creation.key.api_id))?;
         caller.require(Action::CreateKey, &Target::Api(&api.id))?;
-        let mut key = creation.key.clone();
-        if let Some(external_id) = &creation.external_id {
-            let identity_key = (workspace_id.to_owned(), external_id.clone());
-            key.identity_id = Some(match self.identities.get(&identity_key) {
-                Some(id) => id.clone(),
-                None => {
-                    let id = identity_for(work, workspace_id, external_id).await?;
-                    self.identities.insert(identity_key, id.clone());
-                    id
-                }
-            });
+        Ok(api)
+    }
+
+    /// Finds or creates the identities the checked `creations` name, each once, in one order
+    /// (sorted): batches committing side by side (PostgreSQL) that share identities then wait
+    /// for one another's rows rather than deadlock.
+    async fn resolve_identities<'c>(
+        &mut self,
+        work: &mut Work,
+        creations: impl Iterator<Item = &'c Creation>,
+    ) -> ApiResult<()> {
+        let wanted: BTreeSet<(String, String)> = creations
+            .filter_map(|creation| {
+                let external_id = creation.external_id.as_ref()?;
+                Some((
+                    creation.caller.workspace_id().to_owned(),
+                    external_id.clone(),
+                ))
+            })
+            .filter(|identity| !self.identities.contains_key(identity))
+            .collect();
+        for (workspace_id, external_id) in wanted {
+            let id = identity_for(work, &workspace_id, &external_id).await?;
+            self.identities.insert((workspace_id, external_id), id);
         }
+        Ok(())
+    }
+
+    /// Stages the rows and audit event of `creation`, checked ([`CreationBatch::check`]) and its
+    /// identity resolved ([`CreationBatch::resolve_identities`]).
+    fn stage(&mut self, work: &mut Work, creation: &Creation, api: &apis::ApiRecord) {
+        let workspace_id = creation.caller.workspace_id();
+        let mut key = creation.key.clone();
+        key.identity_id = creation.external_id.as_ref().map(|external_id| {
+            self.identities[&(workspace_id.to_owned(), external_id.clone())].clone()
+        });
         work.audit_as(
             &creation.actor,
             workspace_id,
@@ -438,7 +466,6 @@ impl CreationBatch {
             self.refills.push((creation.credits.id.clone(), since));
         }
         self.keys.push(key);
-        Ok(())
     }
 
     /// Writes every staged row: two statements for the batch.
@@ -467,21 +494,29 @@ pub(crate) fn create_keys(
         let mut staged = CreationBatch::default();
         let mut accepted = Vec::with_capacity(batch.len());
         for pending in batch {
-            match staged.stage(&mut work, &pending.request).await {
-                Ok(()) => accepted.push(pending),
-                // A missing API or permission: the checks come before any write, so nothing of
-                // this request is in the transaction.
+            match staged.check(&mut work, &pending.request).await {
+                Ok(api) => accepted.push((pending, api)),
+                // A missing API or permission: the checks only read, so nothing of this
+                // request is in the transaction.
                 Err(err) if !err.is_server_error() => pending.answer(Err(err)),
                 Err(err) => {
                     // The transaction itself failed: nothing of the batch can commit.
                     pending.answer(Err(err.clone()));
-                    return answer_all(accepted, &err);
+                    return answer_all(accepted.into_iter().map(|(p, _)| p).collect(), &err);
                 }
             }
         }
         if accepted.is_empty() {
             return;
         }
+        let creations = accepted.iter().map(|(pending, _)| &pending.request);
+        if let Err(err) = staged.resolve_identities(&mut work, creations).await {
+            return answer_all(accepted.into_iter().map(|(p, _)| p).collect(), &err);
+        }
+        for (pending, api) in &accepted {
+            staged.stage(&mut work, &pending.request, api);
+        }
+        let accepted: Vec<_> = accepted.into_iter().map(|(pending, _)| pending).collect();
         let committed = async {
             staged.insert(&mut work).await?;
             work.commit().await
