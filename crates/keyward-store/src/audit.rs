@@ -2,9 +2,7 @@
 
 use sqlx::AssertSqlSafe;
 
-use crate::{
-    AsConn, BackendKind, StoreResult, backend_of, on_conn, placeholder_rows, rows_affected,
-};
+use crate::{AsConn, BackendKind, StoreResult, on_conn, placeholder_rows, rows_affected};
 
 /// An event as stored and listed.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -33,46 +31,97 @@ pub struct NewAuditEvent {
 
 /// Inserts `events` and indexes their targets: two statements however many events there are
 /// (every statement is a round trip to the connection's thread, which is what bounds the rate of
-/// writes: docs/BENCHMARKS.md).
+/// writes: docs/BENCHMARKS.md). On PostgreSQL each statement takes one array per column
+/// (`unnest`), so its text does not change with the batch's size (see `keys::insert_many`).
 pub async fn insert(c: &mut impl AsConn, events: &[NewAuditEvent]) -> StoreResult<()> {
     if events.is_empty() {
         return Ok(());
     }
     let targets: usize = events.iter().map(|e| e.target_ids.len()).sum();
-    let backend = backend_of(c);
-    let (events_sql, targets_sql) = (
-        insert_events_sql(backend, events.len()),
-        insert_targets_sql(backend, targets),
-    );
-    on_conn!(c, |conn| {
-        let mut query = sqlx::query(AssertSqlSafe(events_sql));
-        for NewAuditEvent { record: r, .. } in events {
-            query = query
-                .bind(&r.id)
-                .bind(&r.workspace_id)
-                .bind(r.time)
-                .bind(&r.event)
-                .bind(&r.description)
-                .bind(&r.actor_type)
-                .bind(&r.actor_id)
-                .bind(&r.actor_name)
-                .bind(&r.remote_ip)
-                .bind(&r.user_agent)
-                .bind(&r.request_id)
-                .bind(&r.targets);
-        }
-        query.execute(&mut *conn).await.map(rows_affected)?;
-        if targets > 0 {
-            let mut query = sqlx::query(AssertSqlSafe(targets_sql));
-            for event in events {
-                for target_id in &event.target_ids {
-                    query = query.bind(&event.record.id).bind(target_id);
-                }
+    on_conn!(
+        c,
+        sqlite | conn | {
+            let sql = insert_events_sql(BackendKind::Sqlite, events.len());
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for NewAuditEvent { record: r, .. } in events {
+                query = query
+                    .bind(&r.id)
+                    .bind(&r.workspace_id)
+                    .bind(r.time)
+                    .bind(&r.event)
+                    .bind(&r.description)
+                    .bind(&r.actor_type)
+                    .bind(&r.actor_id)
+                    .bind(&r.actor_name)
+                    .bind(&r.remote_ip)
+                    .bind(&r.user_agent)
+                    .bind(&r.request_id)
+                    .bind(&r.targets);
             }
             query.execute(&mut *conn).await.map(rows_affected)?;
-        }
-        Ok::<(), sqlx::Error>(())
-    })
+            if targets > 0 {
+                let sql = insert_targets_sql(BackendKind::Sqlite, targets);
+                let mut query = sqlx::query(AssertSqlSafe(sql));
+                for event in events {
+                    for target_id in &event.target_ids {
+                        query = query.bind(&event.record.id).bind(target_id);
+                    }
+                }
+                query.execute(&mut *conn).await.map(rows_affected)?;
+            }
+            Ok::<(), sqlx::Error>(())
+        },
+        postgres | conn | {
+            let text = |column: fn(&AuditRecord) -> &str| {
+                events.iter().map(|e| column(&e.record)).collect::<Vec<_>>()
+            };
+            let optional = |column: fn(&AuditRecord) -> Option<&str>| {
+                events.iter().map(|e| column(&e.record)).collect::<Vec<_>>()
+            };
+            sqlx::query(
+                "insert into audit_logs (id, workspace_id, time, event, description, actor_type, \
+                 actor_id, actor_name, remote_ip, user_agent, request_id, targets) \
+                 select * from unnest($1::text[], $2::text[], $3::int8[], $4::text[], $5::text[], \
+                 $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], \
+                 $12::text[])",
+            )
+            .bind(text(|r| &r.id))
+            .bind(text(|r| &r.workspace_id))
+            .bind(events.iter().map(|e| e.record.time).collect::<Vec<_>>())
+            .bind(text(|r| &r.event))
+            .bind(text(|r| &r.description))
+            .bind(text(|r| &r.actor_type))
+            .bind(text(|r| &r.actor_id))
+            .bind(optional(|r| r.actor_name.as_deref()))
+            .bind(optional(|r| r.remote_ip.as_deref()))
+            .bind(optional(|r| r.user_agent.as_deref()))
+            .bind(optional(|r| r.request_id.as_deref()))
+            .bind(text(|r| &r.targets))
+            .execute(&mut *conn)
+            .await
+            .map(rows_affected)?;
+            if targets > 0 {
+                let (logs, ids): (Vec<&str>, Vec<&str>) = events
+                    .iter()
+                    .flat_map(|e| {
+                        e.target_ids
+                            .iter()
+                            .map(|target| (e.record.id.as_str(), target.as_str()))
+                    })
+                    .unzip();
+                sqlx::query(
+                    "insert into audit_log_targets (log_id, target_id) \
+                     select * from unnest($1::text[], $2::text[]) on conflict do nothing",
+                )
+                .bind(logs)
+                .bind(ids)
+                .execute(&mut *conn)
+                .await
+                .map(rows_affected)?;
+            }
+            Ok::<(), sqlx::Error>(())
+        },
+    )
 }
 
 /// Filters of [`list`]; every field narrows the result.

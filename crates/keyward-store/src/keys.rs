@@ -4,7 +4,8 @@ use sqlx::AssertSqlSafe;
 
 use crate::patch::{Changes, Value};
 use crate::{
-    AsConn, StoreError, StoreResult, Tx, backend_of, on_conn, placeholder_rows, rows_affected,
+    AsConn, BackendKind, StoreError, StoreResult, Tx, backend_of, on_conn, placeholder_rows,
+    rows_affected,
 };
 
 /// A key with its identity, as every read returns it.
@@ -98,38 +99,71 @@ pub async fn insert(c: &mut impl AsConn, k: &NewKey) -> StoreResult<()> {
 }
 
 /// Inserts `keys` in one statement (a batch of `keys.createKey`s: docs/ARCHITECTURE.md, group
-/// commit). At most a few hundred at a time: 13 bound parameters each.
+/// commit). On SQLite a `values` list, at most a few hundred rows at a time (13 bound parameters
+/// each); on PostgreSQL one array per column (`unnest`), so the statement's text is the same
+/// whatever the batch's size and is parsed and planned once per connection rather than once per
+/// size.
 pub async fn insert_many(c: &mut impl AsConn, keys: &[NewKey]) -> StoreResult<()> {
     if keys.is_empty() {
         return Ok(());
     }
-    let sql = format!(
-        "insert into keys (id, workspace_id, api_id, hash, start, byte_length, name, identity_id, \
-         meta, enabled, expires_at, credits_id, created_at) values {}",
-        placeholder_rows(backend_of(c), keys.len(), 13)
-    );
-    on_conn!(c, |conn| {
-        let mut query = sqlx::query(AssertSqlSafe(sql));
-        for k in keys {
-            query = query
-                .bind(&k.id)
-                .bind(&k.workspace_id)
-                .bind(&k.api_id)
-                .bind(&k.hash)
-                .bind(&k.start)
-                .bind(k.byte_length)
-                .bind(&k.name)
-                .bind(&k.identity_id)
-                .bind(&k.meta)
-                .bind(k.enabled)
-                .bind(k.expires_at)
-                .bind(&k.credits_id)
-                .bind(k.created_at);
-        }
-        query.execute(conn).await.map(rows_affected)
-    })?;
+    on_conn!(
+        c,
+        sqlite | conn | {
+            let rows = placeholder_rows(BackendKind::Sqlite, keys.len(), 13);
+            let mut query = sqlx::query(AssertSqlSafe(format!("{INSERT_KEY} values {rows}")));
+            for k in keys {
+                query = query
+                    .bind(&k.id)
+                    .bind(&k.workspace_id)
+                    .bind(&k.api_id)
+                    .bind(&k.hash)
+                    .bind(&k.start)
+                    .bind(k.byte_length)
+                    .bind(&k.name)
+                    .bind(&k.identity_id)
+                    .bind(&k.meta)
+                    .bind(k.enabled)
+                    .bind(k.expires_at)
+                    .bind(&k.credits_id)
+                    .bind(k.created_at);
+            }
+            query.execute(conn).await.map(rows_affected)
+        },
+        postgres | conn | {
+            let text = |column: fn(&NewKey) -> &str| keys.iter().map(column).collect::<Vec<_>>();
+            let optional =
+                |column: fn(&NewKey) -> Option<&str>| keys.iter().map(column).collect::<Vec<_>>();
+            let number =
+                |column: fn(&NewKey) -> Option<i64>| keys.iter().map(column).collect::<Vec<_>>();
+            sqlx::query(AssertSqlSafe(format!(
+                "{INSERT_KEY} select * from unnest($1::text[], $2::text[], $3::text[], \
+                 $4::bytea[], $5::text[], $6::int8[], $7::text[], $8::text[], $9::text[], \
+                 $10::bool[], $11::int8[], $12::text[], $13::int8[])"
+            )))
+            .bind(text(|k| &k.id))
+            .bind(text(|k| &k.workspace_id))
+            .bind(text(|k| &k.api_id))
+            .bind(keys.iter().map(|k| k.hash.as_slice()).collect::<Vec<_>>())
+            .bind(text(|k| &k.start))
+            .bind(number(|k| Some(k.byte_length)))
+            .bind(optional(|k| k.name.as_deref()))
+            .bind(optional(|k| k.identity_id.as_deref()))
+            .bind(optional(|k| k.meta.as_deref()))
+            .bind(keys.iter().map(|k| k.enabled).collect::<Vec<_>>())
+            .bind(number(|k| k.expires_at))
+            .bind(text(|k| &k.credits_id))
+            .bind(number(|k| Some(k.created_at)))
+            .execute(conn)
+            .await
+            .map(rows_affected)
+        },
+    )?;
     Ok(())
 }
+
+const INSERT_KEY: &str = "insert into keys (id, workspace_id, api_id, hash, start, byte_length, \
+    name, identity_id, meta, enabled, expires_at, credits_id, created_at)";
 
 /// A new balance: `remaining` credits (`None`: unlimited) and a refill.
 #[derive(Debug, Clone)]
@@ -145,27 +179,51 @@ pub async fn insert_credits(c: &mut impl AsConn, credits: &NewCredits) -> StoreR
     insert_credits_many(c, std::slice::from_ref(credits)).await
 }
 
-/// Inserts `balances` in one statement (see [`insert_many`]).
+/// Inserts `balances` in one statement (see [`insert_many`]: arrays on PostgreSQL).
 pub async fn insert_credits_many(c: &mut impl AsConn, balances: &[NewCredits]) -> StoreResult<()> {
     if balances.is_empty() {
         return Ok(());
     }
-    let sql = format!(
-        "insert into credits (id, workspace_id, remaining, refill_amount, refill_day) values {}",
-        placeholder_rows(backend_of(c), balances.len(), 5)
-    );
-    on_conn!(c, |conn| {
-        let mut query = sqlx::query(AssertSqlSafe(sql));
-        for credits in balances {
-            query = query
-                .bind(&credits.id)
-                .bind(&credits.workspace_id)
-                .bind(credits.remaining)
-                .bind(credits.refill_amount)
-                .bind(credits.refill_day);
-        }
-        query.execute(conn).await.map(rows_affected)
-    })?;
+    const INSERT: &str =
+        "insert into credits (id, workspace_id, remaining, refill_amount, refill_day)";
+    on_conn!(
+        c,
+        sqlite | conn | {
+            let rows = placeholder_rows(BackendKind::Sqlite, balances.len(), 5);
+            let mut query = sqlx::query(AssertSqlSafe(format!("{INSERT} values {rows}")));
+            for credits in balances {
+                query = query
+                    .bind(&credits.id)
+                    .bind(&credits.workspace_id)
+                    .bind(credits.remaining)
+                    .bind(credits.refill_amount)
+                    .bind(credits.refill_day);
+            }
+            query.execute(conn).await.map(rows_affected)
+        },
+        postgres | conn | {
+            let number = |column: fn(&NewCredits) -> Option<i64>| {
+                balances.iter().map(column).collect::<Vec<_>>()
+            };
+            sqlx::query(AssertSqlSafe(format!(
+                "{INSERT} select * from unnest($1::text[], $2::text[], $3::int8[], $4::int8[], \
+                 $5::int8[])"
+            )))
+            .bind(balances.iter().map(|b| b.id.as_str()).collect::<Vec<_>>())
+            .bind(
+                balances
+                    .iter()
+                    .map(|b| b.workspace_id.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(number(|b| b.remaining))
+            .bind(number(|b| b.refill_amount))
+            .bind(number(|b| b.refill_day))
+            .execute(conn)
+            .await
+            .map(rows_affected)
+        },
+    )?;
     Ok(())
 }
 
