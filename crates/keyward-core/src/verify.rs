@@ -572,12 +572,9 @@ async fn spend_one(db: &Db, spend: &Spend) -> StoreResult<LockedSpend> {
     }
     // Too few credits a moment ago. Decide again under the balance's lock, so that a refusal
     // reports the balance it was refused on, not one a concurrent increment changed since
-    // (SQLite's one writer connection must be free for the transaction).
+    // (SQLite's one writer connection must be free for it).
     drop(conn);
-    let mut tx = db.begin().await?;
-    let outcome =
-        keys::spend_credits_batch(&mut tx, &[(spend.key_id.as_str(), spend.cost)]).await?;
-    tx.commit().await?;
+    let outcome = keys::spend_credits_committed(db, &[(spend.key_id.as_str(), spend.cost)]).await?;
     Ok(outcome[0])
 }
 

@@ -379,26 +379,29 @@ pub async fn charge_window(
     limit: i64,
 ) -> StoreResult<Option<i64>> {
     // The previous window's count, weighed; then the conditional insert-or-increment.
-    const POSTGRES: &str = "with weighted as ( \
-           select floor(coalesce((select count from ratelimit_windows \
-             where scope = $1 and identifier = $2 and duration = $3 and sequence = $4 - 1), 0) \
-             * $5::float8)::int8 as w) \
-         insert into ratelimit_windows as rw (scope, identifier, duration, sequence, count, expires_at) \
-         select $1, $2, $3, $4, $6, ($4 + 2) * $3 from weighted where $6 + w <= $7 \
-         on conflict (scope, identifier, duration, sequence) do update \
-           set count = rw.count + excluded.count \
-           where rw.count + excluded.count + (select w from weighted) <= $7 \
-         returning count + (select w from weighted)";
-    const SQLITE: &str = "with weighted as ( \
-           select cast(coalesce((select count from ratelimit_windows \
-             where scope = $1 and identifier = $2 and duration = $3 and sequence = $4 - 1), 0) \
-             * $5 as integer) as w) \
-         insert into ratelimit_windows as rw (scope, identifier, duration, sequence, count, expires_at) \
-         select $1, $2, $3, $4, $6, ($4 + 2) * $3 from weighted where $6 + w <= $7 \
-         on conflict (scope, identifier, duration, sequence) do update \
-           set count = rw.count + excluded.count \
-           where rw.count + excluded.count + (select w from weighted) <= $7 \
-         returning count + (select w from weighted)";
+    // The same statement on both backends but for how the previous window's weighted count is
+    // rounded down: `$round_down_open`, the count, `$round_down_close`.
+    macro_rules! admit {
+        ($round_down_open:literal, $round_down_close:literal) => {
+            concat!(
+                "with weighted as (select ",
+                $round_down_open,
+                "coalesce((select count from ratelimit_windows \
+                 where scope = $1 and identifier = $2 and duration = $3 and sequence = $4 - 1), 0)",
+                $round_down_close,
+                " as w) \
+                 insert into ratelimit_windows as rw \
+                   (scope, identifier, duration, sequence, count, expires_at) \
+                 select $1, $2, $3, $4, $6, ($4 + 2) * $3 from weighted where $6 + w <= $7 \
+                 on conflict (scope, identifier, duration, sequence) do update \
+                   set count = rw.count + excluded.count \
+                   where rw.count + excluded.count + (select w from weighted) <= $7 \
+                 returning count + (select w from weighted)"
+            )
+        };
+    }
+    const POSTGRES: &str = admit!("floor(", " * $5::float8)::int8");
+    const SQLITE: &str = admit!("cast(", " * $5 as integer)");
     on_conn!(
         c,
         sqlite | conn | {
