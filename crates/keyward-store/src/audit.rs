@@ -2,7 +2,7 @@
 
 use sqlx::AssertSqlSafe;
 
-use crate::{AsConn, BackendKind, StoreResult, on_conn, placeholder_rows, rows_affected};
+use crate::{AsConn, BackendKind, StoreResult, column, on_conn, placeholder_rows, rows_affected};
 
 /// An event as stored and listed.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -72,12 +72,6 @@ pub async fn insert(c: &mut impl AsConn, events: &[NewAuditEvent]) -> StoreResul
             Ok::<(), sqlx::Error>(())
         },
         postgres | conn | {
-            let text = |column: fn(&AuditRecord) -> &str| {
-                events.iter().map(|e| column(&e.record)).collect::<Vec<_>>()
-            };
-            let optional = |column: fn(&AuditRecord) -> Option<&str>| {
-                events.iter().map(|e| column(&e.record)).collect::<Vec<_>>()
-            };
             sqlx::query(
                 "insert into audit_logs (id, workspace_id, time, event, description, actor_type, \
                  actor_id, actor_name, remote_ip, user_agent, request_id, targets) \
@@ -85,18 +79,18 @@ pub async fn insert(c: &mut impl AsConn, events: &[NewAuditEvent]) -> StoreResul
                  $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], \
                  $12::text[])",
             )
-            .bind(text(|r| &r.id))
-            .bind(text(|r| &r.workspace_id))
-            .bind(events.iter().map(|e| e.record.time).collect::<Vec<_>>())
-            .bind(text(|r| &r.event))
-            .bind(text(|r| &r.description))
-            .bind(text(|r| &r.actor_type))
-            .bind(text(|r| &r.actor_id))
-            .bind(optional(|r| r.actor_name.as_deref()))
-            .bind(optional(|r| r.remote_ip.as_deref()))
-            .bind(optional(|r| r.user_agent.as_deref()))
-            .bind(optional(|r| r.request_id.as_deref()))
-            .bind(text(|r| &r.targets))
+            .bind(column(events, |e| e.record.id.as_str()))
+            .bind(column(events, |e| e.record.workspace_id.as_str()))
+            .bind(column(events, |e| e.record.time))
+            .bind(column(events, |e| e.record.event.as_str()))
+            .bind(column(events, |e| e.record.description.as_str()))
+            .bind(column(events, |e| e.record.actor_type.as_str()))
+            .bind(column(events, |e| e.record.actor_id.as_str()))
+            .bind(column(events, |e| e.record.actor_name.as_deref()))
+            .bind(column(events, |e| e.record.remote_ip.as_deref()))
+            .bind(column(events, |e| e.record.user_agent.as_deref()))
+            .bind(column(events, |e| e.record.request_id.as_deref()))
+            .bind(column(events, |e| e.record.targets.as_str()))
             .execute(&mut *conn)
             .await
             .map(rows_affected)?;

@@ -4,8 +4,8 @@ use sqlx::AssertSqlSafe;
 
 use crate::patch::{Changes, Value};
 use crate::{
-    AsConn, BackendKind, StoreError, StoreResult, Tx, backend_of, on_conn, placeholder_rows,
-    rows_affected,
+    AsConn, BackendKind, StoreError, StoreResult, Tx, backend_of, column, on_conn,
+    placeholder_rows, rows_affected,
 };
 
 /// A key with its identity, as every read returns it.
@@ -131,29 +131,24 @@ pub async fn insert_many(c: &mut impl AsConn, keys: &[NewKey]) -> StoreResult<()
             query.execute(conn).await.map(rows_affected)
         },
         postgres | conn | {
-            let text = |column: fn(&NewKey) -> &str| keys.iter().map(column).collect::<Vec<_>>();
-            let optional =
-                |column: fn(&NewKey) -> Option<&str>| keys.iter().map(column).collect::<Vec<_>>();
-            let number =
-                |column: fn(&NewKey) -> Option<i64>| keys.iter().map(column).collect::<Vec<_>>();
             sqlx::query(AssertSqlSafe(format!(
                 "{INSERT_KEY} select * from unnest($1::text[], $2::text[], $3::text[], \
                  $4::bytea[], $5::text[], $6::int8[], $7::text[], $8::text[], $9::text[], \
                  $10::bool[], $11::int8[], $12::text[], $13::int8[])"
             )))
-            .bind(text(|k| &k.id))
-            .bind(text(|k| &k.workspace_id))
-            .bind(text(|k| &k.api_id))
-            .bind(keys.iter().map(|k| k.hash.as_slice()).collect::<Vec<_>>())
-            .bind(text(|k| &k.start))
-            .bind(number(|k| Some(k.byte_length)))
-            .bind(optional(|k| k.name.as_deref()))
-            .bind(optional(|k| k.identity_id.as_deref()))
-            .bind(optional(|k| k.meta.as_deref()))
-            .bind(keys.iter().map(|k| k.enabled).collect::<Vec<_>>())
-            .bind(number(|k| k.expires_at))
-            .bind(text(|k| &k.credits_id))
-            .bind(number(|k| Some(k.created_at)))
+            .bind(column(keys, |k| k.id.as_str()))
+            .bind(column(keys, |k| k.workspace_id.as_str()))
+            .bind(column(keys, |k| k.api_id.as_str()))
+            .bind(column(keys, |k| k.hash.as_slice()))
+            .bind(column(keys, |k| k.start.as_str()))
+            .bind(column(keys, |k| k.byte_length))
+            .bind(column(keys, |k| k.name.as_deref()))
+            .bind(column(keys, |k| k.identity_id.as_deref()))
+            .bind(column(keys, |k| k.meta.as_deref()))
+            .bind(column(keys, |k| k.enabled))
+            .bind(column(keys, |k| k.expires_at))
+            .bind(column(keys, |k| k.credits_id.as_str()))
+            .bind(column(keys, |k| k.created_at))
             .execute(conn)
             .await
             .map(rows_affected)
@@ -202,23 +197,15 @@ pub async fn insert_credits_many(c: &mut impl AsConn, balances: &[NewCredits]) -
             query.execute(conn).await.map(rows_affected)
         },
         postgres | conn | {
-            let number = |column: fn(&NewCredits) -> Option<i64>| {
-                balances.iter().map(column).collect::<Vec<_>>()
-            };
             sqlx::query(AssertSqlSafe(format!(
                 "{INSERT} select * from unnest($1::text[], $2::text[], $3::int8[], $4::int8[], \
                  $5::int8[])"
             )))
-            .bind(balances.iter().map(|b| b.id.as_str()).collect::<Vec<_>>())
-            .bind(
-                balances
-                    .iter()
-                    .map(|b| b.workspace_id.as_str())
-                    .collect::<Vec<_>>(),
-            )
-            .bind(number(|b| b.remaining))
-            .bind(number(|b| b.refill_amount))
-            .bind(number(|b| b.refill_day))
+            .bind(column(balances, |b| b.id.as_str()))
+            .bind(column(balances, |b| b.workspace_id.as_str()))
+            .bind(column(balances, |b| b.remaining))
+            .bind(column(balances, |b| b.refill_amount))
+            .bind(column(balances, |b| b.refill_day))
             .execute(conn)
             .await
             .map(rows_affected)

@@ -527,6 +527,12 @@ pub(crate) fn placeholder_rows(backend: BackendKind, rows: usize, columns: usize
     out
 }
 
+/// One column of `rows`, as the array a PostgreSQL batch insert binds to `unnest($n::type[])`
+/// (one array per column, so that the statement's text is the same whatever the batch's size).
+pub(crate) fn column<'r, R, V>(rows: &'r [R], value: impl Fn(&'r R) -> V) -> Vec<V> {
+    rows.iter().map(value).collect()
+}
+
 /// Rows a statement changed: the one result of `execute` both backends share, so an
 /// `on_conn!` body that executes a statement has one type on every backend.
 pub(crate) fn rows_affected(done: impl RowsAffected) -> u64 {

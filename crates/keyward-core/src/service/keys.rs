@@ -492,31 +492,35 @@ pub(crate) fn create_keys(
             Err(err) => return answer_all(batch, &err),
         };
         let mut staged = CreationBatch::default();
+        // The requests that passed their checks, and each one's API.
         let mut accepted = Vec::with_capacity(batch.len());
+        let mut apis = Vec::with_capacity(batch.len());
         for pending in batch {
             match staged.check(&mut work, &pending.request).await {
-                Ok(api) => accepted.push((pending, api)),
+                Ok(api) => {
+                    accepted.push(pending);
+                    apis.push(api);
+                }
                 // A missing API or permission: the checks only read, so nothing of this
                 // request is in the transaction.
                 Err(err) if !err.is_server_error() => pending.answer(Err(err)),
                 Err(err) => {
                     // The transaction itself failed: nothing of the batch can commit.
                     pending.answer(Err(err.clone()));
-                    return answer_all(accepted.into_iter().map(|(p, _)| p).collect(), &err);
+                    return answer_all(accepted, &err);
                 }
             }
         }
         if accepted.is_empty() {
             return;
         }
-        let creations = accepted.iter().map(|(pending, _)| &pending.request);
+        let creations = accepted.iter().map(|pending| &pending.request);
         if let Err(err) = staged.resolve_identities(&mut work, creations).await {
-            return answer_all(accepted.into_iter().map(|(p, _)| p).collect(), &err);
+            return answer_all(accepted, &err);
         }
-        for (pending, api) in &accepted {
+        for (pending, api) in accepted.iter().zip(&apis) {
             staged.stage(&mut work, &pending.request, api);
         }
-        let accepted: Vec<_> = accepted.into_iter().map(|(pending, _)| pending).collect();
         let committed = async {
             staged.insert(&mut work).await?;
             work.commit().await
