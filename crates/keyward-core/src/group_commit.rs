@@ -90,9 +90,9 @@ pub struct GroupStats {
 
 impl<R: Send + 'static, A: Send + 'static> GroupCommit<R, A> {
     /// A group commit running `handler` on each batch, with up to `in_flight` batches committing
-    /// at once: 1 where the database has one writer (SQLite), more where commits of different
-    /// rows proceed side by side and each waits for its own flush to disk (PostgreSQL), so that
-    /// the disk's latency does not cap the throughput at one batch per flush.
+    /// at once. More than one pays only where a batch mostly waits (on a flush to disk or a
+    /// round trip) rather than works: side by side, the requests split into smaller batches,
+    /// and each batch has a fixed cost of its own.
     pub fn new(keyward: Weak<Keyward>, handler: Handler<R, A>, in_flight: usize) -> Self {
         GroupCommit {
             keyward,

@@ -135,16 +135,13 @@ pub fn namespace_lookup(workspace_id: &str, name_or_id: &str) -> crate::key_mate
 
 impl Keyward {
     pub fn new(db: Db, config: &CoreConfig) -> Arc<Keyward> {
-        // SQLite has one writer: one batch at a time. On PostgreSQL spends of different keys
-        // commit side by side, each waiting for its own round trip and flush (their balances
-        // are locked in one order, so they cannot deadlock). Creations stay one batch at a
-        // time: a creation's cost is the server's work on its rows, not waiting, and side by
-        // side they only split into smaller batches (measured in docs/BENCHMARKS.md). Their
-        // identities are found or created in one order all the same.
-        let spend_batches = match db.kind() {
-            BackendKind::Sqlite => 1,
-            BackendKind::Postgres => 4,
-        };
+        // One batch at a time on both backends. SQLite has one writer. On PostgreSQL a batch of
+        // spends is one statement charging each balance once (keys::spend_credits_committed),
+        // and what it costs is PostgreSQL's work per statement and commit, not waiting: batches
+        // side by side only split into smaller ones, and a hot key's spends in two of them
+        // would wait on each other's row lock (measured in docs/BENCHMARKS.md). Creations
+        // likewise: side by side they only split into smaller batches.
+        let (spend_batches, creation_batches) = (1, 1);
         let limiter = match config.ratelimit_engine_on(db.kind()) {
             ratelimit::Engine::Memory => Limiter::default(),
             ratelimit::Engine::Database => Limiter::shared(
@@ -154,7 +151,7 @@ impl Keyward {
         };
         Arc::new_cyclic(|this| Keyward {
             spends: GroupCommit::new(this.clone(), verify::spend_credits, spend_batches),
-            creations: GroupCommit::new(this.clone(), service::keys::create_keys, 1),
+            creations: GroupCommit::new(this.clone(), service::keys::create_keys, creation_batches),
             db,
             caches: Caches {
                 keys: KeyCache::new(config.cache_capacity, config.cache_ttl),

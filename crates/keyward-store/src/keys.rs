@@ -640,10 +640,14 @@ pub async fn spend_credits_batch(
     Ok(outcomes)
 }
 
-/// [`spend_credits_batch`] committed by itself, in as few round trips as the backend allows:
-/// on PostgreSQL one statement (`keyward_spend_credits`, migration 0011, the same decision made
-/// in the server) that commits on its own; on SQLite, whose one writer is in-process, a
-/// transaction around [`spend_credits_batch`]. Either way the spends are durable on return.
+/// [`spend_credits_batch`] committed by itself, in as few round trips as the backend allows.
+/// On SQLite, whose one writer is in-process, a transaction around [`spend_credits_batch`]. On
+/// PostgreSQL one statement that commits on its own ([`SPEND_COVERED`]): each balance the batch
+/// draws on is locked and, when it covers the batch's total for it (the usual case, and then
+/// every spend of it succeeds whatever their order), charged that total in one row update; only
+/// the spends of a balance the total would overdraw are then decided one by one, in order, by
+/// `keyward_spend_credits` (migration 0011), a second statement. Either way the spends are
+/// durable on return.
 pub async fn spend_credits_committed(
     db: &crate::Db,
     spends: &[(&str, i64)],
@@ -654,35 +658,103 @@ pub async fn spend_credits_committed(
         tx.commit().await?;
         return Ok(outcomes);
     }
-    let (ids, costs): (Vec<&str>, Vec<i64>) = spends.iter().copied().unzip();
+    if spends.is_empty() {
+        return Ok(Vec::new());
+    }
     let mut conn = db.writer().await?;
     let crate::ConnRef::Postgres(conn) = crate::AsConn::conn(&mut conn) else {
         return Err(StoreError::Other(
             "a PostgreSQL database gave a SQLite connection".into(),
         ));
     };
-    let rows: Vec<(i32, i16, Option<i64>)> = sqlx::query_as(
-        "select spend_index, outcome, balance from keyward_spend_credits($1, $2) order by spend_index",
-    )
-    .bind(&ids)
-    .bind(&costs)
-    .fetch_all(conn)
-    .await?;
+    let mut outcomes = spend_on_postgres(conn, SPEND_COVERED, spends).await?;
+    // The spends of the balances their batch would overdraw, in arrival order.
+    let short: Vec<usize> = (0..spends.len())
+        .filter(|&i| outcomes[i].is_none())
+        .collect();
+    if !short.is_empty() {
+        let rest: Vec<(&str, i64)> = short.iter().map(|&i| spends[i]).collect();
+        let decided = spend_on_postgres(conn, SPEND_EACH, &rest).await?;
+        for (i, outcome) in short.into_iter().zip(decided) {
+            outcomes[i] = outcome;
+        }
+    }
+    outcomes
+        .into_iter()
+        .map(|outcome| {
+            outcome.ok_or_else(|| {
+                StoreError::Other("keyward_spend_credits left a spend undecided".into())
+            })
+        })
+        .collect()
+}
+
+/// A batch of spends in one statement on PostgreSQL, for the balances that cover the batch's
+/// total for them: the spends are matched to their live keys' balances; the balances are locked
+/// in id order (concurrent batches, on this node or another, cannot deadlock) and, under the
+/// lock, read again; each that covers its total is charged it in one update; and each spend is
+/// answered with what its balance held after it (what is left plus the later spends of the
+/// batch; the sums are `numeric`, so costs near `i64::MAX` cannot overflow them). Outcomes as
+/// `keyward_spend_credits`'s, and 4: this balance would be overdrawn, so
+/// nothing of it was spent and its spends are decided one by one ([`SPEND_EACH`]).
+const SPEND_COVERED: &str = "\
+with spend as ( \
+    select u.i, k.credits_id, u.cost \
+    from unnest($1::text[], $2::bigint[]) with ordinality as u(key_id, cost, i) \
+    left join keys k on k.id = u.key_id and k.deleted_at is null \
+), wanted as ( \
+    select credits_id as id, sum(cost) as total \
+    from spend where credits_id is not null group by credits_id \
+), locked as ( \
+    select c.id, c.remaining from credits c \
+    where c.id in (select id from wanted) order by c.id for update \
+), spent as ( \
+    update credits c set remaining = c.remaining - w.total \
+    from locked l join wanted w on w.id = l.id \
+    where c.id = l.id and l.remaining >= w.total \
+    returning c.id, c.remaining \
+) \
+select s.i::int4, \
+    (case when l.id is null then 3 when l.remaining is null then 2 \
+          when p.id is not null then 0 else 4 end)::int2, \
+    (p.remaining + coalesce(sum(s.cost) over (partition by s.credits_id order by s.i \
+        rows between 1 following and unbounded following), 0))::bigint \
+from spend s left join locked l on l.id = s.credits_id left join spent p on p.id = s.credits_id \
+order by s.i";
+
+/// Spends decided one by one, in order, each on what the earlier ones left (migration 0011).
+const SPEND_EACH: &str = "select spend_index, outcome, balance \
+    from keyward_spend_credits($1, $2) order by spend_index";
+
+/// Runs one of the spend statements over `spends`: an outcome per spend, in order (`None`: left
+/// to [`SPEND_EACH`]).
+async fn spend_on_postgres(
+    conn: &mut sqlx::PgConnection,
+    statement: &'static str,
+    spends: &[(&str, i64)],
+) -> StoreResult<Vec<Option<LockedSpend>>> {
+    let (ids, costs): (Vec<&str>, Vec<i64>) = spends.iter().copied().unzip();
+    let rows: Vec<(i32, i16, Option<i64>)> = sqlx::query_as(statement)
+        .bind(&ids)
+        .bind(&costs)
+        .fetch_all(conn)
+        .await?;
     if rows.len() != spends.len() {
         return Err(StoreError::Other(format!(
-            "keyward_spend_credits answered {} of {} spends",
+            "a spend statement answered {} of {} spends",
             rows.len(),
             spends.len()
         )));
     }
     rows.into_iter()
         .map(|(_, outcome, balance)| match (outcome, balance) {
-            (0, Some(left)) => Ok(LockedSpend::Spent(left)),
-            (1, Some(left)) => Ok(LockedSpend::Refused(left)),
-            (2, _) => Ok(LockedSpend::Unlimited),
-            (3, _) => Ok(LockedSpend::Gone),
+            (0, Some(left)) => Ok(Some(LockedSpend::Spent(left))),
+            (1, Some(left)) => Ok(Some(LockedSpend::Refused(left))),
+            (2, _) => Ok(Some(LockedSpend::Unlimited)),
+            (3, _) => Ok(Some(LockedSpend::Gone)),
+            (4, _) if statement == SPEND_COVERED => Ok(None),
             other => Err(StoreError::Other(format!(
-                "keyward_spend_credits answered {other:?}"
+                "a spend statement answered {other:?}"
             ))),
         })
         .collect()

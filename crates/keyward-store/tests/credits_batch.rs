@@ -157,6 +157,54 @@ async fn decides_in_order(spender: Spender) {
     assert_eq!(balance(&db, "key_b1").await, Some(Some(0)));
     assert_eq!(balance(&db, "key_unlimited").await, Some(None));
 
+    // Balances that cover the batch's whole draw on them (on PostgreSQL, charged in one
+    // update each) beside one it would overdraw (decided spend by spend): every spend is
+    // answered with what its balance held right after it, in arrival order.
+    key(&db, "key_e", "cred_e", Some(Some(10))).await;
+    key(&db, "key_f1", "cred_f", Some(Some(i64::MAX))).await;
+    key(&db, "key_f2", "cred_f", None).await;
+    key(&db, "key_g", "cred_g", Some(Some(5))).await;
+    let spends = [
+        ("key_e", 3),
+        ("key_g", 4),
+        ("key_f1", 1),
+        ("key_e", 7), // exactly what is left
+        ("key_g", 2), // 1 left: refused, though a later, smaller spend fits
+        ("key_f2", i64::MAX - 1),
+        ("key_g", 1),
+        ("key_missing", 1),
+    ];
+    let outcomes = spend(&db, spender, &spends).await;
+    assert_eq!(
+        outcomes,
+        vec![
+            Spent(7),
+            Spent(1),
+            Spent(i64::MAX - 1),
+            Spent(0),
+            Refused(1),
+            Spent(0),
+            Spent(0),
+            Gone,
+        ]
+    );
+    assert_eq!(balance(&db, "key_e").await, Some(Some(0)));
+    assert_eq!(balance(&db, "key_f1").await, Some(Some(0)));
+    assert_eq!(balance(&db, "key_g").await, Some(Some(0)));
+    // A balance spent to zero by one batch refuses the next.
+    assert_eq!(
+        spend(&db, spender, &[("key_e", 1), ("key_f2", 0)]).await,
+        vec![Refused(0), Spent(0)]
+    );
+
+    // Costs whose sum no 64-bit integer holds: the balance cannot cover them together, so
+    // they are decided one by one.
+    key(&db, "key_h", "cred_h", Some(Some(i64::MAX))).await;
+    assert_eq!(
+        spend(&db, spender, &[("key_h", i64::MAX), ("key_h", i64::MAX)]).await,
+        vec![Spent(0), Refused(0)]
+    );
+
     // An empty batch decides nothing.
     assert_eq!(spend(&db, spender, &[]).await, vec![]);
 
