@@ -640,26 +640,23 @@ pub async fn spend_credits_batch(
     Ok(outcomes)
 }
 
-/// [`spend_credits_batch`] committed by itself, in as few round trips as the backend allows.
-/// On SQLite, whose one writer is in-process, a transaction around [`spend_credits_batch`]. On
-/// PostgreSQL one statement that commits on its own ([`SPEND_COVERED`]): each balance the batch
-/// draws on is locked and, when it covers the batch's total for it (the usual case, and then
-/// every spend of it succeeds whatever their order), charged that total in one row update; only
-/// the spends of a balance the total would overdraw are then decided one by one, in order, by
-/// `keyward_spend_credits` (migration 0011), a second statement. Either way the spends are
-/// durable on return.
+/// [`spend_credits_batch`] committed by itself, in as few statements as the backend allows:
+/// one statement that commits on its own charges each balance that covers the batch's whole
+/// draw on it (the usual case; then every spend of it succeeds whatever their order) that total
+/// in one row update, and answers each of its spends with what the balance held right after it.
+/// Only the spends of a balance the batch would overdraw (or that is unlimited, or whose key is
+/// gone) are then decided one by one, in order: on PostgreSQL by `keyward_spend_credits`
+/// (migration 0011), on SQLite by [`spend_credits_batch`] in a transaction. Either way the
+/// spends are durable on return.
 pub async fn spend_credits_committed(
     db: &crate::Db,
     spends: &[(&str, i64)],
 ) -> StoreResult<Vec<LockedSpend>> {
-    if db.kind() == crate::BackendKind::Sqlite {
-        let mut tx = db.begin().await?;
-        let outcomes = spend_credits_batch(&mut tx, spends).await?;
-        tx.commit().await?;
-        return Ok(outcomes);
-    }
     if spends.is_empty() {
         return Ok(Vec::new());
+    }
+    if db.kind() == crate::BackendKind::Sqlite {
+        return spend_on_sqlite(db, spends).await;
     }
     let mut conn = db.writer().await?;
     let crate::ConnRef::Postgres(conn) = crate::AsConn::conn(&mut conn) else {
@@ -687,6 +684,70 @@ pub async fn spend_credits_committed(
             })
         })
         .collect()
+}
+
+/// [`spend_credits_committed`] on SQLite. The first statement, in autocommit (this one writer
+/// connection is the only writer, so nothing changes a balance between its read and its
+/// update), charges the covered balances and names, per balance charged, its live keys (a
+/// subquery over `keys_by_credits`: `RETURNING` cannot name the `FROM` clause's rows), which is
+/// how each spend finds its balance. SQLite's `sum` fails on overflow, so a batch whose costs
+/// add up past `i64::MAX` skips it.
+async fn spend_on_sqlite(db: &crate::Db, spends: &[(&str, i64)]) -> StoreResult<Vec<LockedSpend>> {
+    use std::collections::HashMap;
+
+    let mut outcomes: Vec<Option<LockedSpend>> = vec![None; spends.len()];
+    let summable = spends
+        .iter()
+        .try_fold(0i64, |sum, (_, cost)| sum.checked_add(*cost))
+        .is_some();
+    if summable {
+        let update = format!(
+            "update credits set remaining = remaining - t.total \
+             from (select k.credits_id as id, sum(v.column2) as total \
+                   from (values {}) as v join keys k on k.id = v.column1 and k.deleted_at is null \
+                   group by k.credits_id) as t \
+             where credits.id = t.id and credits.remaining >= t.total \
+             returning credits.remaining, (select group_concat(k.id, ' ') from keys k \
+                 where k.credits_id = credits.id and k.deleted_at is null)",
+            placeholder_rows(crate::BackendKind::Sqlite, spends.len(), 2)
+        );
+        let mut conn = db.writer().await?;
+        // Only placeholders are generated; every value is bound.
+        let charged: Vec<(i64, String)> = on_conn!(&mut conn, |conn| {
+            let mut query = sqlx::query_as(AssertSqlSafe(update));
+            for (key_id, cost) in spends {
+                query = query.bind(*key_id).bind(*cost);
+            }
+            query.fetch_all(conn).await
+        })?;
+        // Each charged balance, by its keys; walked backwards from what is left, each spend's
+        // answer is what the later ones of its balance had to spend.
+        let balance_of: HashMap<&str, usize> = charged
+            .iter()
+            .enumerate()
+            .flat_map(|(balance, (_, keys))| keys.split(' ').map(move |key| (key, balance)))
+            .collect();
+        let mut held: Vec<i64> = charged.iter().map(|(left, _)| *left).collect();
+        for (i, (key_id, cost)) in spends.iter().enumerate().rev() {
+            if let Some(&balance) = balance_of.get(key_id) {
+                outcomes[i] = Some(LockedSpend::Spent(held[balance]));
+                held[balance] += cost;
+            }
+        }
+    }
+    let short: Vec<usize> = (0..spends.len())
+        .filter(|&i| outcomes[i].is_none())
+        .collect();
+    if !short.is_empty() {
+        let rest: Vec<(&str, i64)> = short.iter().map(|&i| spends[i]).collect();
+        let mut tx = db.begin().await?;
+        let decided = spend_credits_batch(&mut tx, &rest).await?;
+        tx.commit().await?;
+        for (i, outcome) in short.into_iter().zip(decided) {
+            outcomes[i] = Some(outcome);
+        }
+    }
+    Ok(outcomes.into_iter().flatten().collect())
 }
 
 /// A batch of spends in one statement on PostgreSQL, for the balances that cover the batch's
