@@ -343,9 +343,13 @@ impl Db {
             // itself alone on a constraint error); in a file, each one costs an open, an unlink
             // and a close.
             .pragma("temp_store", "memory");
+        // No ping before each acquire (sqlx's default): an in-process connection has no peer to
+        // lose, and the ping is a round trip through the connection's worker thread, one more
+        // hand-off for every batch the writer commits and every read.
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(pool.acquire_timeout)
+            .test_before_acquire(false)
             .after_release(|conn, _| Box::pin(still_usable(conn)))
             // The one writer walks the key-hash index at a random place per new key: a page
             // cache of 32 MiB (SQLite's default is 2 MiB) keeps those pages rather than reading
@@ -365,6 +369,7 @@ impl Db {
         let read = SqlitePoolOptions::new()
             .max_connections(pool.max_connections.clamp(1, 4))
             .acquire_timeout(pool.acquire_timeout)
+            .test_before_acquire(false)
             .after_release(|conn, _| Box::pin(still_usable(conn)))
             .connect_with(options.clone().read_only(true))
             .await
