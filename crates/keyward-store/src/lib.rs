@@ -36,6 +36,7 @@ pub mod refills;
 pub mod root_keys;
 pub mod serve_lock;
 pub mod workspaces;
+mod writer;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -48,7 +49,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteSynchronous,
 };
-use sqlx::{Postgres, Sqlite, Transaction};
+use sqlx::{ConnectOptions, Postgres, Sqlite, Transaction};
 
 /// Why a storage call failed, in the terms callers act on.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -117,13 +118,12 @@ fn is_transient(err: &dyn sqlx::error::DatabaseError) -> bool {
         .is_ok_and(|n| matches!(n & 0xff, 5 | 6 | 10 | 13))
 }
 
-/// Whether a SQLite connection going back to its pool can serve the next request: not when sqlx
+/// Whether a SQLite reader going back to its pool can serve the next request: not when sqlx
 /// still counts a transaction open on it. SQLite rolls a transaction back by itself on some
-/// errors (`SQLITE_FULL` among them: a full disk); the `ROLLBACK` sqlx then sends fails ("no
-/// transaction is active"), its count stays at one, and every later `BEGIN` on the connection
-/// would fail ("attempted to call begin_with at non-zero transaction depth") — the writer, the
-/// only one, would refuse every write until a restart. Such a connection is closed instead, and
-/// the pool opens a fresh one. A dropped transaction's rollback is queued on the connection's
+/// errors; the `ROLLBACK` sqlx then sends fails ("no transaction is active"), its count stays at
+/// one, and every later `BEGIN` on the connection would fail ("attempted to call begin_with at
+/// non-zero transaction depth"). Such a connection is closed instead, and the pool opens a fresh
+/// one. (The writer, not pooled, handles the same case itself: writer.rs.) A dropped transaction's rollback is queued on the connection's
 /// worker, so a count above zero is first confirmed after a round trip through that queue (only
 /// then: a committed transaction costs nothing here).
 async fn still_usable(conn: &mut SqliteConnection) -> Result<bool, sqlx::Error> {
@@ -215,7 +215,7 @@ pub struct Db {
 enum Backend {
     Sqlite {
         read: SqlitePool,
-        write: SqlitePool,
+        write: writer::Writer,
         /// The background checkpointer's connection ([`checkpoint`]).
         checkpoints: SqlitePool,
         /// Dropped with the last clone of the `Db`, which stops the checkpointer.
@@ -231,7 +231,10 @@ pub struct Tx {
 }
 
 enum TxInner {
+    /// A read snapshot on SQLite.
     Sqlite(Transaction<'static, Sqlite>),
+    /// A write transaction on SQLite.
+    SqliteWriter(writer::WriterGuard),
     Postgres(Transaction<'static, Postgres>),
 }
 
@@ -242,6 +245,7 @@ pub struct Conn {
 
 enum ConnInner {
     Sqlite(sqlx::pool::PoolConnection<Sqlite>),
+    SqliteWriter(writer::WriterGuard),
     Postgres(sqlx::pool::PoolConnection<Postgres>),
 }
 
@@ -249,6 +253,7 @@ impl AsConn for Tx {
     fn conn(&mut self) -> ConnRef<'_> {
         match &mut self.inner {
             TxInner::Sqlite(tx) => ConnRef::Sqlite(tx),
+            TxInner::SqliteWriter(w) => ConnRef::Sqlite(w.conn()),
             TxInner::Postgres(tx) => ConnRef::Postgres(tx),
         }
     }
@@ -258,6 +263,7 @@ impl AsConn for Conn {
     fn conn(&mut self) -> ConnRef<'_> {
         match &mut self.inner {
             ConnInner::Sqlite(c) => ConnRef::Sqlite(c),
+            ConnInner::SqliteWriter(w) => ConnRef::Sqlite(w.conn()),
             ConnInner::Postgres(c) => ConnRef::Postgres(c),
         }
     }
@@ -267,6 +273,7 @@ impl Tx {
     pub async fn commit(self) -> StoreResult<()> {
         match self.inner {
             TxInner::Sqlite(tx) => tx.commit().await?,
+            TxInner::SqliteWriter(w) => w.commit().await?,
             TxInner::Postgres(tx) => tx.commit().await?,
         }
         Ok(())
@@ -343,29 +350,24 @@ impl Db {
             // itself alone on a constraint error); in a file, each one costs an open, an unlink
             // and a close.
             .pragma("temp_store", "memory");
-        // No ping before each acquire (sqlx's default): an in-process connection has no peer to
-        // lose, and the ping is a round trip through the connection's worker thread, one more
-        // hand-off for every batch the writer commits and every read.
-        let write = SqlitePoolOptions::new()
-            .max_connections(1)
-            .acquire_timeout(pool.acquire_timeout)
-            .test_before_acquire(false)
-            .after_release(|conn, _| Box::pin(still_usable(conn)))
-            // The one writer walks the key-hash index at a random place per new key: a page
-            // cache of 32 MiB (SQLite's default is 2 MiB) keeps those pages rather than reading
-            // them back from the file on every write.
-            .connect_with(
-                options
-                    .clone()
-                    .pragma("cache_size", "-32768")
-                    // Checkpoints run beside the writer, not in its commits (checkpoint.rs).
-                    .pragma(
-                        "wal_autocheckpoint",
-                        checkpoint::WRITER_FALLBACK_PAGES.to_string(),
-                    ),
+        // The one writer is a connection of keyward's own, not a pool of one (writer.rs says why).
+        // It walks the key-hash index at a random place per new key: a page cache of 32 MiB
+        // (SQLite's default is 2 MiB) keeps those pages rather than reading them back from the
+        // file on every write.
+        let write = options
+            .clone()
+            .pragma("cache_size", "-32768")
+            // Checkpoints run beside the writer, not in its commits (checkpoint.rs).
+            .pragma(
+                "wal_autocheckpoint",
+                checkpoint::WRITER_FALLBACK_PAGES.to_string(),
             )
+            .connect()
             .await
             .context("cannot open the SQLite database")?;
+        let write = writer::Writer::new(write, pool.acquire_timeout);
+        // No ping before each acquire (sqlx's default): an in-process connection has no peer to
+        // lose, and the ping is a round trip through the connection's worker thread.
         let read = SqlitePoolOptions::new()
             .max_connections(pool.max_connections.clamp(1, 4))
             .acquire_timeout(pool.acquire_timeout)
@@ -417,7 +419,7 @@ impl Db {
     async fn migrate(&self) -> anyhow::Result<()> {
         match &self.backend {
             Backend::Sqlite { write, .. } => sqlx::migrate!("migrations/sqlite")
-                .run(write)
+                .run(write.acquire().await?.conn())
                 .await
                 .context("cannot apply database migrations")?,
             Backend::Postgres { pool, .. } => sqlx::migrate!("migrations/postgres")
@@ -439,9 +441,7 @@ impl Db {
     /// IMMEDIATE`), so reads inside it see a state no other writer can change before it commits.
     pub async fn begin(&self) -> StoreResult<Tx> {
         let inner = match &self.backend {
-            Backend::Sqlite { write, .. } => {
-                TxInner::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?)
-            }
+            Backend::Sqlite { write, .. } => TxInner::SqliteWriter(write.begin().await?),
             Backend::Postgres { pool, .. } => TxInner::Postgres(pool.begin().await?),
         };
         Ok(Tx { inner })
@@ -473,7 +473,7 @@ impl Db {
     /// `lastUsedAt` batches).
     pub async fn writer(&self) -> StoreResult<Conn> {
         let inner = match &self.backend {
-            Backend::Sqlite { write, .. } => ConnInner::Sqlite(write.acquire().await?),
+            Backend::Sqlite { write, .. } => ConnInner::SqliteWriter(write.acquire().await?),
             Backend::Postgres { pool, .. } => ConnInner::Postgres(pool.acquire().await?),
         };
         Ok(Conn { inner })
