@@ -123,9 +123,10 @@ fn is_transient(err: &dyn sqlx::error::DatabaseError) -> bool {
 /// errors; the `ROLLBACK` sqlx then sends fails ("no transaction is active"), its count stays at
 /// one, and every later `BEGIN` on the connection would fail ("attempted to call begin_with at
 /// non-zero transaction depth"). Such a connection is closed instead, and the pool opens a fresh
-/// one. (The writer, not pooled, handles the same case itself: writer.rs.) A dropped transaction's rollback is queued on the connection's
-/// worker, so a count above zero is first confirmed after a round trip through that queue (only
-/// then: a committed transaction costs nothing here).
+/// one (the writer, not pooled, handles the same case itself: `writer.rs`). A dropped
+/// transaction's rollback is queued on the connection's worker, so a count above zero is first
+/// confirmed after a round trip through that queue (only then: a committed transaction costs
+/// nothing here).
 async fn still_usable(conn: &mut SqliteConnection) -> Result<bool, sqlx::Error> {
     use sqlx::Connection;
     if !conn.is_in_transaction() {
@@ -231,10 +232,10 @@ pub struct Tx {
 }
 
 enum TxInner {
-    /// A read snapshot on SQLite.
-    Sqlite(Transaction<'static, Sqlite>),
-    /// A write transaction on SQLite.
-    SqliteWriter(writer::WriterGuard),
+    /// A read snapshot ([`Db::snapshot`]), on a pooled reader.
+    SqliteSnapshot(Transaction<'static, Sqlite>),
+    /// A write transaction ([`Db::begin`]), on the one writer.
+    SqliteWrite(writer::WriterGuard),
     Postgres(Transaction<'static, Postgres>),
 }
 
@@ -244,7 +245,7 @@ pub struct Conn {
 }
 
 enum ConnInner {
-    Sqlite(sqlx::pool::PoolConnection<Sqlite>),
+    SqliteReader(sqlx::pool::PoolConnection<Sqlite>),
     SqliteWriter(writer::WriterGuard),
     Postgres(sqlx::pool::PoolConnection<Postgres>),
 }
@@ -252,8 +253,8 @@ enum ConnInner {
 impl AsConn for Tx {
     fn conn(&mut self) -> ConnRef<'_> {
         match &mut self.inner {
-            TxInner::Sqlite(tx) => ConnRef::Sqlite(tx),
-            TxInner::SqliteWriter(w) => ConnRef::Sqlite(w.conn()),
+            TxInner::SqliteSnapshot(tx) => ConnRef::Sqlite(tx),
+            TxInner::SqliteWrite(w) => ConnRef::Sqlite(w.conn()),
             TxInner::Postgres(tx) => ConnRef::Postgres(tx),
         }
     }
@@ -262,7 +263,7 @@ impl AsConn for Tx {
 impl AsConn for Conn {
     fn conn(&mut self) -> ConnRef<'_> {
         match &mut self.inner {
-            ConnInner::Sqlite(c) => ConnRef::Sqlite(c),
+            ConnInner::SqliteReader(c) => ConnRef::Sqlite(c),
             ConnInner::SqliteWriter(w) => ConnRef::Sqlite(w.conn()),
             ConnInner::Postgres(c) => ConnRef::Postgres(c),
         }
@@ -272,8 +273,8 @@ impl AsConn for Conn {
 impl Tx {
     pub async fn commit(self) -> StoreResult<()> {
         match self.inner {
-            TxInner::Sqlite(tx) => tx.commit().await?,
-            TxInner::SqliteWriter(w) => w.commit().await?,
+            TxInner::SqliteSnapshot(tx) => tx.commit().await?,
+            TxInner::SqliteWrite(w) => w.commit().await?,
             TxInner::Postgres(tx) => tx.commit().await?,
         }
         Ok(())
@@ -441,7 +442,7 @@ impl Db {
     /// IMMEDIATE`), so reads inside it see a state no other writer can change before it commits.
     pub async fn begin(&self) -> StoreResult<Tx> {
         let inner = match &self.backend {
-            Backend::Sqlite { write, .. } => TxInner::SqliteWriter(write.begin().await?),
+            Backend::Sqlite { write, .. } => TxInner::SqliteWrite(write.begin().await?),
             Backend::Postgres { pool, .. } => TxInner::Postgres(pool.begin().await?),
         };
         Ok(Tx { inner })
@@ -451,7 +452,9 @@ impl Db {
     /// meanwhile (SQLite: a read transaction in WAL mode; PostgreSQL: repeatable read).
     pub async fn snapshot(&self) -> StoreResult<Tx> {
         let inner = match &self.backend {
-            Backend::Sqlite { read, .. } => TxInner::Sqlite(read.begin_with("BEGIN").await?),
+            Backend::Sqlite { read, .. } => {
+                TxInner::SqliteSnapshot(read.begin_with("BEGIN").await?)
+            }
             Backend::Postgres { pool, .. } => TxInner::Postgres(
                 pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
                     .await?,
@@ -463,7 +466,7 @@ impl Db {
     /// A connection for reads.
     pub async fn reader(&self) -> StoreResult<Conn> {
         let inner = match &self.backend {
-            Backend::Sqlite { read, .. } => ConnInner::Sqlite(read.acquire().await?),
+            Backend::Sqlite { read, .. } => ConnInner::SqliteReader(read.acquire().await?),
             Backend::Postgres { pool, .. } => ConnInner::Postgres(pool.acquire().await?),
         };
         Ok(Conn { inner })

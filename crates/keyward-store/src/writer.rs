@@ -163,6 +163,17 @@ mod tests {
         writer
     }
 
+    /// Inserts `v` in a transaction of its own, committed.
+    async fn insert_committed(writer: &Writer, v: i64) {
+        let mut tx = writer.begin().await.unwrap();
+        sqlx::query("insert into t values (?)")
+            .bind(v)
+            .execute(tx.conn())
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    }
+
     async fn rows(writer: &Writer) -> i64 {
         let mut guard = writer.acquire().await.unwrap();
         sqlx::query_scalar("select count(*) from t")
@@ -176,9 +187,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let writer = writer(&dir, Duration::from_secs(5)).await;
 
-        let mut tx = writer.begin().await.unwrap();
-        tx.conn().execute("insert into t values (1)").await.unwrap();
-        tx.commit().await.unwrap();
+        insert_committed(&writer, 1).await;
 
         let mut tx = writer.begin().await.unwrap();
         tx.conn().execute("insert into t values (2)").await.unwrap();
@@ -186,9 +195,7 @@ mod tests {
 
         // The next user finds the connection out of any transaction, and only the commit.
         assert_eq!(rows(&writer).await, 1);
-        let mut tx = writer.begin().await.unwrap();
-        tx.conn().execute("insert into t values (3)").await.unwrap();
-        tx.commit().await.unwrap();
+        insert_committed(&writer, 3).await;
         assert_eq!(rows(&writer).await, 2);
     }
 
@@ -201,9 +208,7 @@ mod tests {
         // dropped guard sends then finds no transaction, which is fine.
         tx.conn().execute("ROLLBACK").await.unwrap();
         drop(tx);
-        let mut tx = writer.begin().await.unwrap();
-        tx.conn().execute("insert into t values (1)").await.unwrap();
-        tx.commit().await.unwrap();
+        insert_committed(&writer, 1).await;
         assert_eq!(rows(&writer).await, 1);
     }
 
